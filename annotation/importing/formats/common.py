@@ -1,0 +1,160 @@
+"""Pieces shared by the import formats: messages, labels, rankings, pairs."""
+from typing import Any
+
+from ..ids import content_id, prompt_id, response_id, swap_for
+from ..reader import RecordError, field_of, nonempty_text, require_object
+from ..records import ANNOTATOR_KINDS, ROLES, WINNERS, ImportOptions, ItemRecord, LabelRecord, ResponseRecord
+
+
+def messages_from(value: Any, name: str) -> list[dict[str, str]]:
+    """A prompt as chat messages: a plain string is one user turn."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise RecordError(f"field '{name}' is empty")
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, list) or not value:
+        raise RecordError(f"field '{name}' must be a string or a non-empty list of messages")
+    messages = []
+    for i, message in enumerate(value):
+        where = f"{name}[{i}]."
+        message = require_object(message, f"{name}[{i}]")
+        role = field_of(message, "role", str, where=where)
+        if role not in ROLES:
+            raise RecordError(f"field '{where}role' must be one of {', '.join(ROLES)}, got {role!r}")
+        content = field_of(message, "content", str, where=where)
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def completion_text(value: Any, name: str) -> str:
+    """A completion given as a string or as a list holding one assistant message."""
+    if isinstance(value, list):
+        messages = messages_from(value, name)
+        if len(messages) != 1 or messages[0]["role"] != "assistant":
+            raise RecordError(f"field '{name}' must hold exactly one assistant message")
+        value = messages[0]["content"]
+    if not isinstance(value, str):
+        raise RecordError(f"field '{name}' must be a string or a list of messages")
+    if not value.strip():
+        raise RecordError(f"field '{name}' is an empty response")
+    return value
+
+
+def check_ranking(value: Any, n: int, where: str, *, allow_partial: bool = False) -> list[list[int]]:
+    """Tie groups of positions, best first. A flat list [2, 0, 1] means no ties.
+
+    The groups must cover every position 0..n-1 exactly once (or, when partial rankings are
+    allowed, a prefix of the order: the top-k, each position at most once).
+    """
+    if not isinstance(value, list) or not value:
+        raise RecordError(f"field '{where}' must be a non-empty list")
+    groups = [g if isinstance(g, list) else [g] for g in value]
+    flat: list[int] = []
+    for group in groups:
+        if not group:
+            raise RecordError(f"field '{where}' has an empty tie group")
+        for position in group:
+            if isinstance(position, bool) or not isinstance(position, int):
+                raise RecordError(f"field '{where}' must hold response positions (integers), got {position!r}")
+            flat.append(position)
+    if any(p < 0 or p >= n for p in flat):
+        raise RecordError(f"field '{where}' names a position outside 0..{n - 1}")
+    if len(set(flat)) != len(flat):
+        raise RecordError(f"field '{where}' names a response twice: it must be a permutation of the responses")
+    if len(flat) != n and not allow_partial:
+        missing = sorted(set(range(n)) - set(flat))
+        raise RecordError(
+            f"field '{where}' is not a permutation of the {n} responses (missing position(s) {missing})"
+        )
+    return groups
+
+
+def parse_label(obj: Any, kind: str, responses: list[ResponseRecord], where: str) -> LabelRecord:
+    obj = require_object(obj, where.rstrip("."))
+    annotator = nonempty_text(obj, "annotator", where)
+    annotator_kind = field_of(obj, "annotator_kind", str, where=where)
+    if annotator_kind not in ANNOTATOR_KINDS:
+        raise RecordError(f"field '{where}annotator_kind' must be 'human' or 'judge', got {annotator_kind!r}")
+    label = LabelRecord(annotator=annotator, annotator_kind=annotator_kind)
+    label.rationale = field_of(obj, "rationale", str, required=False, where=where) or ""
+    label.raw_output = field_of(obj, "raw_output", str, required=False, where=where) or ""
+    label.unparsable = bool(field_of(obj, "unparsable", bool, required=False, where=where))
+    label.swap_consistent = field_of(obj, "swap_consistent", bool, required=False, where=where)
+    time_spent = field_of(obj, "time_spent_ms", int, required=False, where=where)
+    if time_spent is not None and time_spent < 0:
+        raise RecordError(f"field '{where}time_spent_ms' must not be negative")
+    label.time_spent_ms = time_spent
+    probability = field_of(obj, "probability", float, required=False, where=where)
+    if probability is not None and not 0.0 <= probability <= 1.0:
+        raise RecordError(f"field '{where}probability' must be between 0 and 1, got {probability}")
+    label.probability = probability
+    shown = field_of(obj, "shown_order", list, required=False, where=where)
+    if shown is not None:
+        if sorted(shown) != list(range(len(responses))):
+            raise RecordError(f"field '{where}shown_order' must be a permutation of 0..{len(responses) - 1}")
+        label.shown_order = shown
+    if label.unparsable:
+        if annotator_kind != "judge":
+            raise RecordError(f"field '{where}unparsable' is only for judge labels")
+        return label
+    if kind == "pairwise":
+        label.winner = field_of(obj, "winner", str, where=where)
+        if label.winner not in WINNERS:
+            raise RecordError(f"field '{where}winner' must be one of {', '.join(WINNERS)}, got {label.winner!r}")
+        strength = field_of(obj, "strength", int, required=False, where=where)
+        if strength is not None and not 1 <= strength <= 10:
+            raise RecordError(f"field '{where}strength' must be between 1 and 10, got {strength}")
+        label.strength = strength
+        aspects = field_of(obj, "aspects", dict, required=False, where=where) or {}
+        for aspect, verdict in aspects.items():
+            if verdict not in WINNERS:
+                raise RecordError(f"field '{where}aspects.{aspect}' must be one of {', '.join(WINNERS)}")
+        label.aspects = aspects
+    elif kind == "listwise":
+        label.ranking = check_ranking(obj.get("ranking"), len(responses), f"{where}ranking")
+    elif kind == "edit":
+        label.edited_text = nonempty_text(obj, "edited_text", where)
+    elif kind == "thumbs":
+        thumbs = field_of(obj, "thumbs", (str, bool), where=where)
+        if isinstance(thumbs, str):
+            if thumbs not in ("up", "down"):
+                raise RecordError(f"field '{where}thumbs' must be 'up' or 'down', got {thumbs!r}")
+            thumbs = thumbs == "up"
+        label.thumbs_up = thumbs
+    return label
+
+
+def pair_item(
+    *,
+    line: int,
+    messages: list[dict[str, str]],
+    chosen: str,
+    rejected: str,
+    options: ImportOptions,
+    default_annotator: str,
+    external_id: str | None = None,
+    chosen_model: str = "",
+    rejected_model: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> ItemRecord:
+    """A pairwise item from a (chosen, rejected) pair, labeled by the file's annotator."""
+    key = external_id or content_id(messages, chosen, rejected, prefix="pair-")
+    first = ResponseRecord(text=chosen, external_id=response_id(chosen, chosen_model), model_name=chosen_model)
+    second = ResponseRecord(text=rejected, external_id=response_id(rejected, rejected_model), model_name=rejected_model)
+    swapped = swap_for(key)
+    responses = [second, first] if swapped else [first, second]
+    label = LabelRecord(
+        annotator=options.annotator or default_annotator,
+        annotator_kind=options.annotator_kind,
+        winner="B" if swapped else "A",
+    )
+    return ItemRecord(
+        line=line,
+        external_id=key,
+        kind="pairwise",
+        prompt_external_id=prompt_id(messages),
+        messages=messages,
+        responses=responses,
+        labels=[label],
+        metadata=metadata or {},
+    )

@@ -1,0 +1,70 @@
+"""`native`: PrefStudio's own JSONL — items, responses and labels by named annotators and judges.
+
+One item per line (the README documents every field, with an example):
+
+    {"id": "pandalm-0", "kind": "pairwise",
+     "prompt": "Rewrite ...", "prompt_id": "optional", "metadata": {}, "prompt_metadata": {},
+     "responses": [{"text": "...", "model": "llama-7b"}, {"text": "...", "model": "bloom-7b"}],
+     "labels": [{"annotator": "annotator1", "annotator_kind": "human", "winner": "B"},
+                {"annotator": "gpt-3.5-turbo", "annotator_kind": "judge", "unparsable": true,
+                 "raw_output": "garbage"}]}
+"""
+from typing import Any
+
+from ..ids import prompt_id, response_id
+from ..reader import RecordError, field_of, nonempty_text, require_object
+from ..records import KINDS, ImportOptions, ItemRecord, ResponseRecord
+from .common import messages_from, parse_label
+
+COUNTS = {"pairwise": (2, 2), "listwise": (2, 16), "edit": (1, 1), "thumbs": (1, 1)}
+
+
+def _response(obj: Any, i: int) -> ResponseRecord:
+    where = f"responses[{i}]."
+    obj = require_object(obj, f"responses[{i}]")
+    text = field_of(obj, "text", str, where=where)
+    if not text.strip():
+        raise RecordError(f"field '{where}text' is an empty response")
+    model = field_of(obj, "model", str, required=False, where=where) or ""
+    seed = field_of(obj, "seed", int, required=False, where=where)
+    return ResponseRecord(
+        text=text,
+        external_id=field_of(obj, "id", str, required=False, where=where) or response_id(text, model),
+        model_name=model,
+        gen_params=field_of(obj, "gen_params", dict, required=False, where=where) or {},
+        seed=seed,
+    )
+
+
+def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
+    obj = require_object(obj)
+    record_id = nonempty_text(obj, "id")
+    kind = field_of(obj, "kind", str)
+    if kind not in KINDS:
+        raise RecordError(f"field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
+    messages = messages_from(obj.get("prompt"), "prompt") if obj.get("prompt") is not None else None
+    if messages is None:
+        raise RecordError("field 'prompt' is missing")
+    raw_responses = field_of(obj, "responses", list)
+    low, high = COUNTS[kind]
+    if not low <= len(raw_responses) <= high:
+        wanted = str(low) if low == high else f"{low} to {high}"
+        raise RecordError(f"a {kind} item needs {wanted} responses, got {len(raw_responses)}")
+    responses = [_response(r, i) for i, r in enumerate(raw_responses)]
+    labels = [parse_label(label, kind, responses, f"labels[{i}].") for i, label in enumerate(field_of(obj, "labels", list, required=False) or [])]
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label.annotator in seen:
+            raise RecordError(f"labels[{i}] repeats annotator {label.annotator!r} (one label per annotator)")
+        seen[label.annotator] = i
+    return ItemRecord(
+        line=line,
+        external_id=record_id,
+        kind=kind,
+        prompt_external_id=field_of(obj, "prompt_id", str, required=False) or prompt_id(messages),
+        messages=messages,
+        responses=responses,
+        labels=labels,
+        prompt_metadata=field_of(obj, "prompt_metadata", dict, required=False) or {},
+        metadata=field_of(obj, "metadata", dict, required=False) or {},
+    )

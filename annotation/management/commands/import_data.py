@@ -1,0 +1,44 @@
+"""python manage.py import_data --project SLUG --format FORMAT FILE"""
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.errors import PrefStudioError
+from annotation.importing import FORMATS, ImportOptions
+from annotation.services.imports import data_import
+
+
+class Command(BaseCommand):
+    help = "Import a JSONL file (plain or .gz) into a project, creating the project if needed. All or nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path to the JSONL file (.jsonl or .jsonl.gz)")
+        parser.add_argument("--project", required=True, help="Project slug (created if it does not exist)")
+        parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="Input format")
+        parser.add_argument("--annotator", help="Who gave the preferences of a trl / hh / ranked file")
+        parser.add_argument("--annotator-kind", choices=["human", "judge"], default="human")
+        parser.add_argument(
+            "--skip-invalid", action="store_true",
+            help="Import the valid records and list the bad ones, instead of rejecting the file",
+        )
+
+    def handle(self, *args, **opts):
+        options = ImportOptions(annotator=opts["annotator"], annotator_kind=opts["annotator_kind"])
+        try:
+            with open(opts["file"], "rb") as stream:
+                report = data_import(
+                    project_slug=opts["project"], fmt=opts["format"], stream=stream,
+                    options=options, skip_invalid=opts["skip_invalid"],
+                )
+        except OSError as exc:
+            raise CommandError(f"cannot read {opts['file']}: {exc.strerror}") from exc
+        except PrefStudioError as exc:
+            for line in exc.details:
+                self.stderr.write(f"  {line}")
+            raise CommandError(exc.message) from exc
+        for line in report.skipped:
+            self.stderr.write(f"  skipped {line}")
+        self.stdout.write(
+            f"{report.project}: {report.records} records → {report.items_created} new items "
+            f"({report.items_existing} already there), {report.prompts_created} prompts, "
+            f"{report.responses_created} responses, {report.labels_created} labels"
+            + (f", {len(report.skipped)} bad lines skipped" if report.skipped else "")
+        )

@@ -1,0 +1,49 @@
+"""The annotation domain: projects, prompts, responses, items, annotators, labels, leases, datasets."""
+from .annotator import Annotator
+from .assignment import Assignment
+from .choices import (
+    AnnotatorKind,
+    AssignmentStatus,
+    ItemState,
+    LabelRole,
+    LabelSource,
+    LabelStatus,
+    ResponseOrigin,
+    Role,
+    Route,
+    RoutingPolicy,
+    TaskKind,
+    Winner,
+)
+from .content import Prompt, Response
+from .dataset import DatasetRow, DatasetVersion
+from .item import Item, ItemFlag, ItemResponse
+from .label import Label
+from .project import Membership, Project
+
+__all__ = [
+    "Annotator",
+    "AnnotatorKind",
+    "Assignment",
+    "AssignmentStatus",
+    "DatasetRow",
+    "DatasetVersion",
+    "Item",
+    "ItemFlag",
+    "ItemResponse",
+    "ItemState",
+    "Label",
+    "LabelRole",
+    "LabelSource",
+    "LabelStatus",
+    "Membership",
+    "Project",
+    "Prompt",
+    "Response",
+    "ResponseOrigin",
+    "Role",
+    "Route",
+    "RoutingPolicy",
+    "TaskKind",
+    "Winner",
+]

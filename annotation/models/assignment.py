@@ -1,0 +1,36 @@
+from django.db import models
+from django.db.models import Q
+
+from .annotator import Annotator
+from .choices import AssignmentStatus
+from .item import Item
+
+
+class Assignment(models.Model):
+    """A lease of an item to an annotator until `expires_at`; released on submit, skip or expiry."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
+    expires_at = models.DateTimeField()
+    skip_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=AssignmentStatus.values), name="assignment_status_valid"),
+            # At most one live lease of an item per annotator.
+            models.UniqueConstraint(
+                fields=["item", "annotator"],
+                condition=Q(status=AssignmentStatus.ACTIVE),
+                name="assignment_one_active_per_annotator",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["item", "status", "expires_at"], name="assignment_item_live_idx"),
+            models.Index(fields=["annotator", "status"], name="assignment_annotator_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} → {self.annotator_id} ({self.status})"

@@ -1,0 +1,92 @@
+from django.db import models
+from django.db.models import Q
+
+from .choices import RESPONSES_PER_KIND, ItemState, LabelSource, Route, TaskKind
+from .content import Prompt, Response
+from .project import Project
+
+
+def _responses_match_kind() -> Q:
+    condition = Q()
+    for kind, (low, high) in RESPONSES_PER_KIND.items():
+        condition |= Q(kind=kind, n_responses__gte=low, n_responses__lte=high)
+    return condition
+
+
+class Item(models.Model):
+    """The unit of labeling: a prompt and an ordered set of responses (position 0 is "A").
+
+    The state moves new → judged → routed → labeling → labeled → in_review → final, or to
+    excluded; the counters are denormalized so the labeling queue never counts labels.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200, help_text="Stable id from the source; unique per project.")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.NEW)
+    route = models.CharField(max_length=8, choices=Route.choices, default=Route.PENDING)
+    source = models.CharField(max_length=8, choices=LabelSource.choices, default=LabelSource.NONE, blank=True)
+    n_responses = models.PositiveSmallIntegerField()
+    n_human_labels = models.PositiveIntegerField(default=0)
+    n_judge_labels = models.PositiveIntegerField(default=0)
+    priority = models.FloatField(default=0.0, help_text="Higher is handed out first among equals.")
+    metadata = models.JSONField(default=dict, blank=True)
+    responses = models.ManyToManyField(Response, through="ItemResponse", related_name="items")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+            models.CheckConstraint(condition=Q(kind__in=TaskKind.values), name="item_kind_valid"),
+            models.CheckConstraint(condition=Q(state__in=ItemState.values), name="item_state_valid"),
+            models.CheckConstraint(condition=Q(route__in=Route.values), name="item_route_valid"),
+            models.CheckConstraint(condition=Q(source__in=LabelSource.values), name="item_source_valid"),
+            models.CheckConstraint(condition=_responses_match_kind(), name="item_responses_match_kind"),
+        ]
+        indexes = [
+            # The labeling queue: open items of a project routed to people, started ones first.
+            models.Index(fields=["project", "route", "state", "-n_human_labels", "-priority"], name="item_queue_idx"),
+            models.Index(fields=["project", "kind"], name="item_project_kind_idx"),
+            models.Index(fields=["project", "state"], name="item_project_state_idx"),
+            models.Index(fields=["project", "source"], name="item_project_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} item {self.external_id}"
+
+
+class ItemResponse(models.Model):
+    """Response `position` of an item. The same response may sit at two positions (identical pair)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="slots")
+    position = models.PositiveSmallIntegerField()
+    # PROTECT: a response that an item shows cannot vanish from under its labels.
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="slots")
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="item_response_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}[{self.position}] = {self.response_id}"
+
+
+class ItemFlag(models.Model):
+    """A signal raised on an item (noise, routing, review), with its value and the reason in words."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="flags")
+    name = models.CharField(max_length=64)
+    value = models.FloatField(null=True, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "name"], name="item_flag_unique")]
+        indexes = [models.Index(fields=["name"], name="item_flag_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.item_id}"

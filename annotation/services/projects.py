@@ -1,0 +1,40 @@
+"""Projects and memberships."""
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.text import slugify
+
+from ..errors import PrefStudioError
+from ..models import Membership, Project, Role, TaskKind
+
+
+def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None = None, **settings) -> Project:
+    """Create a project; `owner`, if given, becomes its first owner. Raises on a taken or bad slug."""
+    if not slug or slugify(slug) != slug:
+        raise PrefStudioError(f"project slug {slug!r} must be lowercase letters, digits and hyphens", field="slug")
+    if Project.objects.filter(slug=slug).exists():
+        raise PrefStudioError(f"a project named {slug!r} already exists", field="slug")
+    kinds = settings.get("task_kinds")
+    if kinds is not None:
+        unknown = [k for k in kinds if k not in TaskKind.values]
+        if unknown or not kinds:
+            raise PrefStudioError(f"task_kinds must be a non-empty list of {', '.join(TaskKind.values)}", field="task_kinds")
+    with transaction.atomic():
+        project = Project.objects.create(slug=slug, name=name or slug, created_by=owner, **settings)
+        if owner is not None:
+            Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+def project_add_task_kinds(*, project: Project, kinds: set[str]) -> None:
+    missing = sorted(set(kinds) - set(project.task_kinds))
+    if missing:
+        project.task_kinds = list(project.task_kinds) + missing
+        project.save(update_fields=["task_kinds"])
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Give `user` the `role` in `project` (adding or changing the membership)."""
+    if role not in Role.values:
+        raise PrefStudioError(f"role must be one of {', '.join(Role.values)}", field="role")
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership

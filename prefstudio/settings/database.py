@@ -1,0 +1,24 @@
+"""Database: DATABASE_URL (PostgreSQL in production and tests; SQLite for `make run`)."""
+import dj_database_url
+
+from .base import BASE_DIR
+from .env import env_int, env_str
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefstudio"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite is the embedded database of `make run`: WAL lets the web server read while the
+    # worker writes, and a busy timeout turns lock contention into waiting rather than errors.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"]) if not str(
+        DATABASES["default"]["NAME"]
+    ).startswith("/") else DATABASES["default"]["NAME"]
