@@ -24,3 +24,7 @@ class PermissionDenied(PrefStudioError):
 
 class Conflict(PrefStudioError):
     status_code = 409
+
+
+class TooLarge(PrefStudioError):
+    status_code = 413

@@ -8,5 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefstudio.settings")
 
 app = Celery("prefstudio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default"), Queue("gpu"))
+# Each queue bound under its own routing key: left out, both would be bound under "default", and a
+# message published by exchange and routing key (task_routes) would land on both queues.
+app.conf.task_queues = (Queue("default", routing_key="default"), Queue("gpu", routing_key="gpu"))
 app.autodiscover_tasks()

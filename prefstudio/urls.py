@@ -11,5 +11,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("annotation.api.urls")),
+    path("api/", include("training.api")),
+    path("jobs/", include("training.urls")),
     path("", include("annotation.urls")),
 ]
+
+# JSON errors under /api/, the usual pages elsewhere.
+handler404 = "annotation.api.errors.page_not_found"
+handler500 = "annotation.api.errors.server_error"

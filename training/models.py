@@ -24,6 +24,8 @@ class JobKind(models.TextChoices):
     TRAIN_KTO = "train_kto", "Train with KTO"
     EVALUATE = "evaluate", "Evaluate"
     CURATE = "curate", "Curation run"
+    # Sleeps through N steps reporting progress and metrics: proves a queue's workers are alive.
+    DIAGNOSTIC = "diagnostic", "Diagnostic (worker check)"
 
 
 class JobState(models.TextChoices):
@@ -82,6 +84,8 @@ class Job(models.Model):
     worker_host = models.CharField(max_length=200, blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Runs started so far; a run after a worker loss is attempt 2 (training.services.jobs: job_run).
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -99,3 +103,38 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.state})"
+
+
+class JudgeTemplateMode(models.TextChoices):
+    """What a judge template asks (training.engine.judging.templates lists each mode's placeholders)."""
+
+    PAIRWISE = "pairwise", "Pairwise verdict"
+    RATING = "rating", "Rating 1-10"
+    CHECKLIST_WRITE = "checklist_write", "Write a checklist"
+    CHECKLIST_CHECK = "checklist_check", "Check one checklist item"
+
+
+class JudgeTemplate(models.Model):
+    """One version of a project's judge prompt. Editing adds a version; a judge names the version it used,
+    so a verdict can always be traced to the exact words that asked for it."""
+
+    Mode = JudgeTemplateMode
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="judge_templates")
+    mode = models.CharField(max_length=16, choices=JudgeTemplateMode.choices)
+    name = models.CharField(max_length=100, default="default")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "mode", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "mode", "name", "version"], name="judge_template_version_unique"),
+            models.CheckConstraint(condition=Q(mode__in=JudgeTemplateMode.values), name="judge_template_mode_valid"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="judge_template_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} template {self.name} v{self.version} ({self.project_id})"

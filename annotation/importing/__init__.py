@@ -2,8 +2,9 @@
 
 `parse_file(stream, fmt)` reads JSONL (optionally gzipped) and returns every valid record and
 every bad line with its number and reason; the service decides whether to write anything.
+`parse_chunks` yields the same in pieces, for a writer that works while the parser reads on.
 """
-from .formats import FORMATS, parse_file
+from .formats import FORMATS, parse_chunks, parse_file
 from .records import ImportOptions, ItemRecord, LabelRecord, LineError, ParseResult, ResponseRecord
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "LineError",
     "ParseResult",
     "ResponseRecord",
+    "parse_chunks",
     "parse_file",
 ]

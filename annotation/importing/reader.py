@@ -2,10 +2,16 @@
 import gzip
 import io
 import json
+import math
+import re
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Read the file in 1 MiB blocks: the per-call overhead of the Python-level sniffing stream below
+# is then negligible next to JSON decoding.
+READ_BLOCK = 1 << 20
 
 
 class RecordError(ValueError):
@@ -14,8 +20,10 @@ class RecordError(ValueError):
 
 def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
     head = stream.read(2)
-    data: IO[bytes] = io.BufferedReader(_Prepend(head, stream))
+    data: IO[bytes] = io.BufferedReader(_Prepend(head, stream), buffer_size=READ_BLOCK)
     if head == GZIP_MAGIC:
+        # Iterated directly: its own small buffer hands out every complete line before the
+        # read that finds a truncated end raises (a bigger buffer on top would swallow them).
         data = gzip.GzipFile(fileobj=data)  # type: ignore[assignment]
     yield from data
 
@@ -41,8 +49,64 @@ class _Prepend(io.RawIOBase):
         return len(chunk)
 
 
+# --- JSON that the database can store -------------------------------------------------------------
+# Python's json accepts NaN, Infinity and numbers like 1e400 (read as inf); JSON does not, and
+# PostgreSQL's jsonb and float columns would refuse them at insert time, long after parsing.
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text} is too large")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# \u0000 and unpaired surrogates decode into str values that PostgreSQL cannot store (text and
+# jsonb hold no NUL; UTF-8 has no surrogates). Only lines with such an escape are walked.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _unstorable(value: Any, path: str = "") -> str | None:
+    """Why a decoded JSON value cannot be stored, naming the field (`path`), or None."""
+    if isinstance(value, str):
+        return _unstorable_text(value, f"field '{path}'" if path else "the record")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = f"{path}.{key}" if path else key
+            problem = _unstorable_text(key, f"a key of field '{path}'" if path else "a key of the record")
+            problem = problem or _unstorable(inner, where)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            problem = _unstorable(inner, f"{path}[{i}]")
+            if problem:
+                return problem
+    return None
+
+
+def _unstorable_text(text: str, where: str) -> str | None:
+    if "\x00" in text:
+        return f"{where} contains a NUL character (\\u0000), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"{where} contains an unpaired surrogate (\\u{ord(text[exc.start]):04x}), which is not text"
+    return None
+
+
 def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, Any, str | None]]:
-    """Yield (line number, parsed object or None, error or None) for every non-blank line."""
+    """Yield (line number, parsed object or None, error or None) for every non-blank line.
+
+    A gzip stream that ends early or is corrupt yields one last error, numbered as the line
+    after the last one read.
+    """
+    number = 0
     try:
         for number, raw in enumerate(_binary_lines(stream), start=1):
             try:
@@ -50,19 +114,39 @@ def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, Any, str | None]]:
             except UnicodeDecodeError as exc:
                 yield number, None, f"not valid UTF-8 (byte {exc.start + 1} of the line)"
                 continue
-            if not text.strip():
+            if number == 1 and text.startswith("\ufeff"):  # a byte order mark, as some editors write
+                text = text[1:]
+            if not text or text.isspace():
                 continue
             try:
-                yield number, json.loads(text), None
+                obj = _DECODER.decode(text)
             except json.JSONDecodeError as exc:
-                yield number, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
-    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-        yield 0, None, f"cannot read the file: {exc}"
+                where = "at the end of the line" if exc.pos >= len(text.rstrip()) else f"at column {exc.pos + 1}"
+                yield number, None, f"invalid JSON: {exc.msg} {where}"
+                continue
+            except ValueError as exc:  # from the number hooks above
+                yield number, None, f"invalid JSON: {exc}"
+                continue
+            except RecursionError:
+                yield number, None, "invalid JSON: nested too deeply"
+                continue
+            if "\\u" in text and _SUSPECT_ESCAPE.search(text):
+                problem = _unstorable(obj)
+                if problem:
+                    yield number, None, problem
+                    continue
+            yield number, obj, None
+    except EOFError:
+        yield number + 1, None, "the gzip file is truncated: it ends before its end-of-stream marker"
+    except (OSError, zlib.error) as exc:
+        yield number + 1, None, f"the gzip data is corrupt after line {number}: {exc}"
 
 
 # --- field checks: each raises RecordError naming the field -------------------------------------
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "an object"}
+_TYPE_NAMES = {
+    str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list", dict: "an object"
+}
 
 
 def _type_name(value: Any) -> str:
@@ -79,14 +163,15 @@ def require_object(value: Any, where: str = "record") -> dict[str, Any]:
     return value
 
 
-def field_of(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = True, where: str = "") -> Any:
+def field_of(
+    obj: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = True, where: str = ""
+) -> Any:
     """obj[name] checked against `kind`; None when optional and absent (or null)."""
-    label = f"{where}{name}"
-    if name not in obj or obj[name] is None:
+    value = obj.get(name)
+    if value is None:
         if required:
-            raise RecordError(f"field '{label}' is missing")
+            raise RecordError(f"field '{where}{name}' is missing")
         return None
-    value = obj[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # bool is an int in Python; a JSON true is never a valid integer or number here.
     if isinstance(value, bool) and bool not in kinds:
@@ -97,12 +182,33 @@ def field_of(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], *, r
         ok = isinstance(value, kinds)
     if not ok:
         wanted = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
-        raise RecordError(f"field '{label}' must be {wanted}, got {_type_name(value)}")
+        raise RecordError(f"field '{where}{name}' must be {wanted}, got {_type_name(value)}")
     return value
+
+
+def is_blank(text: str) -> bool:
+    """Empty or only whitespace (like `not text.strip()`, without copying a long text)."""
+    return not text or text.isspace()
 
 
 def nonempty_text(obj: dict[str, Any], name: str, where: str = "") -> str:
     value = field_of(obj, name, str, where=where)
-    if not value.strip():
+    if is_blank(value):
         raise RecordError(f"field '{where}{name}' is empty")
+    return value
+
+
+def short_text(obj: dict[str, Any], name: str, limit: int, *, required: bool = False, where: str = "") -> str | None:
+    """An optional (or required) string of at most `limit` characters: ids and names with a column size."""
+    value = field_of(obj, name, str, required=required, where=where)
+    if value is not None and len(value) > limit:
+        raise RecordError(f"field '{where}{name}' is longer than {limit} characters ({len(value)})")
+    return value
+
+
+def int_in_range(obj: dict[str, Any], name: str, low: int, high: int, *, where: str = "") -> int | None:
+    """An optional integer within [low, high] (the column's range)."""
+    value = field_of(obj, name, int, required=False, where=where)
+    if value is not None and not low <= value <= high:
+        raise RecordError(f"field '{where}{name}' must be between {low} and {high}, got {value}")
     return value

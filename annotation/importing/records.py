@@ -7,6 +7,14 @@ ANNOTATOR_KINDS = ("human", "judge")
 WINNERS = ("A", "B", "tie", "both_bad")
 ROLES = ("system", "user", "assistant", "tool")
 
+# Column sizes of the rows these records become (annotation/models; a test keeps them equal), so
+# that a too-long id is a numbered line error rather than a database error at insert time.
+MAX_ID_LENGTH = 200  # Prompt / Response / Item .external_id
+MAX_MODEL_LENGTH = 200  # Response.model_name
+MAX_ANNOTATOR_LENGTH = 150  # Annotator.name
+MAX_INT32 = 2**31 - 1  # PositiveIntegerField, e.g. Label.time_spent_ms
+INT64 = (-(2**63), 2**63 - 1)  # BigIntegerField, e.g. Response.seed
+
 
 @dataclass(frozen=True)
 class LineError:
@@ -77,6 +85,8 @@ class ImportOptions:
     def __post_init__(self) -> None:
         if self.annotator_kind not in ANNOTATOR_KINDS:
             raise ValueError(f"annotator_kind must be one of {ANNOTATOR_KINDS}, got {self.annotator_kind!r}")
+        if self.annotator and len(self.annotator) > MAX_ANNOTATOR_LENGTH:
+            raise ValueError(f"annotator must be at most {MAX_ANNOTATOR_LENGTH} characters long")
 
 
 @dataclass

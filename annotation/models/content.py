@@ -8,7 +8,8 @@ from .project import Project
 class Prompt(models.Model):
     """A conversation to respond to: a list of chat messages `[{"role": ..., "content": ...}]`."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    # No index of its own: prompt_external_id_unique leads with project.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts", db_index=False)
     external_id = models.CharField(max_length=200, help_text="Stable id from the source; unique per project.")
     messages = models.JSONField()
     metadata = models.JSONField(default=dict, blank=True)
@@ -33,7 +34,8 @@ class Prompt(models.Model):
 class Response(models.Model):
     """A candidate completion of a prompt. Edits are responses too, with the original as parent."""
 
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    # No index of its own: response_external_id_unique leads with prompt.
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses", db_index=False)
     external_id = models.CharField(max_length=200, help_text="Stable id; unique per prompt.")
     text = models.TextField()
     model_name = models.CharField(max_length=200, blank=True)
@@ -41,7 +43,10 @@ class Response(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     origin = models.CharField(max_length=16, choices=ResponseOrigin.choices, default=ResponseOrigin.IMPORTED)
     # PROTECT: an edit is meaningless without the text it edits.
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="edits")
+    # Indexed only where set (response_parent_idx): imported responses have no parent.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="edits", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +60,9 @@ class Response(models.Model):
                 | (~Q(origin=ResponseOrigin.HUMAN_EDIT) & Q(parent__isnull=True)),
                 name="response_edit_has_parent",
             ),
+        ]
+        indexes = [
+            models.Index(fields=["parent"], condition=Q(parent__isnull=False), name="response_parent_idx"),
         ]
 
     def __str__(self) -> str:

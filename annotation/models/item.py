@@ -20,7 +20,8 @@ class Item(models.Model):
     excluded; the counters are denormalized so the labeling queue never counts labels.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # No index of its own: item_external_id_unique and the indexes below lead with project.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200, help_text="Stable id from the source; unique per project.")
     kind = models.CharField(max_length=16, choices=TaskKind.choices)
@@ -30,6 +31,10 @@ class Item(models.Model):
     n_responses = models.PositiveSmallIntegerField()
     n_human_labels = models.PositiveIntegerField(default=0)
     n_judge_labels = models.PositiveIntegerField(default=0)
+    # Live leases. Taking a lease updates this row, so a concurrent `FOR UPDATE SKIP LOCKED`
+    # that reads a stale snapshot re-checks `n_human_labels + n_leases < overlap` on the new
+    # row version (PostgreSQL's EvalPlanQual) instead of handing out a slot that is gone.
+    n_leases = models.PositiveIntegerField(default=0)
     priority = models.FloatField(default=0.0, help_text="Higher is handed out first among equals.")
     metadata = models.JSONField(default=dict, blank=True)
     responses = models.ManyToManyField(Response, through="ItemResponse", related_name="items")
@@ -60,7 +65,8 @@ class Item(models.Model):
 class ItemResponse(models.Model):
     """Response `position` of an item. The same response may sit at two positions (identical pair)."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="slots")
+    # No index of its own: item_response_position_unique leads with item.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="slots", db_index=False)
     position = models.PositiveSmallIntegerField()
     # PROTECT: a response that an item shows cannot vanish from under its labels.
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="slots")

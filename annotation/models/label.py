@@ -19,16 +19,18 @@ def _payload_matches_kind() -> Q:
 
 
 class Label(models.Model):
-    """One annotator's verdict on one item (unique per item and annotator).
+    """One annotator's verdict on one item (unique per item, annotator and role).
 
     Pairwise verdicts name positions of the item (A = position 0), whatever order the
     annotator saw them in; `shown_order` keeps that order (e.g. [1, 0] = B was shown left).
     A ranking is a list of tie groups of positions, best first: [[2], [0, 1]].
     """
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="labels")
+    # No single-column indexes on item and annotator: label_one_per_annotator and
+    # label_annotator_recent_idx lead with them (every index costs each imported row).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="labels", db_index=False)
     # PROTECT: labels are the data; an annotator with labels is deactivated, not deleted.
-    annotator = models.ForeignKey(Annotator, on_delete=models.PROTECT, related_name="labels")
+    annotator = models.ForeignKey(Annotator, on_delete=models.PROTECT, related_name="labels", db_index=False)
     kind = models.CharField(max_length=16, choices=TaskKind.choices, help_text="Copy of the item's kind.")
     role = models.CharField(max_length=16, choices=LabelRole.choices, default=LabelRole.ANNOTATION)
     status = models.CharField(max_length=16, choices=LabelStatus.choices, default=LabelStatus.OK)
@@ -38,7 +40,7 @@ class Label(models.Model):
     rationale = models.TextField(blank=True)
     ranking = models.JSONField(null=True, blank=True)
     edited_response = models.ForeignKey(
-        Response, null=True, blank=True, on_delete=models.PROTECT, related_name="edit_labels"
+        Response, null=True, blank=True, on_delete=models.PROTECT, related_name="edit_labels", db_index=False
     )
     thumbs_up = models.BooleanField(null=True, blank=True)
     shown_order = models.JSONField(default=list, blank=True)
@@ -47,12 +49,14 @@ class Label(models.Model):
     probability = models.FloatField(null=True, blank=True)
     raw_output = models.TextField(blank=True)
     swap_consistent = models.BooleanField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Unique when set (label_idempotency_key_unique); most labels have none and stay out of its index.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "annotator"], name="label_one_per_annotator"),
+            # One annotation per annotator and item; a reviewer's resolution is a second row (role=review).
+            models.UniqueConstraint(fields=["item", "annotator", "role"], name="label_one_per_annotator"),
             models.CheckConstraint(condition=Q(kind__in=TaskKind.values), name="label_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=LabelStatus.values), name="label_status_valid"),
             models.CheckConstraint(condition=Q(role__in=LabelRole.values), name="label_role_valid"),
@@ -65,9 +69,17 @@ class Label(models.Model):
                 name="label_probability_range",
             ),
             models.CheckConstraint(condition=_payload_matches_kind(), name="label_payload_matches_kind"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="label_idempotency_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["annotator", "-created_at"], name="label_annotator_recent_idx"),
+            models.Index(
+                fields=["edited_response"], condition=Q(edited_response__isnull=False), name="label_edited_response_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,9 @@ from django.utils.text import slugify
 from ..errors import PrefStudioError
 from ..models import Membership, Project, Role, TaskKind
 
+# A label's strength is 1..len(strength_levels) and the database caps it at 10.
+MAX_STRENGTH_LEVELS = 10
+
 
 def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None = None, **settings) -> Project:
     """Create a project; `owner`, if given, becomes its first owner. Raises on a taken or bad slug."""
@@ -18,11 +21,26 @@ def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None 
         unknown = [k for k in kinds if k not in TaskKind.values]
         if unknown or not kinds:
             raise PrefStudioError(f"task_kinds must be a non-empty list of {', '.join(TaskKind.values)}", field="task_kinds")
+    _check_settings(settings)
     with transaction.atomic():
         project = Project.objects.create(slug=slug, name=name or slug, created_by=owner, **settings)
         if owner is not None:
             Membership.objects.create(project=project, user=owner, role=Role.OWNER)
     return project
+
+
+def _check_settings(settings: dict) -> None:
+    """Cross-field rules the database would otherwise reject with a bare constraint error."""
+    for name in ("aspects", "strength_levels"):
+        values = settings.get(name)
+        if values is not None and (len(set(values)) != len(values) or not all(str(v).strip() for v in values)):
+            raise PrefStudioError(f"{name} must be distinct, non-empty names", field=name)
+    if len(settings.get("strength_levels") or []) > MAX_STRENGTH_LEVELS:
+        raise PrefStudioError(f"strength_levels may name at most {MAX_STRENGTH_LEVELS} levels", field="strength_levels")
+    if settings.get("human_budget_fraction") is not None and settings.get("human_budget_count") is not None:
+        raise PrefStudioError(
+            "give the human budget as a fraction or as a count, not both", field="human_budget_count"
+        )
 
 
 def project_add_task_kinds(*, project: Project, kinds: set[str]) -> None:

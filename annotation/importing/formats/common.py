@@ -1,15 +1,25 @@
 """Pieces shared by the import formats: messages, labels, rankings, pairs."""
 from typing import Any
 
-from ..ids import content_id, prompt_id, response_id, swap_for
-from ..reader import RecordError, field_of, nonempty_text, require_object
-from ..records import ANNOTATOR_KINDS, ROLES, WINNERS, ImportOptions, ItemRecord, LabelRecord, ResponseRecord
+from ..ids import pair_ids, swap_for
+from ..reader import RecordError, field_of, int_in_range, is_blank, nonempty_text, require_object
+from ..records import (
+    ANNOTATOR_KINDS,
+    MAX_ANNOTATOR_LENGTH,
+    MAX_INT32,
+    ROLES,
+    WINNERS,
+    ImportOptions,
+    ItemRecord,
+    LabelRecord,
+    ResponseRecord,
+)
 
 
 def messages_from(value: Any, name: str) -> list[dict[str, str]]:
     """A prompt as chat messages: a plain string is one user turn."""
     if isinstance(value, str):
-        if not value.strip():
+        if is_blank(value):
             raise RecordError(f"field '{name}' is empty")
         return [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
@@ -28,6 +38,8 @@ def messages_from(value: Any, name: str) -> list[dict[str, str]]:
 
 def completion_text(value: Any, name: str) -> str:
     """A completion given as a string or as a list holding one assistant message."""
+    if value is None:
+        raise RecordError(f"field '{name}' is missing")
     if isinstance(value, list):
         messages = messages_from(value, name)
         if len(messages) != 1 or messages[0]["role"] != "assistant":
@@ -35,7 +47,7 @@ def completion_text(value: Any, name: str) -> str:
         value = messages[0]["content"]
     if not isinstance(value, str):
         raise RecordError(f"field '{name}' must be a string or a list of messages")
-    if not value.strip():
+    if is_blank(value):
         raise RecordError(f"field '{name}' is an empty response")
     return value
 
@@ -57,10 +69,14 @@ def check_ranking(value: Any, n: int, where: str, *, allow_partial: bool = False
             if isinstance(position, bool) or not isinstance(position, int):
                 raise RecordError(f"field '{where}' must hold response positions (integers), got {position!r}")
             flat.append(position)
-    if any(p < 0 or p >= n for p in flat):
-        raise RecordError(f"field '{where}' names a position outside 0..{n - 1}")
+    outside = [p for p in flat if p < 0 or p >= n]
+    if outside:
+        raise RecordError(f"field '{where}' names position {outside[0]}, outside 0..{n - 1}")
     if len(set(flat)) != len(flat):
-        raise RecordError(f"field '{where}' names a response twice: it must be a permutation of the responses")
+        twice = next(p for p in flat if flat.count(p) > 1)
+        raise RecordError(
+            f"field '{where}' names position {twice} twice: it must be a permutation of the responses"
+        )
     if len(flat) != n and not allow_partial:
         missing = sorted(set(range(n)) - set(flat))
         raise RecordError(
@@ -72,6 +88,8 @@ def check_ranking(value: Any, n: int, where: str, *, allow_partial: bool = False
 def parse_label(obj: Any, kind: str, responses: list[ResponseRecord], where: str) -> LabelRecord:
     obj = require_object(obj, where.rstrip("."))
     annotator = nonempty_text(obj, "annotator", where)
+    if len(annotator) > MAX_ANNOTATOR_LENGTH:
+        raise RecordError(f"field '{where}annotator' is longer than {MAX_ANNOTATOR_LENGTH} characters")
     annotator_kind = field_of(obj, "annotator_kind", str, where=where)
     if annotator_kind not in ANNOTATOR_KINDS:
         raise RecordError(f"field '{where}annotator_kind' must be 'human' or 'judge', got {annotator_kind!r}")
@@ -80,18 +98,16 @@ def parse_label(obj: Any, kind: str, responses: list[ResponseRecord], where: str
     label.raw_output = field_of(obj, "raw_output", str, required=False, where=where) or ""
     label.unparsable = bool(field_of(obj, "unparsable", bool, required=False, where=where))
     label.swap_consistent = field_of(obj, "swap_consistent", bool, required=False, where=where)
-    time_spent = field_of(obj, "time_spent_ms", int, required=False, where=where)
-    if time_spent is not None and time_spent < 0:
-        raise RecordError(f"field '{where}time_spent_ms' must not be negative")
-    label.time_spent_ms = time_spent
+    label.time_spent_ms = int_in_range(obj, "time_spent_ms", 0, MAX_INT32, where=where)
     probability = field_of(obj, "probability", float, required=False, where=where)
     if probability is not None and not 0.0 <= probability <= 1.0:
         raise RecordError(f"field '{where}probability' must be between 0 and 1, got {probability}")
-    label.probability = probability
+    label.probability = None if probability is None else float(probability)
     shown = field_of(obj, "shown_order", list, required=False, where=where)
     if shown is not None:
-        if sorted(shown) != list(range(len(responses))):
-            raise RecordError(f"field '{where}shown_order' must be a permutation of 0..{len(responses) - 1}")
+        n = len(responses)
+        if any(isinstance(p, bool) or not isinstance(p, int) for p in shown) or sorted(shown) != list(range(n)):
+            raise RecordError(f"field '{where}shown_order' must be a permutation of the positions 0..{n - 1}")
         label.shown_order = shown
     if label.unparsable:
         if annotator_kind != "judge":
@@ -138,9 +154,10 @@ def pair_item(
     metadata: dict[str, Any] | None = None,
 ) -> ItemRecord:
     """A pairwise item from a (chosen, rejected) pair, labeled by the file's annotator."""
-    key = external_id or content_id(messages, chosen, rejected, prefix="pair-")
-    first = ResponseRecord(text=chosen, external_id=response_id(chosen, chosen_model), model_name=chosen_model)
-    second = ResponseRecord(text=rejected, external_id=response_id(rejected, rejected_model), model_name=rejected_model)
+    content_key, prompt_key, chosen_id, rejected_id = pair_ids(messages, chosen, rejected, chosen_model, rejected_model)
+    key = external_id or content_key
+    first = ResponseRecord(text=chosen, external_id=chosen_id, model_name=chosen_model)
+    second = ResponseRecord(text=rejected, external_id=rejected_id, model_name=rejected_model)
     swapped = swap_for(key)
     responses = [second, first] if swapped else [first, second]
     label = LabelRecord(
@@ -152,7 +169,7 @@ def pair_item(
         line=line,
         external_id=key,
         kind="pairwise",
-        prompt_external_id=prompt_id(messages),
+        prompt_external_id=prompt_key,
         messages=messages,
         responses=responses,
         labels=[label],

@@ -12,8 +12,8 @@ One item per line (the README documents every field, with an example):
 from typing import Any
 
 from ..ids import prompt_id, response_id
-from ..reader import RecordError, field_of, nonempty_text, require_object
-from ..records import KINDS, ImportOptions, ItemRecord, ResponseRecord
+from ..reader import RecordError, field_of, int_in_range, is_blank, nonempty_text, require_object, short_text
+from ..records import INT64, KINDS, MAX_ID_LENGTH, MAX_MODEL_LENGTH, ImportOptions, ItemRecord, ResponseRecord
 from .common import messages_from, parse_label
 
 COUNTS = {"pairwise": (2, 2), "listwise": (2, 16), "edit": (1, 1), "thumbs": (1, 1)}
@@ -23,13 +23,13 @@ def _response(obj: Any, i: int) -> ResponseRecord:
     where = f"responses[{i}]."
     obj = require_object(obj, f"responses[{i}]")
     text = field_of(obj, "text", str, where=where)
-    if not text.strip():
+    if is_blank(text):
         raise RecordError(f"field '{where}text' is an empty response")
-    model = field_of(obj, "model", str, required=False, where=where) or ""
-    seed = field_of(obj, "seed", int, required=False, where=where)
+    model = short_text(obj, "model", MAX_MODEL_LENGTH, where=where) or ""
+    seed = int_in_range(obj, "seed", *INT64, where=where)
     return ResponseRecord(
         text=text,
-        external_id=field_of(obj, "id", str, required=False, where=where) or response_id(text, model),
+        external_id=short_text(obj, "id", MAX_ID_LENGTH, where=where) or response_id(text, model),
         model_name=model,
         gen_params=field_of(obj, "gen_params", dict, required=False, where=where) or {},
         seed=seed,
@@ -39,6 +39,8 @@ def _response(obj: Any, i: int) -> ResponseRecord:
 def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
     obj = require_object(obj)
     record_id = nonempty_text(obj, "id")
+    if len(record_id) > MAX_ID_LENGTH:
+        raise RecordError(f"field 'id' is longer than {MAX_ID_LENGTH} characters ({len(record_id)})")
     kind = field_of(obj, "kind", str)
     if kind not in KINDS:
         raise RecordError(f"field 'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -51,7 +53,8 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         wanted = str(low) if low == high else f"{low} to {high}"
         raise RecordError(f"a {kind} item needs {wanted} responses, got {len(raw_responses)}")
     responses = [_response(r, i) for i, r in enumerate(raw_responses)]
-    labels = [parse_label(label, kind, responses, f"labels[{i}].") for i, label in enumerate(field_of(obj, "labels", list, required=False) or [])]
+    raw_labels = field_of(obj, "labels", list, required=False) or []
+    labels = [parse_label(label, kind, responses, f"labels[{i}].") for i, label in enumerate(raw_labels)]
     seen: dict[str, int] = {}
     for i, label in enumerate(labels):
         if label.annotator in seen:
@@ -61,7 +64,7 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         line=line,
         external_id=record_id,
         kind=kind,
-        prompt_external_id=field_of(obj, "prompt_id", str, required=False) or prompt_id(messages),
+        prompt_external_id=short_text(obj, "prompt_id", MAX_ID_LENGTH) or prompt_id(messages),
         messages=messages,
         responses=responses,
         labels=labels,

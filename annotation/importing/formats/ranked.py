@@ -11,8 +11,8 @@ import's annotator (by default the judge "ranked-import").
 from typing import Any
 
 from ..ids import content_id, prompt_id, response_id
-from ..reader import RecordError, field_of, require_object
-from ..records import ImportOptions, ItemRecord, LabelRecord, ResponseRecord
+from ..reader import RecordError, field_of, require_object, short_text
+from ..records import MAX_ID_LENGTH, MAX_MODEL_LENGTH, ImportOptions, ItemRecord, LabelRecord, ResponseRecord
 from .common import completion_text, messages_from
 
 DEFAULT_ANNOTATOR = "ranked-import"
@@ -29,7 +29,7 @@ def _value(completion: dict[str, Any], i: int) -> tuple[str, float]:
 
 def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
     obj = require_object(obj)
-    record_id = field_of(obj, "id", str, required=False)
+    record_id = short_text(obj, "id", MAX_ID_LENGTH)
     prompt_value = obj.get("prompt", obj.get("instruction"))
     if prompt_value is None:
         raise RecordError("field 'prompt' is missing")
@@ -43,7 +43,7 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
     for i, completion in enumerate(completions):
         completion = require_object(completion, f"completions[{i}]")
         text = completion_text(completion.get("text", completion.get("response")), f"completions[{i}].text")
-        model = field_of(completion, "model", str, required=False, where=f"completions[{i}].") or ""
+        model = short_text(completion, "model", MAX_MODEL_LENGTH, where=f"completions[{i}].") or ""
         kind, key = _value(completion, i)
         kinds.add(kind)
         keys.append(key)

@@ -5,8 +5,8 @@ messages that chosen and rejected share, and each completion is the one message 
 """
 from typing import Any
 
-from ..reader import RecordError, field_of, require_object
-from ..records import ImportOptions, ItemRecord
+from ..reader import RecordError, require_object, short_text
+from ..records import MAX_ID_LENGTH, ImportOptions, ItemRecord
 from .common import completion_text, messages_from, pair_item
 
 DEFAULT_ANNOTATOR = "trl-import"
@@ -23,12 +23,14 @@ def _split_implicit(chosen: list[Any], rejected: list[Any]) -> tuple[list[dict[s
         shared += 1
     if shared == 0:
         raise RecordError("chosen and rejected share no prompt messages and field 'prompt' is missing")
+    if shared == len(chosen_messages) == len(rejected_messages):
+        raise RecordError("chosen and rejected are the same conversation: there is no completion to compare")
     return chosen_messages[:shared], chosen_messages[shared:], rejected_messages[shared:]
 
 
 def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
     obj = require_object(obj)
-    record_id = field_of(obj, "id", str, required=False)
+    record_id = short_text(obj, "id", MAX_ID_LENGTH)
     if "chosen" not in obj:
         raise RecordError("field 'chosen' is missing")
     if "rejected" not in obj:

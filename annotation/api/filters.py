@@ -1,0 +1,66 @@
+"""Query-string filters of the list endpoints (django-filter; documented in the OpenAPI schema)."""
+import django_filters
+from django import forms
+
+from ..models import Item, ItemState, Label, LabelSource, Prompt, Response, ResponseOrigin, Route, TaskKind
+
+NO_LABELS = "none"  # LabelSource.NONE is "", which a query string cannot tell from "no filter"
+
+
+class IdFilter(django_filters.Filter):
+    """An exact match on an integer id (NumberFilter would accept 1.5)."""
+
+    field_class = forms.IntegerField
+
+
+class ProjectFilter(django_filters.CharFilter):
+    def __init__(self, field_name: str = "project__slug", **kwargs):
+        super().__init__(field_name=field_name, help_text="Project slug", **kwargs)
+
+
+class PromptFilter(django_filters.FilterSet):
+    project = ProjectFilter()
+
+    class Meta:
+        model = Prompt
+        fields = ["project"]
+
+
+class ResponseFilter(django_filters.FilterSet):
+    project = ProjectFilter(field_name="prompt__project__slug")
+    prompt = IdFilter(field_name="prompt_id", help_text="Prompt id")
+    origin = django_filters.ChoiceFilter(choices=ResponseOrigin.choices)
+
+    class Meta:
+        model = Response
+        fields = ["project", "prompt", "origin"]
+
+
+class ItemFilter(django_filters.FilterSet):
+    project = ProjectFilter()
+    state = django_filters.ChoiceFilter(choices=ItemState.choices)
+    kind = django_filters.ChoiceFilter(choices=TaskKind.choices)
+    route = django_filters.ChoiceFilter(choices=Route.choices)
+    source = django_filters.ChoiceFilter(
+        choices=[(NO_LABELS, "No labels"), *((v, l) for v, l in LabelSource.choices if v)], method="filter_source",
+        help_text=f"Which kinds of annotator labeled the item; '{NO_LABELS}' for items without labels.",
+    )
+    flag = django_filters.CharFilter(field_name="flags__name", help_text="Items that carry the flag of this name.")
+
+    class Meta:
+        model = Item
+        fields = ["project", "state", "kind", "route", "source", "flag"]
+
+    def filter_source(self, queryset, name, value):
+        return queryset.filter(source=LabelSource.NONE if value == NO_LABELS else value)
+
+
+class LabelFilter(django_filters.FilterSet):
+    project = ProjectFilter(field_name="item__project__slug")
+    item = IdFilter(field_name="item_id", help_text="Item id")
+    kind = django_filters.ChoiceFilter(choices=TaskKind.choices)
+    annotator = django_filters.CharFilter(field_name="annotator_name", help_text="Annotator name (as shown)")
+
+    class Meta:
+        model = Label
+        fields = ["project", "item", "kind", "annotator"]

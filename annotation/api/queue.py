@@ -1,0 +1,140 @@
+"""The labeling queue over REST: take the next item, submit its label, skip it, keep it reserved.
+
+    POST /api/projects/{slug}/next/         → 200 a lease on your next item (or the one you hold), 204 when done
+    POST /api/assignments/{id}/submit/      → 201 the label (a retry with the same idempotency_key: the same label)
+    POST /api/assignments/{id}/skip/        → 200 the released lease
+    POST /api/assignments/{id}/refresh/     → 200 the lease with its new expiry
+
+Shells around `services.assignment` (the same service the labeling pages use). A lease is its
+annotator's alone: anyone else, and anyone who left the project, gets 404. A lease that expired,
+was skipped or was submitted answers 409.
+"""
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors
+from ..models import Assignment, AssignmentStatus
+from ..selectors.labeling import lease_for_user
+from ..services.assignment import QueueStatus, assignment_refresh, assignment_skip, label_submit, queue_status
+from ..services.labeling import lease_next_for_user
+from .permissions import IsProjectMember
+from .serializers import ItemPromptSerializer, LabelCreateSerializer, LabelSerializer, SlotSerializer
+from .views import validated
+
+LEASE_ERRORS = {"409": "The lease expired, was skipped or was submitted"}
+
+
+# -- shapes -----------------------------------------------------------------------------------------
+class QueueStatusSerializer(serializers.Serializer):
+    mine_left = serializers.IntegerField(help_text="Items you could still be given (not counting this one).")
+    mine_done = serializers.IntegerField(help_text="Labels you gave in the project.")
+    project_left = serializers.IntegerField(help_text="Human labels the project still wants, over all annotators.")
+
+
+class LeaseItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    kind = serializers.CharField()
+    prompt = ItemPromptSerializer()
+    responses = SlotSerializer(source="slots", many=True, help_text='In position order; position 0 is "A".')
+
+
+class LeaseSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField(source="lease.pk", help_text="Use it to submit, skip or refresh.")
+    project = serializers.CharField(source="lease.item.project.slug")
+    status = serializers.ChoiceField(source="lease.status", choices=AssignmentStatus.choices)
+    expires_at = serializers.DateTimeField(source="lease.expires_at")
+    item = LeaseItemSerializer(source="lease.item")
+    queue = QueueStatusSerializer()
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    assignment = serializers.IntegerField(source="pk", read_only=True)
+    item = serializers.IntegerField(source="item_id", read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = ["assignment", "item", "status", "expires_at", "skip_reason", "released_at"]
+        read_only_fields = fields
+
+
+class SubmitSerializer(LabelCreateSerializer):
+    """The label, in the native format (as POST /api/items/{id}/labels/), and a key for retries."""
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2_000, help_text="Why you give the item back.")
+
+
+# -- endpoints --------------------------------------------------------------------------------------
+class ProjectNextApi(APIView):
+    permission_classes = [IsProjectMember]
+
+    @extend_schema(
+        request=None,
+        responses={200: LeaseSerializer, 204: OpenApiResponse(description="Nothing is left for you")},
+        description="Reserve your next item of the project (or return the one you already hold) until "
+        "`expires_at`. Items you started, labeled or skipped are never given to you again; 204 when none "
+        "is left. Submit, skip or refresh the lease with its `assignment` id.",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        lease = lease_next_for_user(user=request.user, slug=slug)
+        if lease is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        lease = lease_for_user(user=request.user, assignment_id=lease.pk)  # with the item's prompt and responses
+        return Response(LeaseSerializer({"lease": lease, "queue": _status(lease)}).data)
+
+
+class AssignmentSubmitApi(APIView):
+    error_responses = {"POST": LEASE_ERRORS}
+
+    @extend_schema(
+        request=SubmitSerializer,
+        responses={201: LabelSerializer},
+        description="Label the leased item and release the lease. The label is checked as any other "
+        "(a ranking is a permutation, an edit changes the text, strength is within the scale); a bad one "
+        "changes nothing. Retrying with the same `idempotency_key` returns the label stored the first time.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        lease = lease_for_user(user=request.user, assignment_id=pk)
+        data = validated(SubmitSerializer, request.data)
+        key = data.pop("idempotency_key", None)
+        label = label_submit(assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=key)
+        label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
+        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentSkipApi(APIView):
+    error_responses = {"POST": LEASE_ERRORS}
+
+    @extend_schema(
+        request=SkipSerializer,
+        responses={200: AssignmentSerializer},
+        description="Give the item back, saying why. It returns to the queue for others, never for you.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        lease = lease_for_user(user=request.user, assignment_id=pk)
+        reason = validated(SkipSerializer, request.data)["reason"]
+        lease = assignment_skip(assignment_id=lease.pk, annotator=lease.annotator, reason=reason)
+        return Response(AssignmentSerializer(lease).data)
+
+
+class AssignmentRefreshApi(APIView):
+    error_responses = {"POST": LEASE_ERRORS}
+
+    @extend_schema(
+        request=None,
+        responses={200: AssignmentSerializer},
+        description="Keep the item reserved: the lease runs for the project's lease time from now.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        lease = lease_for_user(user=request.user, assignment_id=pk)
+        lease = assignment_refresh(assignment_id=lease.pk, annotator=lease.annotator)
+        return Response(AssignmentSerializer(lease).data)
+
+
+def _status(lease: Assignment) -> QueueStatus:
+    return queue_status(project=lease.item.project, annotator=lease.annotator)

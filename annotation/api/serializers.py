@@ -1,0 +1,229 @@
+"""Input and output shapes of the REST API. Types and bounds only: the rules live in the services."""
+from rest_framework import serializers
+
+from ..importing import FORMATS
+from ..models import (
+    AnnotatorKind,
+    Item,
+    ItemFlag,
+    ItemResponse,
+    Label,
+    LabelSource,
+    Project,
+    Prompt,
+    Response,
+    Role,
+    RoutingPolicy,
+    TaskKind,
+    Winner,
+)
+
+MAX_POSITION = 15  # items show at most 16 responses (RESPONSES_PER_KIND)
+MAX_INT32 = 2**31 - 1  # PositiveIntegerField's range in PostgreSQL
+
+
+# -- outputs ----------------------------------------------------------------------------------------
+class MessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(allow_blank=True)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True, help_text="Your role in the project.")
+    task_kinds = serializers.ListField(child=serializers.ChoiceField(choices=TaskKind.choices))
+    aspects = serializers.ListField(child=serializers.CharField())
+    strength_levels = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug", "name", "description", "guidelines", "task_kinds", "aspects", "strength_levels", "overlap",
+            "human_budget_fraction", "human_budget_count", "routing_policy", "rationale_required",
+            "allow_partial_ranking", "blind_review", "lease_minutes", "role", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PromptSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug", read_only=True)
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Prompt
+        fields = ["id", "project", "external_id", "messages", "metadata", "created_at"]
+        read_only_fields = fields
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="prompt.project.slug", read_only=True)
+
+    class Meta:
+        model = Response
+        fields = [
+            "id", "prompt", "project", "external_id", "text", "model_name", "gen_params", "seed", "origin",
+            "parent", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ItemFlag
+        fields = ["name", "value", "reason"]
+        read_only_fields = fields
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug", read_only=True)
+    # Declared because DRF drops allow_blank from read-only model fields, and "" means "no labels".
+    source = serializers.ChoiceField(choices=LabelSource.choices, allow_blank=True, read_only=True)
+    flags = FlagSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "project", "external_id", "kind", "state", "route", "source", "n_responses",
+            "n_human_labels", "n_judge_labels", "priority", "flags", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SlotSerializer(serializers.ModelSerializer):
+    """Response `position` of an item (position 0 is "A")."""
+
+    response = serializers.IntegerField(source="response_id", read_only=True)
+    external_id = serializers.CharField(source="response.external_id", read_only=True)
+    text = serializers.CharField(source="response.text", read_only=True)
+    model_name = serializers.CharField(source="response.model_name", read_only=True)
+
+    class Meta:
+        model = ItemResponse
+        fields = ["position", "response", "external_id", "text", "model_name"]
+        read_only_fields = fields
+
+
+class ItemPromptSerializer(serializers.ModelSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Prompt
+        fields = ["id", "external_id", "messages"]
+        read_only_fields = fields
+
+
+class ItemDetailSerializer(ItemSerializer):
+    prompt = ItemPromptSerializer(read_only=True)
+    responses = SlotSerializer(source="slots", many=True, read_only=True)
+
+    class Meta(ItemSerializer.Meta):
+        fields = ItemSerializer.Meta.fields + ["prompt", "responses", "metadata"]
+        read_only_fields = fields
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="item.project.slug", read_only=True)
+    annotator = serializers.CharField(
+        source="annotator_name", read_only=True, help_text='A pseudonym ("annotator #12") under blind review.'
+    )
+    annotator_kind = serializers.ChoiceField(source="annotator.kind", choices=AnnotatorKind.choices, read_only=True)
+    # "" for labels that are not pairwise (DRF drops allow_blank from read-only model fields).
+    winner = serializers.ChoiceField(choices=Winner.choices, allow_blank=True, read_only=True)
+    aspects = serializers.DictField(child=serializers.CharField(), read_only=True)
+    ranking = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()), allow_null=True, read_only=True,
+        help_text="Tie groups of response positions, best first.",
+    )
+    shown_order = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    edited_text = serializers.CharField(source="edited_response.text", allow_null=True, read_only=True)
+
+    class Meta:
+        model = Label
+        fields = [
+            "id", "item", "project", "annotator", "annotator_kind", "kind", "role", "status", "winner", "strength",
+            "aspects", "rationale", "ranking", "edited_response", "edited_text", "thumbs_up", "shown_order",
+            "time_spent_ms", "probability", "raw_output", "swap_consistent", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ImportReportSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    format = serializers.CharField()
+    project_created = serializers.BooleanField()
+    records = serializers.IntegerField()
+    prompts_created = serializers.IntegerField()
+    responses_created = serializers.IntegerField()
+    items_created = serializers.IntegerField()
+    items_existing = serializers.IntegerField()
+    labels_created = serializers.IntegerField()
+    labels_existing = serializers.IntegerField()
+    annotators_created = serializers.ListField(child=serializers.CharField())
+    skipped = serializers.ListField(child=serializers.CharField(), help_text="Bad lines left out (skip_invalid).")
+    changed_nothing = serializers.BooleanField()
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+class ProjectCreateSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=64, help_text="Lowercase letters, digits and hyphens; unique.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    guidelines = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+    task_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=TaskKind.choices), min_length=1, max_length=4, required=False
+    )
+    aspects = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20, required=False)
+    strength_levels = serializers.ListField(child=serializers.CharField(max_length=64), max_length=10, required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    human_budget_fraction = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    human_budget_count = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False, allow_null=True)
+    routing_policy = serializers.ChoiceField(choices=RoutingPolicy.choices, required=False)
+    rationale_required = serializers.BooleanField(required=False)
+    allow_partial_ranking = serializers.BooleanField(required=False)
+    blind_review = serializers.BooleanField(required=False)
+    lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+
+
+class LabelCreateSerializer(serializers.Serializer):
+    """A label in the native import format; which fields apply depends on the item's kind."""
+
+    winner = serializers.ChoiceField(choices=Winner.choices, required=False, help_text="pairwise")
+    strength = serializers.IntegerField(
+        min_value=1, max_value=10, required=False, help_text="pairwise: 1..len(project.strength_levels)"
+    )
+    aspects = serializers.DictField(
+        child=serializers.ChoiceField(choices=Winner.choices), required=False,
+        help_text='pairwise: a verdict per aspect of the project, e.g. {"honesty": "A"}',
+    )
+    rationale = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=20_000)
+    ranking = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.IntegerField(min_value=0, max_value=MAX_POSITION), min_length=1, max_length=16
+        ),
+        min_length=1, max_length=16, required=False,
+        help_text="listwise: tie groups of response positions, best first, e.g. [[2], [0, 1]]",
+    )
+    edited_text = serializers.CharField(
+        required=False, trim_whitespace=False, max_length=100_000, help_text="edit: the edited response"
+    )
+    thumbs = serializers.ChoiceField(choices=[("up", "up"), ("down", "down")], required=False, help_text="thumbs")
+    shown_order = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_POSITION), max_length=16, required=False,
+        help_text="The positions in the order they were shown, e.g. [1, 0] = B was shown first.",
+    )
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False)
+    idempotency_key = serializers.CharField(
+        max_length=64, required=False, help_text="Retrying with the same key returns the first label."
+    )
+
+
+class ImportSerializer(serializers.Serializer):
+    project = serializers.SlugField(max_length=64, help_text="Project slug; created (you own it) if new.")
+    format = serializers.ChoiceField(choices=sorted(FORMATS))
+    file = serializers.FileField(help_text="JSONL, plain or gzipped.")
+    annotator = serializers.CharField(
+        max_length=150, required=False, help_text="Who gave the preferences of a trl / hh / ranked file."
+    )
+    annotator_kind = serializers.ChoiceField(choices=AnnotatorKind.choices, default=AnnotatorKind.HUMAN)
+    skip_invalid = serializers.BooleanField(
+        default=False, help_text="Import the valid records and list the bad ones, instead of rejecting the file."
+    )

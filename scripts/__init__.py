@@ -1,0 +1,1 @@
+"""Command-line scripts that are not Django management commands (conversion, demo data)."""
