@@ -1,0 +1,161 @@
+"""Reads for a project's dashboard: items by state, labels per hour, and per-annotator progress.
+
+Counts are of annotation labels (role=annotation), people's and judges' alike; reviewers'
+resolutions are counted apart, as `n_resolved`.
+"""
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Max, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project, Role
+from .review import duration_text, project_for_reviewer, review_queue
+
+DEFAULT_DAYS = 7  # the window of the labels-per-hour chart: one working week at a glance
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    name: str
+    kind: str  # AnnotatorKind
+    labels: int
+    share: float  # labels / items of the project, 0..1 (an annotator labels an item at most once)
+    median_ms: float | None  # median time per label; None when no label recorded its time
+    last_at: datetime
+
+    @property
+    def is_judge(self) -> bool:
+        return self.kind == AnnotatorKind.JUDGE
+
+    @property
+    def median_time(self) -> str:
+        return "" if self.median_ms is None else duration_text(round(self.median_ms))
+
+
+@dataclass(frozen=True)
+class ProjectDashboard:
+    project: Project
+    n_items: int
+    n_human_labels: int
+    n_judge_labels: int
+    n_resolved: int  # reviewers' resolutions
+    n_review_queue: int
+    states: list[tuple[str, str, int]]  # (state, its label, items), every state in workflow order
+    hours: list[tuple[datetime, int, int]]  # (start of the hour, human labels, judge labels), oldest first
+    annotators: list[AnnotatorProgress]  # most labels first
+
+    @property
+    def has_recent_labels(self) -> bool:
+        return any(human or judge for _, human, judge in self.hours)
+
+    def chart_data(self) -> dict[str, Any]:
+        """What static/js/dashboard.js draws, as JSON-able lists."""
+        return {
+            "states": {"labels": [label for _, label, _ in self.states], "values": [n for _, _, n in self.states]},
+            "hours": {
+                "labels": [timezone.localtime(hour).strftime("%a %d %b %H:00") for hour, _, _ in self.hours],
+                "human": [human for _, human, _ in self.hours],
+                "judge": [judge for _, _, judge in self.hours],
+            },
+            "annotators": {
+                "labels": [a.name for a in self.annotators],
+                "values": [a.labels for a in self.annotators],
+                "judge": [a.is_judge for a in self.annotators],
+            },
+        }
+
+
+def _hours(*, labels, now: datetime, days: int) -> list[tuple[datetime, int, int]]:
+    """Label counts per hour (in the current time zone) over the last `days`, empty hours included."""
+    end = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days) + timedelta(hours=1)
+    rows = (
+        labels.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("hour", "annotator__kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[datetime, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        counts[row["hour"]][row["annotator__kind"]] = row["n"]
+    hours = []
+    for i in range(days * 24):
+        hour = start + timedelta(hours=i)
+        found = counts.get(hour, {})
+        hours.append((hour, found.get(AnnotatorKind.HUMAN, 0), found.get(AnnotatorKind.JUDGE, 0)))
+    return hours
+
+
+def _annotators(*, labels, n_items: int, hide_names: bool) -> list[AnnotatorProgress]:
+    """Per annotator: labels, share of the items, median time per label, last label."""
+    rows = (
+        labels.values("annotator_id", "annotator__name", "annotator__kind")
+        .annotate(n=Count("id"), last=Max("created_at"))
+        .order_by("-n", "annotator__name")
+    )
+    # The median in Python: portable (SQLite for `make run` has no percentile aggregate) and one
+    # integer per timed label is cheap at the sizes of a project.
+    times: dict[int, list[int]] = defaultdict(list)
+    for annotator_id, ms in labels.filter(time_spent_ms__isnull=False).values_list("annotator_id", "time_spent_ms"):
+        times[annotator_id].append(ms)
+    progress = []
+    for row in rows:
+        name = row["annotator__name"]
+        if hide_names and row["annotator__kind"] == AnnotatorKind.HUMAN:
+            # The REST API's pseudonym for a blind reviewer, so both views of a person agree.
+            # Judges are models, not people: blind review never hides them.
+            name = f"annotator #{row['annotator_id']}"
+        timed = times.get(row["annotator_id"])
+        progress.append(
+            AnnotatorProgress(
+                name=name,
+                kind=row["annotator__kind"],
+                labels=row["n"],
+                share=row["n"] / n_items if n_items else 0.0,
+                median_ms=statistics.median(timed) if timed else None,
+                last_at=row["last"],
+            )
+        )
+    return progress
+
+
+def project_dashboard(
+    *, project: Project, hide_names: bool = False, now: datetime | None = None, days: int = DEFAULT_DAYS
+) -> ProjectDashboard:
+    now = now or timezone.now()
+    by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")).order_by())
+    labels = Label.objects.filter(item__project=project)
+    annotations = labels.filter(role=LabelRole.ANNOTATION)
+    totals = annotations.aggregate(
+        human=Count("id", filter=Q(annotator__kind=AnnotatorKind.HUMAN)),
+        judge=Count("id", filter=Q(annotator__kind=AnnotatorKind.JUDGE)),
+    )
+    n_items = sum(by_state.values())
+    return ProjectDashboard(
+        project=project,
+        n_items=n_items,
+        n_human_labels=totals["human"],
+        n_judge_labels=totals["judge"],
+        n_resolved=labels.filter(role=LabelRole.REVIEW).count(),
+        n_review_queue=len(review_queue(project=project)),
+        states=[(value, label, by_state.get(value, 0)) for value, label in ItemState.choices],
+        hours=_hours(labels=annotations, now=now, days=days),
+        annotators=_annotators(labels=annotations, n_items=n_items, hide_names=hide_names),
+    )
+
+
+def project_dashboard_for_user(*, user: AbstractBaseUser, slug: str) -> ProjectDashboard:
+    """The dashboard of a project the user owns or reviews (NotFound / PermissionDenied otherwise).
+
+    A reviewer of a blind-review project sees people as "annotator #<id>", as in the REST API.
+    """
+    project = project_for_reviewer(user=user, slug=slug)
+    hide = project.blind_review and project.role == Role.REVIEWER
+    return project_dashboard(project=project, hide_names=hide)

@@ -1,0 +1,142 @@
+"""Reads for the labeling pages and the queue API: a user's leases and what a task page shows.
+
+A lease (Assignment) is only ever visible to the person it was handed to, and only while they
+are still a member of its project: anyone else gets NotFound, never a hint that it exists.
+"""
+import random
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from ..errors import NotFound
+from ..models import Assignment, AssignmentStatus, ItemResponse, Membership, Project, Response, TaskKind, Winner
+
+LETTERS = "ABCDEFGHIJKLMNOP"  # display names of the panels, left to right / top to bottom
+
+
+def lease_for_user(*, user: AbstractBaseUser, assignment_id: int, slug: str | None = None) -> Assignment:
+    """The user's own lease `assignment_id` (any status), with its item, prompt, project and responses.
+
+    `item.slots` holds the responses in position order. NotFound if the lease is someone else's,
+    the user has left the project, or `slug` is given and names another project.
+    """
+    slots = ItemResponse.objects.select_related("response").order_by("position")
+    member_of = Membership.objects.filter(user=user).values("project_id")
+    leases = (
+        Assignment.objects.select_related("item__project", "item__prompt", "annotator")
+        .prefetch_related(Prefetch("item__slots", queryset=slots))
+        .filter(pk=assignment_id, annotator__user=user, item__project_id__in=member_of)
+    )
+    if slug is not None:
+        leases = leases.filter(item__project__slug=slug)
+    lease = leases.first()
+    if lease is None:
+        raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+    return lease
+
+
+def live_lease_in_project(*, user: AbstractBaseUser, project: Project) -> Assignment | None:
+    """The user's unexpired active lease in the project (what "Continue" goes back to), if any."""
+    return (
+        Assignment.objects.filter(
+            annotator__user=user,
+            item__project=project,
+            status=AssignmentStatus.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+def lease_is_live(lease: Assignment) -> bool:
+    return lease.status == AssignmentStatus.ACTIVE and lease.expires_at > timezone.now()
+
+
+def shown_order_for(lease: Assignment, n_responses: int) -> list[int]:
+    """The order in which this lease shows the item's positions: shuffled, but stable per lease.
+
+    Seeded by the lease id, so a reload shows the same order and the label records the order
+    that was actually on screen; a new lease of the same item (another annotator) gets its own.
+    """
+    order = list(range(n_responses))
+    random.Random(f"lease:{lease.pk}").shuffle(order)
+    return order
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One response as shown: its display letter, its position in the item, and the response."""
+
+    letter: str
+    position: int
+    response: Response
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A verdict button: what it says, its shortcut, and the winner it stores (by position)."""
+
+    value: str
+    label: str
+    key: str
+
+
+@dataclass
+class LabelingTask:
+    lease: Assignment
+    project: Project
+    kind: str
+    messages: list[dict]
+    panels: list[Panel]
+    shown_order: list[int]
+    verdicts: list[Choice] = field(default_factory=list)
+    aspect_verdicts: list[Choice] = field(default_factory=list)
+    strength_levels: list[tuple[int, str]] = field(default_factory=list)
+
+
+def labeling_task(*, lease: Assignment) -> LabelingTask:
+    """What the task page shows for `lease` (from `lease_for_user`), in the lease's shown order.
+
+    Pairwise verdicts are offered as "left / right" on screen but carry the winner by position
+    (A = position 0): if position 1 is shown on the left, "Left is better" stores "B".
+    """
+    item = lease.item
+    slots = list(item.slots.all())
+    order = shown_order_for(lease, len(slots))
+    panels = [
+        Panel(letter=LETTERS[i], position=slots[p].position, response=slots[p].response) for i, p in enumerate(order)
+    ]
+    task = LabelingTask(
+        lease=lease,
+        project=item.project,
+        kind=item.kind,
+        messages=[m for m in item.prompt.messages or [] if isinstance(m, dict)],
+        panels=panels,
+        shown_order=order,
+    )
+    if item.kind == TaskKind.PAIRWISE:
+        left, right = (Winner.A if p.position == 0 else Winner.B for p in panels)
+        task.verdicts = [
+            Choice(left, "A is better", "1"),
+            Choice(right, "B is better", "2"),
+            Choice(Winner.TIE, "Tie", "0"),
+            Choice(Winner.BOTH_BAD, "Both bad", "x"),
+        ]
+        task.aspect_verdicts = [Choice(left, "A", ""), Choice(right, "B", ""), Choice(Winner.TIE, "Tie", "")]
+        task.strength_levels = list(enumerate(item.project.strength_levels or [], start=1))
+    return task
+
+
+__all__ = [
+    "Choice",
+    "LabelingTask",
+    "Panel",
+    "labeling_task",
+    "lease_for_user",
+    "lease_is_live",
+    "live_lease_in_project",
+    "shown_order_for",
+]

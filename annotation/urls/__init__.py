@@ -1,0 +1,11 @@
+"""Page URLs, one module per area of the browser app."""
+from django.urls import include, path
+
+from ..views import projects
+
+urlpatterns = [
+    path("", projects.project_list, name="project-list"),
+    path("", include("annotation.urls.labeling")),
+    path("", include("annotation.urls.review")),
+    path("", include("annotation.urls.dashboard")),
+]

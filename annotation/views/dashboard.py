@@ -1,0 +1,17 @@
+"""The project dashboard: items by state, labels per hour, per-annotator progress (owners and reviewers)."""
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from ..selectors.dashboard import project_dashboard_for_user
+from .review import access_checked
+
+
+@require_GET
+@login_required
+def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    dashboard = access_checked(project_dashboard_for_user, user=request.user, slug=slug)
+    return render(
+        request, "annotation/dashboard/project.html", {"dashboard": dashboard, "chart_data": dashboard.chart_data()}
+    )

@@ -1,0 +1,174 @@
+"""The annotator's pages: a project's queue and the task pages (pairwise, listwise, edit, thumbs).
+
+Shells around the queue service: a view reads through a selector, calls one service and renders
+one template (the lease fragment for htmx). Pages are for project members only: anyone else
+gets a 404, as for a project that does not exist.
+"""
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from ..errors import Conflict, NotFound, PrefStudioError
+from ..models import Assignment
+from ..selectors import project_for_user
+from ..selectors.labeling import labeling_task, lease_for_user, lease_is_live, live_lease_in_project
+from ..services.accounts import annotator_for_user
+from ..services.assignment import assignment_refresh, queue_status
+from ..services.labeling import assignment_skip_and_next, label_submit_and_next, lease_next_for_user
+from .label_form import FormValues, form_values, label_payload, page_message
+
+TASK_TEMPLATE = "annotation/labeling/task.html"
+# Reasons offered for a skip; "other" asks for the annotator's own words.
+SKIP_REASONS = [
+    "I cannot judge this topic",
+    "It is in a language I do not read",
+    "The item is broken, empty or unreadable",
+]
+
+
+def members_only(view: Callable) -> Callable:
+    """Turn the selectors' NotFound (not a member, not your lease) into the 404 page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    return wrapped
+
+
+def _go_to(slug: str, lease: Assignment | None) -> HttpResponseRedirect:
+    """To the task page of `lease`, or to the queue (its empty state) when there is none."""
+    if lease is None:
+        return redirect("labeling-queue", slug=slug)
+    return redirect("labeling-task", slug=slug, assignment_id=lease.pk)
+
+
+@require_GET
+@login_required
+@members_only
+def queue(request: HttpRequest, slug: str) -> HttpResponse:
+    """What is left for the user and for the project, and a button to start or continue."""
+    project = project_for_user(user=request.user, slug=slug)
+    status = queue_status(project=project, annotator=annotator_for_user(user=request.user))
+    live = live_lease_in_project(user=request.user, project=project)
+    return render(request, "annotation/labeling/queue.html", {"project": project, "status": status, "live": live})
+
+
+@require_POST
+@login_required
+@members_only
+def take_next(request: HttpRequest, slug: str) -> HttpResponse:
+    """Lease the next item (or return to the live one) and open its task page."""
+    return _go_to(slug, lease_next_for_user(user=request.user, slug=slug))
+
+
+@require_GET
+@login_required
+@members_only
+def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
+    if not lease_is_live(lease):
+        messages.info(request, "That item is no longer reserved for you; here is where you are.")
+        return redirect("labeling-queue", slug=slug)
+    return _render_task(request, lease, values=FormValues(), key=uuid.uuid4().hex)
+
+
+@require_POST
+@login_required
+@members_only
+def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    """Store the label and go on to the next item; a refused label re-renders the page, unchanged."""
+    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
+    task_ = labeling_task(lease=lease)
+    values = form_values(
+        request.POST, aspects=list(task_.project.aspects or []), positions=[p.position for p in task_.panels]
+    )
+    key = request.POST.get("idempotency_key") or None
+    try:
+        payload = label_payload(values, kind=task_.kind, shown_order=task_.shown_order)
+        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key)
+    except NotFound:
+        raise
+    except PrefStudioError as exc:
+        if isinstance(exc, Conflict) and exc.field == "assignment":  # the lease ended meanwhile
+            messages.warning(request, exc.message)
+            return redirect("labeling-queue", slug=slug)
+        return _render_task(request, lease, values=values, key=key, error=exc)
+    messages.success(request, "Label saved.")
+    return _go_to(slug, lease_next)
+
+
+@require_POST
+@login_required
+@members_only
+def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    """Give the item back with a reason (the item returns to the queue for others)."""
+    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
+    choice, detail = request.POST.get("reason", "").strip(), request.POST.get("reason_detail", "").strip()
+    reason = detail if choice == "other" else ": ".join(part for part in (choice, detail) if part)
+    try:
+        lease_next = assignment_skip_and_next(lease=lease, reason=reason)
+    except NotFound:
+        raise
+    except Conflict as exc:
+        messages.warning(request, exc.message)
+        return redirect("labeling-queue", slug=slug)
+    except PrefStudioError:
+        error = PrefStudioError("Say why you skip this item: pick a reason or write one.", field="reason")
+        return _render_task(request, lease, values=FormValues(), key=uuid.uuid4().hex, error=error)
+    messages.info(request, "Item skipped; it goes back to the queue for others.")
+    return _go_to(slug, lease_next)
+
+
+@require_POST
+@login_required
+@members_only
+def refresh(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    """Extend the lease while the page is open (htmx polls this every minute); returns the lease fragment."""
+    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
+    try:
+        lease = assignment_refresh(assignment_id=lease.pk, annotator=lease.annotator)
+    except Conflict:
+        lease.refresh_from_db()
+    if not request.htmx:
+        return redirect("labeling-task", slug=slug, assignment_id=lease.pk)
+    context = {"lease": lease, "live": lease_is_live(lease), "project": lease.item.project}
+    return render(request, f"{TASK_TEMPLATE}#lease", context)
+
+
+def _render_task(
+    request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None
+) -> HttpResponse:
+    task_ = labeling_task(lease=lease)
+    status = queue_status(project=task_.project, annotator=lease.annotator)
+    total = status.mine_done + status.mine_left + 1  # + this item
+    context = {
+        "task": task_,
+        "project": task_.project,
+        "lease": lease,
+        "live": lease_is_live(lease),
+        "status": status,
+        "progress": {"done": status.mine_done, "total": total, "percent": round(100 * status.mine_done / total)},
+        "values": values,
+        "ranked_panels": [(panel, values.ranks.get(panel.position, "")) for panel in task_.panels],
+        "aspect_rows": [
+            (i, name, values.aspects.get(name, "")) for i, name in enumerate(task_.project.aspects or [])
+        ],
+        "original": task_.panels[0].response.text if task_.panels else "",
+        "idempotency_key": key,
+        "error": error,
+        "error_message": page_message(error) if error else "",
+        "skip_reasons": SKIP_REASONS,
+        "queue_url": reverse("labeling-queue", kwargs={"slug": task_.project.slug}),
+    }
+    return render(request, TASK_TEMPLATE, context, status=error.status_code if error else 200)

@@ -1,0 +1,160 @@
+"""Reviewer pages: the review queue of a project, one item with every label on it, and resolving it.
+
+Owners and reviewers only: a non-member gets 404 (the page does not confirm the project
+exists), an annotator 403.
+"""
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as HttpForbidden
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from .. import errors
+from ..models import TaskKind, Winner
+from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user, review_queue_for_user
+from ..services.review import MAX_NOTE_LENGTH, review_resolve
+
+QUEUE_PAGE_SIZE = 50
+T = TypeVar("T")
+
+
+def access_checked(read: Callable[..., T], **kwargs: Any) -> T:
+    """Call a selector, turning "not yours" into 404 and "not your role" into 403."""
+    try:
+        return read(**kwargs)
+    except errors.NotFound as exc:
+        raise Http404(exc.message) from exc
+    except errors.PermissionDenied as exc:
+        raise HttpForbidden(exc.message) from exc
+
+
+@require_GET
+@login_required
+def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    """The items of the project that need a person; htmx page links swap just the table."""
+    project, entries = access_checked(review_queue_for_user, user=request.user, slug=slug)
+    page = Paginator(entries, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "annotation/review/queue.html"
+    if request.htmx:
+        template += "#queue-table"
+    return render(request, template, {"project": project, "page": page, "n_entries": len(entries)})
+
+
+@require_GET
+@login_required
+def review_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Every label on one item (people, judges, the resolution if any) and the form to resolve it."""
+    review = access_checked(review_item_for_user, user=request.user, slug=slug, item_id=item_id)
+    return render(request, "annotation/review/item.html", {"review": review, "form": ResolveForm(review=review)})
+
+
+@require_POST
+@login_required
+def review_item_resolve(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """Store the reviewer's verdict and note; back to the queue, or the form again with the errors."""
+    review = access_checked(review_item_for_user, user=request.user, slug=slug, item_id=item_id)
+    form = ResolveForm(request.POST, review=review)
+    status = 400
+    if form.is_valid():
+        try:
+            review_resolve(
+                item=review.item, reviewer_user=request.user, data=form.payload(), note=form.cleaned_data["note"]
+            )
+        except errors.PermissionDenied as exc:
+            raise HttpForbidden(exc.message) from exc
+        except errors.PrefStudioError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = exc.status_code
+        else:
+            messages.success(request, f"Item {review.item.external_id} resolved: it is final now.")
+            queue = reverse("review-queue", kwargs={"slug": slug})
+            return HttpResponseClientRedirect(queue) if request.htmx else redirect(queue)
+    if request.htmx:  # htmx swaps 2xx answers only: the form comes back in place, with its errors
+        return render(request, "annotation/review/item.html#resolve-form", {"review": review, "form": form})
+    return render(request, "annotation/review/item.html", {"review": review, "form": form}, status=status)
+
+
+class ResolveForm(forms.Form):
+    """The reviewer's verdict, shaped for the item's kind, and the note.
+
+    Checks shapes only; the rules (a ranking is a permutation, strength within the scale, ...)
+    are the service's, whose errors the view adds to the form.
+    """
+
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why this is the right verdict"}),
+        max_length=MAX_NOTE_LENGTH,
+        label="Note",
+    )
+
+    def __init__(self, *args: Any, review: ReviewItem, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.kind = review.item.kind
+        project = review.project
+        fields: dict[str, forms.Field] = {}
+        if self.kind == TaskKind.PAIRWISE:
+            fields["winner"] = forms.ChoiceField(
+                choices=[(value, WINNER_TEXT[value]) for value in Winner.values],
+                widget=forms.RadioSelect,
+                label="Final verdict",
+            )
+            levels = list(project.strength_levels or [])
+            if levels:
+                fields["strength"] = forms.TypedChoiceField(
+                    choices=[("", "—")] + [(i, name) for i, name in enumerate(levels, start=1)],
+                    coerce=int, empty_value=None, required=False, label="Strength",
+                )
+            for aspect in project.aspects or []:
+                fields[f"aspect-{aspect}"] = forms.ChoiceField(
+                    choices=[("", "—")] + [(value, WINNER_TEXT[value]) for value in Winner.values],
+                    required=False, label=aspect.capitalize(),
+                )
+        elif self.kind == TaskKind.LISTWISE:
+            n = len(review.responses)
+            blank = [("", "not ranked")] if project.allow_partial_ranking else [("", "—")]
+            for position, response in enumerate(review.responses):
+                fields[f"rank-{position}"] = forms.TypedChoiceField(
+                    choices=blank + [(rank, f"{rank}") for rank in range(1, n + 1)],
+                    coerce=int, empty_value=None, required=not project.allow_partial_ranking,
+                    label=f"Rank of {response.letter}",
+                )
+        elif self.kind == TaskKind.THUMBS:
+            fields["thumbs"] = forms.ChoiceField(
+                choices=[("up", "Thumbs up"), ("down", "Thumbs down")], widget=forms.RadioSelect, label="Final verdict"
+            )
+        else:
+            fields["edited_text"] = forms.CharField(
+                widget=forms.Textarea(attrs={"rows": 8}), strip=False, label="Final text",
+                initial=review.responses[0].text if review.responses else "",
+            )
+        # The verdict first, the note last.
+        self.fields = {**fields, "note": self.fields["note"]}
+
+    def payload(self) -> dict[str, Any]:
+        """The label payload of annotation.services.labels (call after is_valid)."""
+        data = self.cleaned_data
+        if self.kind == TaskKind.PAIRWISE:
+            aspects = {
+                name.removeprefix("aspect-"): verdict
+                for name, verdict in data.items()
+                if name.startswith("aspect-") and verdict
+            }
+            return {"winner": data["winner"], "strength": data.get("strength"), "aspects": aspects or None}
+        if self.kind == TaskKind.LISTWISE:
+            groups: dict[int, list[int]] = {}
+            for name, rank in data.items():
+                if name.startswith("rank-") and rank is not None:
+                    groups.setdefault(rank, []).append(int(name.removeprefix("rank-")))
+            # Equal ranks are a tie; the numbers only order the groups, so 1, 1, 3 and 1, 1, 2 agree.
+            return {"ranking": [sorted(groups[rank]) for rank in sorted(groups)] or None}
+        if self.kind == TaskKind.THUMBS:
+            return {"thumbs": data["thumbs"]}
+        return {"edited_text": data["edited_text"]}

@@ -1,0 +1,225 @@
+"""The labeling queue: leases, overlap, skip, expiry, idempotent submit, and concurrency."""
+import io
+import json
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from annotation.errors import Conflict, NotFound, PrefStudioError
+from annotation.models import Annotator, AnnotatorKind, Assignment, AssignmentStatus, Item, Label, Route
+from annotation.services.assignment import (
+    assignment_refresh,
+    assignment_skip,
+    item_next,
+    label_submit,
+    queue_status,
+)
+from annotation.services.imports import data_import
+
+
+def _project(n_items: int = 4, overlap: int = 2, slug: str = "queue"):
+    lines = [
+        json.dumps({"id": f"i{i}", "kind": "pairwise", "prompt": f"question {i}",
+                    "responses": [{"text": f"answer {i} a"}, {"text": f"answer {i} b"}]})
+        for i in range(n_items)
+    ]
+    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("\n".join(lines).encode()))
+    from annotation.models import Project
+
+    project = Project.objects.get(slug=slug)
+    project.overlap = overlap
+    project.save(update_fields=["overlap"])
+    return project
+
+
+def _annotator(name: str) -> Annotator:
+    return Annotator.objects.create(name=name, kind=AnnotatorKind.HUMAN)
+
+
+@pytest.mark.django_db
+def test_started_items_come_first_and_overlap_is_respected():
+    """After one annotator labels item i0, the next annotator is given i0 (to complete it) first."""
+    project = _project(n_items=3, overlap=2)
+    first, second, third = _annotator("one"), _annotator("two"), _annotator("three")
+    lease = item_next(project=project, annotator=first)
+    label_submit(assignment_id=lease.pk, annotator=first, data={"winner": "A"})
+    started = lease.item_id
+    assert item_next(project=project, annotator=second).item_id == started
+    label_submit(assignment_id=Assignment.objects.get(annotator=second, status="active").pk, annotator=second, data={"winner": "B"})
+    # Overlap 2 reached: nobody else is given that item.
+    assert item_next(project=project, annotator=third).item_id != started
+    assert Item.objects.get(pk=started).n_human_labels == 2
+
+
+@pytest.mark.django_db
+def test_live_lease_is_returned_again_and_nobody_gets_an_item_twice():
+    project = _project(n_items=2, overlap=1)
+    annotator = _annotator("one")
+    lease = item_next(project=project, annotator=annotator)
+    assert item_next(project=project, annotator=annotator).pk == lease.pk
+    label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "tie"})
+    nxt = item_next(project=project, annotator=annotator)
+    assert nxt.item_id != lease.item_id
+    label_submit(assignment_id=nxt.pk, annotator=annotator, data={"winner": "A"})
+    assert item_next(project=project, annotator=annotator) is None
+
+
+@pytest.mark.django_db
+def test_ai_only_items_never_reach_a_person():
+    project = _project(n_items=2, overlap=1)
+    Item.objects.filter(project=project).update(route=Route.AI)
+    assert item_next(project=project, annotator=_annotator("one")) is None
+
+
+@pytest.mark.django_db
+def test_skip_returns_the_item_to_others_but_not_to_the_skipper():
+    project = _project(n_items=1, overlap=1)
+    one, two = _annotator("one"), _annotator("two")
+    lease = item_next(project=project, annotator=one)
+    with pytest.raises(PrefStudioError, match="say why"):
+        assignment_skip(assignment_id=lease.pk, annotator=one, reason="  ")
+    assignment_skip(assignment_id=lease.pk, annotator=one, reason="I do not read French")
+    assert item_next(project=project, annotator=one) is None
+    assert item_next(project=project, annotator=two).item_id == lease.item_id
+
+
+@pytest.mark.django_db
+def test_expired_lease_frees_the_slot_and_cannot_be_submitted():
+    project = _project(n_items=1, overlap=1)
+    one, two = _annotator("one"), _annotator("two")
+    lease = item_next(project=project, annotator=one)
+    assert item_next(project=project, annotator=two) is None  # the only slot is leased
+    later = timezone.now() + timedelta(minutes=project.lease_minutes + 1)
+    assert item_next(project=project, annotator=two, now=later).item_id == lease.item_id
+    assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.EXPIRED
+    with pytest.raises(Conflict):
+        label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"}, now=later)
+    assert not Label.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refresh_extends_the_lease():
+    project = _project(n_items=1, overlap=1)
+    one = _annotator("one")
+    lease = item_next(project=project, annotator=one)
+    soon = lease.expires_at - timedelta(minutes=1)
+    refreshed = assignment_refresh(assignment_id=lease.pk, annotator=one, now=soon)
+    assert refreshed.expires_at > lease.expires_at
+
+
+@pytest.mark.django_db
+def test_submit_is_idempotent_and_a_bad_label_changes_nothing():
+    project = _project(n_items=1, overlap=1)
+    one = _annotator("one")
+    lease = item_next(project=project, annotator=one)
+    with pytest.raises(PrefStudioError):
+        label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "C"}, idempotency_key="k1")
+    assert not Label.objects.exists()
+    assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.ACTIVE
+    first = label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"}, idempotency_key="k1")
+    again = label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"}, idempotency_key="k1")
+    assert first.pk == again.pk and Label.objects.count() == 1
+    assert Item.objects.get().n_leases == 0
+
+
+@pytest.mark.django_db
+def test_queue_status_counts_what_is_left():
+    project = _project(n_items=3, overlap=2)
+    one = _annotator("one")
+    lease = item_next(project=project, annotator=one)
+    label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"})
+    status = queue_status(project=project, annotator=one)
+    assert status.mine_left == 2 and status.project_left == 5 and status.mine_done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_never_share_a_slot_and_no_label_is_lost():
+    """12 threads, each its own annotator and connection, drain 30 items at overlap 3."""
+    project = _project(n_items=30, overlap=3, slug="race")
+    annotators = [_annotator(f"worker{i}") for i in range(12)]
+    submitted: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(annotators))
+
+    def work(annotator: Annotator) -> None:
+        try:
+            start.wait()
+            while True:
+                lease = item_next(project=project, annotator=annotator)
+                if lease is None:
+                    return
+                label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "A"})
+                with lock:
+                    submitted.append((lease.item_id, annotator.pk))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in annotators]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    labels = list(Label.objects.filter(item__project=project).values_list("item_id", "annotator_id"))
+    assert sorted(labels) == sorted(submitted)  # no label lost, none invented
+    per_item = Counter(item for item, _ in labels)
+    assert len(per_item) == 30 and set(per_item.values()) == {3}  # every item exactly at overlap
+    assert len(set(labels)) == len(labels)  # nobody twice on an item
+    assert not Item.objects.filter(project=project).exclude(n_leases=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submit_at_the_same_moment_stores_one_label_and_both_get_it():
+    """Two requests with one key race for the lease: the loser waits, sees it submitted, and replays."""
+    project = _project(n_items=1, overlap=1, slug="double")
+    one = _annotator("one")
+    lease = item_next(project=project, annotator=one)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def submit() -> None:
+        try:
+            start.wait()
+            label = label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"}, idempotency_key="dbl")
+            results.append(label.pk)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(results) == 2 and len(set(results)) == 1
+    assert Label.objects.count() == 1 and Item.objects.get().n_leases == 0
+
+
+@pytest.mark.django_db
+def test_a_key_from_another_lease_is_refused():
+    project = _project(n_items=2, overlap=1)
+    one = _annotator("one")
+    first = item_next(project=project, annotator=one)
+    label_submit(assignment_id=first.pk, annotator=one, data={"winner": "A"}, idempotency_key="k")
+    second = item_next(project=project, annotator=one)
+    with pytest.raises(Conflict, match="already used"):
+        label_submit(assignment_id=second.pk, annotator=one, data={"winner": "B"}, idempotency_key="k")
+    assert Assignment.objects.get(pk=second.pk).status == AssignmentStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_someone_elses_lease_is_not_found():
+    project = _project(n_items=1, overlap=1)
+    lease = item_next(project=project, annotator=_annotator("one"))
+    with pytest.raises(NotFound):
+        label_submit(assignment_id=lease.pk, annotator=_annotator("two"), data={"winner": "A"})
