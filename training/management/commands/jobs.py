@@ -1,0 +1,76 @@
+"""manage.py jobs: list, start, cancel and reap jobs from the command line (as an operator: no permission checks).
+
+    manage.py jobs list [--state running] [--kind diagnostic] [--project SLUG] [--limit 20]
+    manage.py jobs start diagnostic --config '{"steps": 20, "queue": "gpu"}' [--project SLUG]
+    manage.py jobs cancel 42
+    manage.py jobs reap [--stale-after 90]
+"""
+import json
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotation.errors import PrefStudioError
+from annotation.models import DatasetVersion, Project
+from training.selectors import job_list_for_user
+from training.services.jobs import job_cancel, job_start, jobs_reap_stale
+
+
+class Command(BaseCommand):
+    help = "List, start, cancel and reap jobs (generation, judging, training, diagnostic)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="the newest jobs, one line each")
+        listing.add_argument("--state", default="")
+        listing.add_argument("--kind", default="")
+        listing.add_argument("--project", default="", help="project slug")
+        listing.add_argument("--limit", type=int, default=20)
+        start = sub.add_parser("start", help="queue a job")
+        start.add_argument("kind")
+        start.add_argument("--config", default="{}", help="the kind's config as a JSON object")
+        start.add_argument("--project", default="", help="project slug")
+        start.add_argument("--dataset-version", type=int, default=None, help="dataset version id")
+        cancel = sub.add_parser("cancel", help="cancel a job (a running one stops at its next step)")
+        cancel.add_argument("job_id", type=int)
+        reap = sub.add_parser("reap", help="re-queue or fail running jobs whose worker stopped beating")
+        reap.add_argument("--stale-after", type=float, default=None,
+                          help="seconds without a heartbeat (default: JOBS_STALE_AFTER_SECONDS)")
+
+    def handle(self, *args, action: str, **options) -> None:
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except PrefStudioError as exc:
+            raise CommandError(exc.message) from exc
+
+    def do_list(self, *, state: str, kind: str, project: str, limit: int, **_) -> None:
+        for job in job_list_for_user(user=None, kind=kind, state=state, project=project)[:limit]:
+            project_slug = job.project.slug if job.project else "-"
+            self.stdout.write(
+                f"{job.pk:>6}  {job.kind:<12} {job.state:<10} {job.progress:5.1f}%  {project_slug:<16} "
+                f"{job.created_at:%Y-%m-%d %H:%M}  {job.worker_host or '-'}  {job.message}"
+            )
+
+    def do_start(self, *, kind: str, config: str, project: str, dataset_version: int | None, **_) -> None:
+        try:
+            parsed = json.loads(config)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--config is not JSON: {exc}") from exc
+        project_obj = Project.objects.filter(slug=project).first() if project else None
+        if project and project_obj is None:
+            raise CommandError(f"no project {project!r}")
+        version = DatasetVersion.objects.filter(pk=dataset_version).first() if dataset_version else None
+        if dataset_version and version is None:
+            raise CommandError(f"no dataset version {dataset_version}")
+        job = job_start(kind=kind, config=parsed, project=project_obj, dataset_version=version, user=None)
+        self.stdout.write(f"job {job.pk} queued ({job.kind}); watch it with: manage.py jobs list")
+
+    def do_cancel(self, *, job_id: int, **_) -> None:
+        job = job_cancel(job_id=job_id, user=None)
+        self.stdout.write(f"job {job.pk}: {job.state}, {job.message}")
+
+    def do_reap(self, *, stale_after: float | None, **_) -> None:
+        done = jobs_reap_stale(stale_after=None if stale_after is None else timedelta(seconds=stale_after))
+        for job_id, outcome in done:
+            self.stdout.write(f"job {job_id}: {outcome}")
+        self.stdout.write(f"{len(done)} stale job{'s' if len(done) != 1 else ''} reaped")

@@ -1,0 +1,36 @@
+"""From a registered ModelArtifact to a loaded LLM backend (training.engine.backends)."""
+from __future__ import annotations
+
+from annotation.errors import PrefStudioError
+
+from ..engine.backends import BackendSpec, LLMBackend, load_backend
+from ..models import ArtifactKind, ModelArtifact
+
+
+def backend_spec_for(artifact: ModelArtifact) -> BackendSpec:
+    """The engine's view of `artifact`: backend, location and settings as plain values."""
+    try:
+        return BackendSpec(backend=artifact.backend, location=artifact.location, settings=dict(artifact.settings or {}))
+    except ValueError as exc:
+        raise PrefStudioError(f"model {artifact.name!r}: {exc}", field="model") from exc
+
+
+def model_for_generation(*, model_id: int, field: str = "model_ids") -> ModelArtifact:
+    """The artifact `model_id`, which must be a base/policy model (a reward model cannot write or judge)."""
+    artifact = ModelArtifact.objects.filter(pk=model_id).first()
+    if artifact is None:
+        raise PrefStudioError(f"no model {model_id}", field=field)
+    if artifact.kind == ArtifactKind.REWARD:
+        raise PrefStudioError(f"model {artifact.name!r} is a reward model; it cannot generate text", field=field)
+    return artifact
+
+
+def backend_for(artifact: ModelArtifact) -> LLMBackend:
+    """The loaded backend of `artifact` (kept for the next job of this worker process; see load_backend)."""
+    return load_backend(backend_spec_for(artifact))
+
+
+def queue_for_models(model_ids: list[int]) -> str:
+    """"gpu" when any of the models runs in-process on vLLM (it needs the GPU worker), else "default"."""
+    backends = set(ModelArtifact.objects.filter(pk__in=model_ids).values_list("backend", flat=True))
+    return "gpu" if ModelArtifact.Backend.VLLM in backends else "default"
