@@ -12,10 +12,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from annotation.errors import NotFound, PrefStudioError
+from annotation.errors import NotFound, PermissionDenied, PrefStudioError
 from annotation.models import Membership, Project, Role
 
-from .models import Job, JobKind, JobState
+from .models import Job, JobKind, JobState, JudgeTemplate, ModelArtifact
 
 FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
@@ -104,3 +104,38 @@ def job_metric_series(job: Job) -> list[MetricSeries]:
 def job_chart_data(job: Job) -> dict[str, Any]:
     """What static/js/job.js draws: {"series": [{"name": ..., "points": [{x, y}, ...]}, ...]}."""
     return {"series": [{"name": s.name, "points": s.points} for s in job_metric_series(job)]}
+
+
+# -- models, starting jobs from the job list, judge templates ---------------------------------------------
+def model_may_register(*, user: AbstractBaseUser) -> bool:
+    """May `user` register a ModelArtifact? Staff, and anyone who owns a project (models are shared by all)."""
+    return bool(user.is_staff or Membership.objects.filter(user=user, role=Role.OWNER).exists())
+
+
+def model_artifact_list() -> QuerySet[ModelArtifact]:
+    """Every registered model, by name (models are not per project: anyone logged in sees the list)."""
+    return ModelArtifact.objects.order_by("name")
+
+
+def job_start_projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The projects in which `user` may start jobs (job_may_start): every project for staff, else those they own."""
+    if user.is_staff:
+        return Project.objects.order_by("slug")
+    return Project.objects.filter(memberships__user=user, memberships__role=Role.OWNER).order_by("slug")
+
+
+def judge_template_project_for_user(*, user: AbstractBaseUser, slug: str) -> Project:
+    """A project whose judge templates `user` may see and edit: staff and the project's owners (the people who
+    start its judge jobs). NotFound for a non-member, PermissionDenied for a member of another role."""
+    project = Project.objects.filter(slug=slug).first()
+    if project is not None and job_may_start(user=user, project=project):
+        return project
+    if project is not None and Membership.objects.filter(user=user, project=project).exists():
+        raise PermissionDenied(f"only staff and the owners of project {slug!r} may edit its judge templates")
+    raise NotFound(f"no project {slug!r} among yours", field="slug")
+
+
+def judge_template_versions(*, project: Project) -> QuerySet[JudgeTemplate]:
+    """Every stored version of the project's judge templates: by mode and name, newest version first."""
+    versions = JudgeTemplate.objects.filter(project=project).select_related("created_by")
+    return versions.order_by("mode", "name", "-version")

@@ -1,4 +1,4 @@
-"""Job pages (included under jobs/ by prefstudio/urls.py)."""
+"""Training pages (included under jobs/ by prefstudio/urls.py): jobs, models, judge templates."""
 from django.urls import path
 
 from . import views
@@ -6,6 +6,12 @@ from . import views
 urlpatterns = [
     path("", views.job_list, name="job-list"),
     path("diagnostic/", views.diagnostic_start, name="job-start-diagnostic"),
+    path("generate/", views.generate_start, name="job-start-generate"),
+    path("judge/", views.judge_start, name="job-start-judge"),
     path("<int:job_id>/", views.job_detail, name="job-detail"),
     path("<int:job_id>/cancel/", views.job_cancel_view, name="job-cancel"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/register/", views.model_register, name="model-register"),
+    path("judge-templates/<slug:slug>/", views.judge_templates, name="judge-templates"),
+    path("judge-templates/<slug:slug>/save/", views.judge_template_save_view, name="judge-template-save"),
 ]

@@ -1,4 +1,5 @@
-"""Job pages: the job list (filters, and a form to start a diagnostic job) and one job live.
+"""Training pages: the job list (filters, forms to start diagnostic, generation and judge jobs), one job live,
+the models page (list and register) and a project's judge templates (versions and a form to save a new one).
 
 Shells: parse the request, call one selector or service, render. For htmx requests the views render only the
 fragment that changes (`#job-table` of the list, `#job-live` of a job), which the pages poll while a job is
@@ -11,14 +12,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import errors
+from annotation.models import Project
 
 from .jobs.registry import QUEUES
 from .jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
+from .engine.judging.templates import DEFAULT_TEMPLATES
+from .forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
 from .models import Job, JobKind, JobState
 from .selectors import (
     job_chart_data,
@@ -28,8 +33,15 @@ from .selectors import (
     job_may_manage,
     job_may_start,
     job_projects_for_user,
+    job_start_projects_for_user,
+    judge_template_project_for_user,
+    judge_template_versions,
+    model_artifact_list,
+    model_may_register,
 )
 from .services.jobs import job_cancel, job_start
+from .services.judge_templates import judge_template_save
+from .services.models import model_artifact_register
 
 PAGE_SIZE = 50
 ANY = [("", "any")]
@@ -63,7 +75,7 @@ class DiagnosticForm(forms.Form):
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
     """Jobs the user may see, newest first, filtered by kind, state and project."""
-    return _render_list(request, DiagnosticForm())
+    return _render_list(request)
 
 
 @require_POST
@@ -83,7 +95,41 @@ def diagnostic_start(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Diagnostic job {job.pk} queued on {config['queue']}.")
             return redirect("job-detail", job_id=job.pk)
-    return _render_list(request, form, status=400)
+    return _render_list(request, {"form": form}, status=400)
+
+
+@require_POST
+@login_required
+def generate_start(request: HttpRequest) -> HttpResponse:
+    """Start a generation job in a project the user may start jobs in; to its page, or the list with errors."""
+    return _start_from_form(request, GenerateForm(request.POST, projects=_start_projects(request)))
+
+
+@require_POST
+@login_required
+def judge_start(request: HttpRequest) -> HttpResponse:
+    """Start a judge job in a project the user may start jobs in; to its page, or the list with errors."""
+    return _start_from_form(request, JudgeForm(request.POST, projects=_start_projects(request)))
+
+
+def _start_from_form(request: HttpRequest, form: JobConfigForm) -> HttpResponse:
+    if form.is_valid():
+        try:
+            job = job_start(kind=form.kind, config=form.config(), project=form.cleaned_data["project"],
+                            user=request.user)
+        except errors.PermissionDenied as exc:
+            raise HttpForbidden(exc.message) from exc
+        except errors.PrefStudioError as exc:
+            form.add_config_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
+            return redirect("job-detail", job_id=job.pk)
+    key = "generate_form" if form.kind == JobKind.GENERATE else "judge_form"
+    return _render_list(request, {key: form}, status=400)
+
+
+def _start_projects(request: HttpRequest) -> QuerySet[Project]:
+    return job_start_projects_for_user(user=request.user)
 
 
 @require_GET
@@ -133,7 +179,7 @@ def _job_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     }
 
 
-def _render_list(request: HttpRequest, form: DiagnosticForm, status: int = 200) -> HttpResponse:
+def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = None, status: int = 200) -> HttpResponse:
     projects = list(job_projects_for_user(user=request.user).values_list("slug", flat=True))
     filters = JobFilterForm(request.GET or None, projects=projects)
     chosen = filters.cleaned_data if filters.is_valid() else {}
@@ -144,9 +190,93 @@ def _render_list(request: HttpRequest, form: DiagnosticForm, status: int = 200) 
         "filters": filters,
         "filtered": any(chosen.values()),
         "active": any(not job_is_finished(job) for job in page),
-        "form": form,
         "may_start_diagnostic": job_may_start(user=request.user, project=None),
         "query": request.GET.urlencode(),
     }
-    template = "training/job_list.html" + ("#job-table" if request.htmx and request.method == "GET" else "")
+    fragment = bool(request.htmx) and request.method == "GET"  # the polled table: no forms to build
+    if not fragment:
+        start_projects = _start_projects(request)
+        context.update({
+            "form": DiagnosticForm(),
+            "generate_form": GenerateForm(projects=start_projects),
+            "judge_form": JudgeForm(projects=start_projects),
+            "may_start_in_projects": start_projects.exists(),
+            **(forms_ or {}),
+        })
+    template = "training/job_list.html" + ("#job-table" if fragment else "")
     return render(request, template, context, status=status)
+
+
+# -- models -------------------------------------------------------------------------------------------
+@require_GET
+@login_required
+def model_list(request: HttpRequest) -> HttpResponse:
+    """Every registered model, and the form to register one (staff and project owners)."""
+    return _render_models(request, ModelRegisterForm())
+
+
+@require_POST
+@login_required
+def model_register(request: HttpRequest) -> HttpResponse:
+    """Register a model; back to the models page, or the page again with the form's errors."""
+    form = ModelRegisterForm(request.POST)
+    if form.is_valid():
+        try:
+            artifact = model_artifact_register(**form.cleaned_data, user=request.user)
+        except errors.PermissionDenied as exc:
+            raise HttpForbidden(exc.message) from exc
+        except errors.PrefStudioError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Model {artifact.name!r} registered (id {artifact.pk}).")
+            return redirect("model-list")
+    return _render_models(request, form, status=400)
+
+
+def _render_models(request: HttpRequest, form: ModelRegisterForm, status: int = 200) -> HttpResponse:
+    context = {"models": model_artifact_list(), "form": form, "may_register": model_may_register(user=request.user)}
+    return render(request, "training/model_list.html", context, status=status)
+
+
+# -- judge templates ----------------------------------------------------------------------------------
+@require_GET
+@login_required
+def judge_templates(request: HttpRequest, slug: str) -> HttpResponse:
+    """The project's judge template versions, and a form to save a new version (staff and owners)."""
+    project = _template_project(request, slug)
+    return _render_templates(request, project, JudgeTemplateForm(initial={"text": DEFAULT_TEMPLATES["pairwise"]}))
+
+
+@require_POST
+@login_required
+def judge_template_save_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the text as the next version of the project's template; back to the page, or the form's errors."""
+    project = _template_project(request, slug)
+    form = JudgeTemplateForm(request.POST)
+    if form.is_valid():
+        try:
+            template = judge_template_save(project=project, user=request.user, **form.cleaned_data)
+        except errors.PrefStudioError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Saved {template.mode} template {template.name!r} "
+                                      f"as version {template.version}.")
+            return redirect("judge-templates", slug=project.slug)
+    return _render_templates(request, project, form, status=400)
+
+
+def _template_project(request: HttpRequest, slug: str) -> Project:
+    try:
+        return judge_template_project_for_user(user=request.user, slug=slug)
+    except errors.NotFound as exc:
+        raise Http404(exc.message) from exc
+    except errors.PermissionDenied as exc:
+        raise HttpForbidden(exc.message) from exc
+
+
+def _render_templates(
+    request: HttpRequest, project: Project, form: JudgeTemplateForm, status: int = 200
+) -> HttpResponse:
+    context = {"project": project, "versions": judge_template_versions(project=project), "form": form,
+               "defaults": DEFAULT_TEMPLATES}
+    return render(request, "training/judge_templates.html", context, status=status)

@@ -14,6 +14,10 @@ class ErrorSerializer(serializers.Serializer):
 # Every operation can meet these: a bad query or body, no or a bad token, a CSRF failure or a
 # role that may not, and an object outside the user's projects (or an invalid page).
 COMMON_ERRORS = {"400": "Invalid input", "401": "Not authenticated", "403": "Not allowed", "404": "Not found"}
+# Operations that read a body can also meet a body they cannot parse (a broken multipart stream,
+# an unknown content type): DRF answers 415.
+BODY_ERRORS = {"415": "Unsupported media type"}
+BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class PrefStudioAutoSchema(AutoSchema):
@@ -21,7 +25,8 @@ class PrefStudioAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         extra = getattr(self.view, "error_responses", {}).get(self.method, {})
-        for code, description in {**COMMON_ERRORS, **extra}.items():
+        body = BODY_ERRORS if self.method in BODY_METHODS else {}
+        for code, description in {**COMMON_ERRORS, **body, **extra}.items():
             if code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
                 response["description"] = description

@@ -96,6 +96,14 @@ def check_sampling(*, n: int, temperature: float, top_p: float, max_tokens: int)
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
 
 
+def per_prompt_seeds(*, seed: int | None, seeds: list[int] | None, n_prompts: int) -> list[int | None]:
+    """One seed per prompt: `seeds` as given, else `seed` for every prompt (None = unseeded)."""
+    resolved = list(seeds) if seeds is not None else [seed] * n_prompts
+    if len(resolved) != n_prompts:
+        raise ValueError(f"{len(resolved)} seeds for {n_prompts} prompts")
+    return resolved
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     """What generation and judging need from a model, whatever serves it."""

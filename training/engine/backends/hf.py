@@ -9,7 +9,16 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from .base import BackendError, BackendSpec, Completion, Constraint, Messages, UnsupportedConstraint, check_sampling
+from .base import (
+    BackendError,
+    BackendSpec,
+    Completion,
+    Constraint,
+    Messages,
+    UnsupportedConstraint,
+    check_sampling,
+    per_prompt_seeds,
+)
 from .chat import choice_ids, render
 
 
@@ -66,9 +75,7 @@ class HFBackend:
         check_sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
         if constraint is not None and constraint.json_schema is not None:
             raise UnsupportedConstraint("the hf backend cannot constrain output to a JSON schema; use vllm or openai")
-        seeds = seeds if seeds is not None else [seed] * len(prompts)
-        if len(seeds) != len(prompts):
-            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        seeds = per_prompt_seeds(seed=seed, seeds=seeds, n_prompts=len(prompts))
         out = []
         for messages, prompt_seed in zip(prompts, seeds):
             if constraint is not None:

@@ -20,7 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling
+from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling, per_prompt_seeds
 
 
 def logsumexp(values: list[float]) -> float:
@@ -96,9 +96,7 @@ class OpenAIBackend:
         constraint: Constraint | None = None,
     ) -> list[list[Completion]]:
         check_sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
-        seeds = seeds if seeds is not None else [seed] * len(prompts)
-        if len(seeds) != len(prompts):
-            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        seeds = per_prompt_seeds(seed=seed, seeds=seeds, n_prompts=len(prompts))
         extra: dict[str, Any] = {}
         if constraint is not None and constraint.choice is not None:
             extra["extra_body"] = {"structured_outputs": {"choice": list(constraint.choice)}}

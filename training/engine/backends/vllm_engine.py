@@ -18,7 +18,7 @@ import logging
 import os
 from typing import Any
 
-from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling
+from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling, per_prompt_seeds
 from .chat import choice_ids, render
 
 logger = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ class VLLMBackend:
         from vllm.sampling_params import StructuredOutputsParams
 
         check_sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
-        seeds = seeds if seeds is not None else [seed] * len(prompts)
-        if len(seeds) != len(prompts):
-            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        seeds = per_prompt_seeds(seed=seed, seeds=seeds, n_prompts=len(prompts))
         structured = None
         if constraint is not None:
             structured = StructuredOutputsParams(
