@@ -13,7 +13,7 @@ RUN_ENV := DEBUG=1 SECURE_COOKIES=0 DATABASE_URL=sqlite:///var/prefstudio.sqlite
 TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/prefstudio} \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: chromium run test venv deps test-deps ml-deps services demo-data worker gpu-worker web bench clean help
+.PHONY: chromium screenshots run test venv deps test-deps ml-deps services demo-data worker gpu-worker web bench clean help
 
 help:
 	@echo "make run    - install, migrate SQLite, load the demo project, start web + worker"
@@ -87,6 +87,10 @@ demo-data:
 
 test: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Refresh docs/screenshots/ (the README's pictures) from the browser tests.
+screenshots: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
+	$(TEST_ENV) PREFSTUDIO_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser -q
 
 bench: $(VENV)/.test-deps services
 	$(TEST_ENV) $(PY) bench/bench_import.py

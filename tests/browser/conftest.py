@@ -56,12 +56,15 @@ def login(page):
 
 
 @pytest.fixture
-def screenshot(page):
-    """screenshot(name): save the page to docs/screenshots/NAME.png (shown in the README)."""
+def screenshot(page, tmp_path):
+    """screenshot(name): save the page as NAME.png — into docs/screenshots/ (shown in the README)
+    when PREFSTUDIO_SCREENSHOTS=1 (`make screenshots`), else into the test's tmp dir, so that an
+    ordinary test run does not rewrite the checked-in images."""
+    folder = SCREENSHOTS if os.environ.get("PREFSTUDIO_SCREENSHOTS") == "1" else tmp_path
 
     def do(name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
