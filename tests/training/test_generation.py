@@ -1,17 +1,14 @@
 """GENERATE jobs end to end: the real job machinery, the hf backend on the tiny model, Responses and Items
 written in bulk and keyed by content."""
-import io
-import json
+from functools import partial
 
 import pytest
 
 from annotation.models import Item, ItemResponse, Project, Response, ResponseOrigin
-from annotation.services.imports import data_import
 from training.engine.generation import GenerationConfig
 from training.models import JobKind, JobState, ModelArtifact
-from training.services.jobs import job_run, job_start
 
-from .llm_fixtures import tiny_model_dir  # noqa: F401
+from .llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -25,22 +22,10 @@ PROMPTS = [
 
 @pytest.fixture
 def project() -> Project:
-    stream = io.BytesIO("".join(json.dumps(r) + "\n" for r in PROMPTS).encode())
-    data_import(project_slug="gen", fmt="native", stream=stream)
-    return Project.objects.get(slug="gen")
+    return native_project("gen", PROMPTS)
 
 
-@pytest.fixture
-def tiny(tiny_model_dir) -> ModelArtifact:
-    return ModelArtifact.objects.create(name="tiny-llama", backend="hf", location=str(tiny_model_dir))
-
-
-def run_generate_job(project, **config):
-    job = job_start(kind=JobKind.GENERATE, config=config, project=project)
-    outcome = job_run(job_id=job.pk, worker="test")
-    job.refresh_from_db()
-    assert outcome == job.state, job.error
-    return job
+run_generate_job = partial(run_job_inline, JobKind.GENERATE)
 
 
 def generated():

@@ -1,13 +1,12 @@
 """JUDGE jobs end to end: the real job machinery (job_start -> job_run), the real hf backend on the tiny
 model, and labels written through label_create by the judge annotator."""
-import io
 import json
+from functools import partial
 
 import pytest
 
 from annotation.errors import PrefStudioError
 from annotation.models import Annotator, AnnotatorKind, Item, ItemState, Label, LabelStatus, Project
-from annotation.services.imports import data_import
 from training.engine.judging import JudgeConfig
 from training.engine.judging.templates import DEFAULT_TEMPLATES
 from training.engine.judging.verdicts import parse_verdict
@@ -16,7 +15,7 @@ from training.services.jobs import job_run, job_start
 from training.services.judge_templates import judge_template_get, judge_template_save
 from training.services.judging import judge_annotator_get_or_create
 
-from .llm_fixtures import tiny_model_dir  # noqa: F401
+from .llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -34,22 +33,10 @@ ITEMS = [
 
 @pytest.fixture
 def project() -> Project:
-    stream = io.BytesIO("".join(json.dumps(r) + "\n" for r in ITEMS).encode())
-    data_import(project_slug="judged", fmt="native", stream=stream)
-    return Project.objects.get(slug="judged")
+    return native_project("judged", ITEMS)
 
 
-@pytest.fixture
-def tiny(tiny_model_dir) -> ModelArtifact:
-    return ModelArtifact.objects.create(name="tiny-llama", backend="hf", location=str(tiny_model_dir))
-
-
-def run_judge_job(project, **config):
-    job = job_start(kind=JobKind.JUDGE, config=config, project=project)
-    outcome = job_run(job_id=job.pk, worker="test")
-    job.refresh_from_db()
-    assert outcome == job.state, job.error
-    return job
+run_judge_job = partial(run_job_inline, JobKind.JUDGE)
 
 
 def test_judge_job_labels_every_pairwise_and_listwise_item_with_probability_and_swap_result(project, tiny):
