@@ -58,6 +58,21 @@ def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
     return len(overdue)
 
 
+def assignments_end_for_item(*, item_id: int, now: datetime | None = None) -> int:
+    """End every live lease of an item that was decided meanwhile (e.g. made final by a reviewer).
+
+    The leases become expired and the item's slots free; their holders get the usual clear
+    "no longer yours" answer when they submit. Call inside the transaction that decided the item.
+    """
+    now = now or timezone.now()
+    ended = Assignment.objects.filter(item_id=item_id, status=AssignmentStatus.ACTIVE).update(
+        status=AssignmentStatus.EXPIRED, released_at=now
+    )
+    if ended:
+        Item.objects.filter(pk=item_id).update(n_leases=0, updated_at=now)
+    return ended
+
+
 def _release_slot(item_id: int) -> None:
     Item.objects.filter(pk=item_id).update(n_leases=Greatest(F("n_leases") - 1, 0), updated_at=timezone.now())
 
@@ -208,6 +223,7 @@ __all__ = [
     "QueueStatus",
     "assignment_refresh",
     "assignment_skip",
+    "assignments_end_for_item",
     "assignments_expire",
     "item_next",
     "label_submit",

@@ -2,7 +2,8 @@
 
 The verdict is stored as a Label with role=review, by the reviewer's own annotator, validated by
 the same rules as every other label (`label_create`); the reviewer's note is its rationale. The
-item then becomes final, which takes it out of the review queue and out of every labeling queue.
+item then becomes final, which takes it out of the review queue and out of every labeling queue,
+and ends the leases annotators still held on it.
 """
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from ..models import Item, ItemState, Label, LabelRole, Membership
 from ..selectors.review import DECIDED_STATES, REVIEWER_ROLES
 from .accounts import annotator_for_user
+from .assignment import assignments_end_for_item
 from .labels import label_create
 
 MAX_NOTE_LENGTH = 20_000  # as a label's rationale in the API
@@ -55,4 +57,5 @@ def review_resolve(*, item: Item, reviewer_user: AbstractBaseUser, data: dict[st
         role=LabelRole.REVIEW,
     )
     Item.objects.filter(pk=item.pk).update(state=ItemState.FINAL, updated_at=timezone.now())
+    assignments_end_for_item(item_id=item.pk)
     return label

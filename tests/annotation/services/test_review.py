@@ -79,6 +79,28 @@ def test_resolving_stores_a_review_label_makes_the_item_final_and_takes_it_off_t
     assert set(_queue(project)) == IN_QUEUE - {"split"}
 
 
+def test_resolving_ends_the_leases_others_still_hold_on_the_item(project, rita, make_user):
+    """A lease on an item made final is ended: its slot is freed and its holder cannot submit."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Assignment, AssignmentStatus
+    from annotation.services.assignment import label_submit
+
+    split = item(project, "split")
+    holder = annotator_for_user(user=make_user("late"))
+    lease = Assignment.objects.create(item=split, annotator=holder, expires_at=timezone.now() + timedelta(minutes=30))
+    Item.objects.filter(pk=split.pk).update(n_leases=1)
+    review_resolve(item=split, reviewer_user=rita, data={"winner": "A"}, note="A is right.")
+    lease.refresh_from_db()
+    split.refresh_from_db()
+    assert lease.status == AssignmentStatus.EXPIRED and lease.released_at is not None
+    assert split.n_leases == 0
+    with pytest.raises(Conflict):
+        label_submit(assignment_id=lease.pk, annotator=holder, data={"winner": "B"})
+
+
 def test_a_ranking_and_thumbs_are_resolved_with_their_own_payloads(project, user):
     ranked = review_resolve(item=item(project, "rank-diff"), reviewer_user=user,
                             data={"ranking": [[1], [0, 2]]}, note="B first; A and C tie.")
