@@ -1,0 +1,127 @@
+"""The arrays every curation algorithm takes: votes in long form, one entry per (item, annotator) verdict.
+
+Indices, not database ids: `items[k]` indexes `item_ids`, `annotators[k]` indexes `annotator_ids`. Humans and
+LLM judges are annotators alike (`annotator_is_judge` tells them apart), so a weak judge can be given low
+competence by the same model that weighs people. A reviewer's resolution is not a vote: it is the item's
+`gold` class, which agreement and competence use as ground truth where present.
+
+Pairwise classes: 0 = A better, 1 = B better, 2 = tie ("both bad" counts as a tie: no preference between
+the two). -1 in `gold` (or in a consensus) means "none".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["A", "B", "TIE", "NONE", "CLASSES", "WINNER_TO_CLASS", "CLASS_TO_WINNER", "PairwiseVotes",
+           "RankingVotes"]
+
+A, B, TIE, NONE = 0, 1, 2, -1
+CLASSES = 3
+WINNER_TO_CLASS = {"A": A, "B": B, "tie": TIE, "both_bad": TIE}
+CLASS_TO_WINNER = {A: "A", B: "B", TIE: "tie"}
+
+
+@dataclass(frozen=True)
+class PairwiseVotes:
+    """Pairwise verdicts of a project (or any set of items), one entry per vote.
+
+    Per vote (length N):
+      items        int64  index into item_ids
+      annotators   int64  index into annotator_ids
+      values       int8   0 = A better, 1 = B better, 2 = tie
+      strength     float  strength normalised to (0, 1] (level / number of levels); NaN where not given
+      probability  float  a judge's P(A better) after both orders; NaN for people and plain verdicts
+      swap_consistent float 1.0 / 0.0 for judges that checked both orders; NaN otherwise
+    Per item (length I):  item_ids int64 (database ids), gold int8 (a reviewer's class, -1 where none)
+    Per annotator (length J): annotator_ids int64, annotator_is_judge bool, annotator_names (display only)
+    """
+
+    items: np.ndarray
+    annotators: np.ndarray
+    values: np.ndarray
+    item_ids: np.ndarray
+    annotator_ids: np.ndarray
+    annotator_is_judge: np.ndarray
+    strength: np.ndarray | None = None
+    probability: np.ndarray | None = None
+    swap_consistent: np.ndarray | None = None
+    gold: np.ndarray | None = None
+    annotator_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.values)
+        for name in ("items", "annotators"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, values has {n}")
+        for name in ("strength", "probability", "swap_consistent"):
+            array = getattr(self, name)
+            if array is None:
+                object.__setattr__(self, name, np.full(n, np.nan))
+            elif len(array) != n:
+                raise ValueError(f"{name} has {len(array)} entries, values has {n}")
+        if self.gold is None:
+            object.__setattr__(self, "gold", np.full(len(self.item_ids), NONE, dtype=np.int8))
+        if len(self.gold) != len(self.item_ids):
+            raise ValueError(f"gold has {len(self.gold)} entries, item_ids has {len(self.item_ids)}")
+        if len(self.annotator_is_judge) != len(self.annotator_ids):
+            raise ValueError("annotator_is_judge and annotator_ids differ in length")
+        if n and (self.items.min() < 0 or self.items.max() >= len(self.item_ids)):
+            raise ValueError("items holds an index outside item_ids")
+        if n and (self.annotators.min() < 0 or self.annotators.max() >= len(self.annotator_ids)):
+            raise ValueError("annotators holds an index outside annotator_ids")
+        if n and not np.isin(self.values, (A, B, TIE)).all():
+            raise ValueError("values must be 0 (A), 1 (B) or 2 (tie)")
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_annotators(self) -> int:
+        return len(self.annotator_ids)
+
+    @property
+    def vote_is_judge(self) -> np.ndarray:
+        """(N,) bool: the vote came from an LLM judge."""
+        return self.annotator_is_judge[self.annotators]
+
+    def subset(self, mask: np.ndarray) -> "PairwiseVotes":
+        """The votes where `mask` (N,) is true; items and annotators keep their indices."""
+        return PairwiseVotes(
+            items=self.items[mask], annotators=self.annotators[mask], values=self.values[mask],
+            item_ids=self.item_ids, annotator_ids=self.annotator_ids, annotator_is_judge=self.annotator_is_judge,
+            strength=self.strength[mask], probability=self.probability[mask],
+            swap_consistent=self.swap_consistent[mask], gold=self.gold, annotator_names=self.annotator_names,
+        )
+
+
+@dataclass(frozen=True)
+class RankingVotes:
+    """Listwise verdicts: `rankings[k]` is vote k's tie groups of positions, best first ([[2], [0, 1]]).
+
+    A partial ranking leaves positions out. `n_responses[i]` is how many responses item i shows.
+    """
+
+    items: np.ndarray
+    annotators: np.ndarray
+    rankings: list[list[list[int]]]
+    item_ids: np.ndarray
+    n_responses: np.ndarray
+    annotator_ids: np.ndarray
+    annotator_is_judge: np.ndarray
+    gold: list[list[list[int]] | None] = field(default_factory=list)
+    annotator_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (len(self.items) == len(self.annotators) == len(self.rankings)):
+            raise ValueError("items, annotators and rankings differ in length")
+        if len(self.n_responses) != len(self.item_ids):
+            raise ValueError("n_responses and item_ids differ in length")
+        if not self.gold:
+            object.__setattr__(self, "gold", [None] * len(self.item_ids))
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
