@@ -6,7 +6,7 @@ service (annotation/services/curation.py) writes the results back.
 
     votes.py        the array containers every algorithm takes (PairwiseVotes, RankingVotes)
     agreement.py    raw agreement, Cohen / Fleiss kappa, Krippendorff alpha, Kendall tau, judge-vs-human
-    aggregation.py  majority, Dawid-Skene, MACE, Bradley-Terry / Plackett-Luce -> Consensus
+    aggregation/    majority, Dawid-Skene, MACE, Bradley-Terry / Plackett-Luce -> Consensus
     noise.py        per-item noise signals, each with a value and a reason, and the combined noise score
     text.py         text features: lengths, lexical overlap, embeddings (all-MiniLM), near-duplicates
     rm_ensemble.py  a small reward-model ensemble on the project's own labels (mean / spread of margins)

@@ -1,0 +1,165 @@
+"""What every pairwise aggregator shares: the consensus container and the per-item bookkeeping around a posterior.
+
+An aggregator only has to produce a posterior (I, 3) and a competence (J,); `finish` turns that into a
+`PairwiseConsensus` (winner, probability, agreement, counts, source, gold override) the same way for all of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..votes import CLASSES, NONE, TIE, PairwiseVotes
+
+__all__ = ["PairwiseConsensus", "vote_counts", "gold_mask", "item_source", "finish", "posthoc_competence",
+           "loo_majority_agreement", "strict_majority", "vote_matrix"]
+
+# A posterior entry below this counts as zero when logs are taken (crowd-kit's _EPS): keeps log() finite
+# for a class nobody voted for without giving it measurable mass.
+EPS = 1e-10
+
+
+@dataclass
+class PairwiseConsensus:
+    """One consensus per pairwise item.
+
+    Per item (I,): winner int8 0 = A / 1 = B / 2 = tie (-1 where the item has neither votes nor gold);
+    posterior (I, 3) P(class), uniform rows where no votes; probability = posterior[winner] (NaN where no
+    winner); agreement = share of the item's votes (those used) equal to winner (NaN where none); n_votes,
+    n_human, n_judge = the votes used; source "human" | "ai" | "hybrid" | "" = which kinds cast them;
+    is_gold = a reviewer's resolution decided it (winner = gold, probability 1).
+    Per annotator (J,): competence = P(the annotator's vote is correct), NaN for an annotator without votes.
+    `details` holds method-specific results (priors, confusion matrices, iterations) for benches and pages.
+    """
+
+    method: str
+    winner: np.ndarray
+    posterior: np.ndarray
+    probability: np.ndarray
+    agreement: np.ndarray
+    n_votes: np.ndarray
+    n_human: np.ndarray
+    n_judge: np.ndarray
+    source: np.ndarray
+    is_gold: np.ndarray
+    competence: np.ndarray
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def vote_counts(votes: PairwiseVotes) -> np.ndarray:
+    """(I, 3) int64: how many votes each item got for each class."""
+    flat = np.bincount(votes.items * CLASSES + votes.values.astype(np.int64), minlength=votes.n_items * CLASSES)
+    return flat.reshape(votes.n_items, CLASSES)
+
+
+def vote_matrix(votes: PairwiseVotes) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(M (I, J*3), M.T (J*3, I)) sparse counts of votes per item and (annotator, class) cell.
+
+    The EM sums over votes become sparse-dense products: sum_{n: i_n = i} f(a_n, v_n) = (M @ f)[i] and
+    sum_{n: a_n = j, v_n = k} g(i_n) = (M.T @ g)[j*3 + k], one C pass each, about ten times faster than
+    np.bincount over the (N,) arrays. Repeated votes of one annotator on one item add up, as they should.
+    """
+    cell = votes.annotators * CLASSES + votes.values.astype(np.int64)
+    shape = (votes.n_items, votes.n_annotators * CLASSES)
+    m = sp.csr_matrix((np.ones(len(cell)), (votes.items, cell)), shape=shape)
+    return m, m.T.tocsr()
+
+
+def gold_mask(votes: PairwiseVotes) -> np.ndarray:
+    """(I,) bool: items a reviewer has resolved."""
+    return np.asarray(votes.gold) != NONE
+
+
+def strict_majority(counts: np.ndarray) -> np.ndarray:
+    """(I,) int8 argmax of `counts` (I, 3); -1 where the maximum is shared or the row is empty."""
+    counts = np.asarray(counts)
+    best = counts.max(axis=1, initial=0)
+    winner = counts.argmax(axis=1).astype(np.int8)
+    shared = (counts == best[:, None]).sum(axis=1) > 1
+    winner[shared | (best <= 0)] = NONE
+    return winner
+
+
+def item_source(votes: PairwiseVotes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_human (I,), n_judge (I,), source (I,) object) from the votes given."""
+    is_judge = votes.vote_is_judge
+    n_judge = np.bincount(votes.items[is_judge], minlength=votes.n_items)
+    n_human = np.bincount(votes.items[~is_judge], minlength=votes.n_items)
+    source = np.full(votes.n_items, "", dtype=object)
+    source[(n_human > 0) & (n_judge == 0)] = "human"
+    source[(n_human == 0) & (n_judge > 0)] = "ai"
+    source[(n_human > 0) & (n_judge > 0)] = "hybrid"
+    return n_human, n_judge, source
+
+
+def loo_majority_agreement(votes: PairwiseVotes, *, draw_as_tie: bool = False) -> np.ndarray:
+    """(N,) float: 1.0 where vote k equals the majority of the OTHER votes on its item, 0.0 where not.
+
+    The item's gold class replaces that majority where a reviewer resolved the item. NaN where there is no
+    reference: no other votes, or (unless `draw_as_tie`) the others' maximum is shared. With `draw_as_tie`
+    a shared maximum counts as the tie class, the rule of the majority aggregator.
+    """
+    counts = vote_counts(votes)
+    values = votes.values.astype(np.int64)
+    others = counts[votes.items].copy()  # (N, 3)
+    others[np.arange(len(values)), values] -= 1
+    reference = strict_majority(others).astype(np.int64)
+    if draw_as_tie:
+        reference[(reference == NONE) & (others.sum(axis=1) > 0)] = TIE
+    gold = np.asarray(votes.gold, dtype=np.int64)[votes.items]
+    reference = np.where(gold != NONE, gold, reference)
+    return np.where(reference == NONE, np.nan, (values == reference).astype(np.float64))
+
+
+def per_annotator_mean(votes: PairwiseVotes, per_vote: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (J,), count (J,)) of `per_vote` (N,) over each annotator's votes, NaN entries left out."""
+    ok = ~np.isnan(per_vote)
+    n = np.bincount(votes.annotators[ok], minlength=votes.n_annotators)
+    total = np.bincount(votes.annotators[ok], weights=per_vote[ok], minlength=votes.n_annotators)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan), n
+
+
+def posthoc_competence(votes: PairwiseVotes, posterior: np.ndarray, decided: np.ndarray) -> np.ndarray:
+    """(J,) expected share of each annotator's votes that are correct under `posterior` (I, 3).
+
+    Used for annotators whose votes were left out of the estimate (include_judges=False): how well they
+    match a consensus they did not shape. `decided` (I,) bool: items that have a consensus (others are skipped).
+    """
+    per_vote = posterior[votes.items, votes.values.astype(np.int64)]
+    return per_annotator_mean(votes, np.where(decided[votes.items], per_vote, np.nan))[0]
+
+
+def finish(method: str, used: PairwiseVotes, posterior: np.ndarray, competence: np.ndarray,
+           *, details: dict[str, Any] | None = None, winner: np.ndarray | None = None) -> PairwiseConsensus:
+    """Build the consensus from a posterior (I, 3) over the votes `used`; gold overrides, empty rows stay empty.
+
+    `winner` defaults to argmax of the posterior (the majority aggregator passes its own tie-breaking rule).
+    """
+    n_items = used.n_items
+    counts = vote_counts(used)
+    n_votes = counts.sum(axis=1)
+    posterior = np.array(posterior, dtype=np.float64, copy=True).reshape(n_items, CLASSES)
+    winner = (posterior.argmax(axis=1) if winner is None else np.asarray(winner)).astype(np.int8)
+    empty = n_votes == 0
+    posterior[empty] = 1.0 / CLASSES
+    winner[empty] = NONE
+    is_gold = gold_mask(used)
+    gold = np.asarray(used.gold, dtype=np.int8)
+    winner[is_gold] = gold[is_gold]
+    posterior[is_gold] = np.eye(CLASSES)[gold[is_gold]]
+    rows = np.arange(n_items)
+    has = winner != NONE
+    probability = np.full(n_items, np.nan)
+    probability[has] = posterior[rows[has], winner[has]]
+    agreement = np.full(n_items, np.nan)
+    voted = has & ~empty
+    agreement[voted] = counts[rows[voted], winner[voted]] / n_votes[voted]
+    n_human, n_judge, source = item_source(used)
+    return PairwiseConsensus(
+        method=method, winner=winner, posterior=posterior, probability=probability, agreement=agreement,
+        n_votes=n_votes, n_human=n_human, n_judge=n_judge, source=source, is_gold=is_gold,
+        competence=np.asarray(competence, dtype=np.float64), details=details or {},
+    )

@@ -1,0 +1,127 @@
+"""Dawid-Skene: one full confusion matrix per annotator, fitted with EM, vectorised over the long-form votes.
+
+Let p_t be the prior of true class t, pi_j[t, k] = P(annotator j votes k | true class t) and z_i the true class
+of item i. With votes v_n by annotator a_n on item i_n, the E-step is
+
+    log P(z_i = t | votes) = log p_t + sum_{n: i_n = i} log pi_{a_n}[t, v_n] - log Z_i
+
+and the M-step re-estimates, from the posteriors q_it,
+
+    pi_j[t, k] proportional to smoothing + sum_{n: a_n = j, v_n = k} q_{i_n t},     p_t = mean_i q_it.
+
+Competence of annotator j = its expected accuracy sum_t p_t pi_j[t, t]. Items a reviewer resolved are known
+truth: their posterior is clamped to the gold class in every E-step, so a resolution sharpens the confusion
+matrices of everyone who voted on it. EM starts from the majority vote shares (as crowd-kit does), which
+also fixes the labelling of the classes (EM is symmetric under permuting them).
+
+Speed: the sums over votes are products with a sparse (items x annotator-class cells) count matrix, so an
+iteration costs two sparse-dense products (about 15 ms of CPU for 1,000,000 votes); nothing loops in Python
+over votes, items or annotators.
+Numerics in log space: a product of a few hundred probabilities underflows float64.
+
+A. P. Dawid and A. M. Skene. Maximum Likelihood Estimation of Observer Error-Rates Using the EM Algorithm.
+Journal of the Royal Statistical Society, Series C 28(1), 20-28 (1979). https://doi.org/10.2307/2346806
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..votes import CLASSES, PairwiseVotes
+from ._common import EPS, gold_mask, vote_matrix
+from .majority import majority_posterior
+
+__all__ = ["DawidSkene"]
+
+
+@dataclass
+class DawidSkene:
+    """EM estimator; `fit(votes)` sets posterior_ (I, 3), priors_ (3,), confusion_ (J, 3, 3) [true, vote],
+    competence_ (J,), n_iter_, converged_, log_likelihood_ (per vote).
+
+    smoothing: pseudo-count added to every confusion cell before normalising (a symmetric Dirichlet prior).
+        0 reproduces crowd-kit (cells only clipped at 1e-10); the default 0.5 keeps an annotator with two
+        votes from getting a near-certain matrix and outvoting everyone.
+    """
+
+    max_iter: int = 100
+    tol: float = 1e-5  # on the change of the mean log-likelihood per vote, crowd-kit's criterion
+    smoothing: float = 0.5
+    posterior_: np.ndarray = field(init=False, repr=False)
+    priors_: np.ndarray = field(init=False, repr=False)
+    confusion_: np.ndarray = field(init=False, repr=False)
+    competence_: np.ndarray = field(init=False, repr=False)
+    n_iter_: int = field(init=False, default=0)
+    converged_: bool = field(init=False, default=False)
+    log_likelihood_: float = field(init=False, default=float("nan"))
+
+    def __post_init__(self) -> None:
+        if self.max_iter < 1 or self.tol < 0 or self.smoothing < 0:
+            raise ValueError("max_iter must be >= 1, tol and smoothing >= 0")
+
+    def fit(self, votes: PairwiseVotes) -> "DawidSkene":
+        n_annot = votes.n_annotators
+        if len(votes.values) == 0:  # nothing to estimate: uniform posteriors, no competence
+            self.posterior_ = np.full((votes.n_items, CLASSES), 1.0 / CLASSES)
+            self.priors_ = np.full(CLASSES, 1.0 / CLASSES)
+            self.confusion_ = np.full((n_annot, CLASSES, CLASSES), 1.0 / CLASSES)
+            self.competence_ = np.full(n_annot, np.nan)
+            return self
+        m, m_t = vote_matrix(votes)  # (I, J*3), (J*3, I)
+        n_per_item = np.asarray(m.sum(axis=1)).ravel()
+        voted = n_per_item > 0
+        gold = np.asarray(votes.gold, dtype=np.int64)
+        is_gold = gold_mask(votes)
+        observed = np.zeros(CLASSES, dtype=bool)
+        observed[np.unique(votes.values)] = True
+        observed[np.unique(gold[is_gold])] = True
+        # classes nobody voted for (nor resolved to) get no mass; -inf keeps them out of every argmax
+        log_mask = np.where(observed, 0.0, -np.inf)
+
+        q = self._clamp(majority_posterior(votes), gold, is_gold)
+        previous, ll = -np.inf, 0.0
+        self.n_iter_, self.converged_ = 0, False
+        for _ in range(self.max_iter):
+            priors, log_pi = self._m_step(q, m_t, voted, n_annot)
+            q, ll = self._e_step(log_pi, priors, log_mask, m, voted, len(votes.values))
+            q = self._clamp(q, gold, is_gold)
+            self.n_iter_ += 1
+            if abs(ll - previous) < self.tol:
+                self.converged_ = True
+                break
+            previous = ll
+        priors, log_pi = self._m_step(q, m_t, voted, n_annot)
+        confusion = np.exp(log_pi).reshape(n_annot, CLASSES, CLASSES).transpose(0, 2, 1)  # (J, true, vote)
+        self.posterior_, self.priors_, self.confusion_ = q, priors, confusion
+        self.log_likelihood_ = ll
+        has_votes = np.bincount(votes.annotators, minlength=n_annot) > 0
+        accuracy = np.einsum("t,jtt->j", priors, confusion)
+        self.competence_ = np.where(has_votes, accuracy, np.nan)
+        return self
+
+    @staticmethod
+    def _clamp(q: np.ndarray, gold: np.ndarray, is_gold: np.ndarray) -> np.ndarray:
+        q[is_gold] = np.eye(CLASSES)[gold[is_gold]]
+        return q
+
+    def _m_step(self, q, m_t, voted, n_annot):
+        """(priors (3,), log pi (J*3, 3) with row = annotator*3 + vote, column = true class)."""
+        priors = q[voted].mean(axis=0) if voted.any() else np.full(CLASSES, 1.0 / CLASSES)
+        counts = (m_t @ q).reshape(n_annot, CLASSES, CLASSES)  # (J, vote, true): expected counts
+        counts = np.maximum(counts + self.smoothing, EPS)
+        pi = counts / counts.sum(axis=1, keepdims=True)  # normalise over the vote, per true class
+        return priors, np.log(pi).reshape(n_annot * CLASSES, CLASSES)
+
+    @staticmethod
+    def _e_step(log_pi, priors, log_mask, m, voted, n_votes):
+        """(posterior (I, 3), mean log-likelihood per vote)."""
+        log_q = np.asarray(m @ log_pi, dtype=np.float64).reshape(-1, CLASSES)  # (I, 3) sum of log pi over votes
+        log_q += np.log(np.maximum(priors, EPS)) + log_mask
+        top = log_q.max(axis=1, keepdims=True)
+        q = np.exp(log_q - top)
+        total = q.sum(axis=1, keepdims=True)
+        q /= total
+        ll = float((np.log(total[voted, 0]) + top[voted, 0]).sum() / max(n_votes, 1))
+        q[~voted] = 1.0 / CLASSES
+        return q, ll
