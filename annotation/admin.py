@@ -14,6 +14,7 @@ from .models import (
     DatasetRow,
     DatasetVersion,
     Item,
+    ItemConsensus,
     ItemFlag,
     ItemResponse,
     Label,
@@ -21,6 +22,7 @@ from .models import (
     Project,
     Prompt,
     Response,
+    RoutingDecision,
 )
 
 PREVIEW_CHARS = 80
@@ -176,6 +178,10 @@ class DatasetVersionAdmin(admin.ModelAdmin):
     readonly_fields = ["config_hash", "created_at"]
     list_select_related = ["project", "created_by"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A frozen version is immutable: every export and training job that names it must see the same rows.
+        return [f.name for f in self.model._meta.fields] if obj is not None else self.readonly_fields
+
 
 @admin.register(DatasetRow)
 class DatasetRowAdmin(admin.ModelAdmin):
@@ -184,4 +190,30 @@ class DatasetRowAdmin(admin.ModelAdmin):
     search_fields = ["item__external_id"]
     raw_id_fields = ["version", "item"]
     list_select_related = ["version__project"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+
+@admin.register(ItemConsensus)
+class ItemConsensusAdmin(admin.ModelAdmin):
+    list_display = ["item", "method", "winner", "probability", "agreement", "source", "n_votes", "noise_score",
+                    "updated_at"]
+    list_filter = ["method", "source", "winner"]
+    search_fields = ["item__external_id"]
+    raw_id_fields = ["item"]
+    readonly_fields = ["updated_at"]
+    list_select_related = ["item"]
+    show_full_result_count = False
+
+
+@admin.register(RoutingDecision)
+class RoutingDecisionAdmin(admin.ModelAdmin):
+    list_display = ["item", "project", "policy", "routed_to", "predicted_gain", "budget", "run_id", "created_at"]
+    list_filter = ["policy", "routed_to", "project"]
+    search_fields = ["item__external_id", "run_id"]
+    raw_id_fields = ["item", "project"]
+    readonly_fields = ["created_at"]
+    list_select_related = ["item", "project"]
     show_full_result_count = False

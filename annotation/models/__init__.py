@@ -4,6 +4,7 @@ from .assignment import Assignment
 from .choices import (
     AnnotatorKind,
     AssignmentStatus,
+    ConsensusSource,
     ItemState,
     LabelRole,
     LabelSource,
@@ -16,6 +17,7 @@ from .choices import (
     Winner,
 )
 from .content import Prompt, Response
+from .curation import ItemConsensus, RoutingDecision
 from .dataset import DatasetRow, DatasetVersion
 from .item import Item, ItemFlag, ItemResponse
 from .label import Label
@@ -26,9 +28,11 @@ __all__ = [
     "AnnotatorKind",
     "Assignment",
     "AssignmentStatus",
+    "ConsensusSource",
     "DatasetRow",
     "DatasetVersion",
     "Item",
+    "ItemConsensus",
     "ItemFlag",
     "ItemResponse",
     "ItemState",
@@ -43,6 +47,7 @@ __all__ = [
     "ResponseOrigin",
     "Role",
     "Route",
+    "RoutingDecision",
     "RoutingPolicy",
     "TaskKind",
     "Winner",

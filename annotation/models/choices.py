@@ -58,6 +58,15 @@ class LabelSource(models.TextChoices):
     HYBRID = "hybrid", "Human and AI"
 
 
+class ConsensusSource(models.TextChoices):
+    """Whose verdicts decided an item's consensus; "gold" is a reviewer's resolution."""
+
+    HUMAN = "human", "Human"
+    AI = "ai", "AI"
+    HYBRID = "hybrid", "Human and AI"
+    GOLD = "gold", "Reviewer (gold)"
+
+
 class Winner(models.TextChoices):
     A = "A", "A is better"
     B = "B", "B is better"

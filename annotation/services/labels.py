@@ -34,6 +34,7 @@ from ..models import (
 from ..selectors import item_for_user
 from .accounts import annotator_for_user
 from .items import items_recount
+from .routing import routing_disagreement_check
 
 COMMON_FIELDS = frozenset({"rationale", "shown_order", "time_spent_ms"})
 KIND_FIELDS = {
@@ -113,6 +114,8 @@ def label_create(
     except IntegrityError as exc:  # a concurrent request with the same key, on another item
         raise Conflict("the label conflicts with one recorded meanwhile", field="idempotency_key") from exc
     items_recount(item_ids=[item.pk])
+    if role == LabelRole.ANNOTATION and not annotator.is_judge and label.status == LabelStatus.OK:
+        routing_disagreement_check(item=item)  # a person against the judges on a routed item: review it
     return label
 
 

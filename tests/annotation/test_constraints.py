@@ -19,6 +19,7 @@ from annotation.models import (
     DatasetRow,
     DatasetVersion,
     Item,
+    ItemConsensus,
     ItemFlag,
     ItemResponse,
     Label,
@@ -26,6 +27,7 @@ from annotation.models import (
     Project,
     Prompt,
     Response,
+    RoutingDecision,
 )
 from training.models import Job, JudgeTemplate, ModelArtifact
 
@@ -74,6 +76,17 @@ class World:
 @pytest.fixture
 def world(user, other_user) -> World:
     return World(user, other_user)
+
+
+def _consensus(w, **fields):
+    return ItemConsensus.objects.create(**{"item": w.item, "method": "majority", "winner": "A", "source": "human",
+                                           **fields})
+
+
+def _decision(w, **fields):
+    values = {"project": w.project, "item": w.item, "run_id": "00000000-0000-0000-0000-000000000001",
+              "policy": "rules", "routed_to": "human", "budget": 1, **fields}
+    return RoutingDecision.objects.create(**values)
 
 
 def _job(**fields):
@@ -213,6 +226,16 @@ VIOLATIONS = [
     ("item_responses_match_kind", "thumbs of 0", lambda w: w.make_item("k", "thumbs", [])),
     ("item_responses_match_kind", "listwise of 1", lambda w: w.make_item("k", "listwise", [w.a])),
     ("item_responses_match_kind", "listwise of 17", lambda w: w.make_item("k", "listwise", [], n=17)),
+    ("consensus_source_valid", "source crowd", lambda w: _consensus(w, source="crowd")),
+    ("consensus_winner_valid", "winner both_bad", lambda w: _consensus(w, winner="both_bad")),
+    ("consensus_one_verdict", "no verdict", lambda w: _consensus(w, winner="")),
+    ("consensus_one_verdict", "winner and ranking", lambda w: _consensus(w, ranking=[[0], [1]])),
+    ("consensus_probability_range", "probability 1.2", lambda w: _consensus(w, probability=1.2)),
+    ("consensus_agreement_range", "agreement -1.5", lambda w: _consensus(w, agreement=-1.5)),
+    ("consensus_noise_range", "noise 2", lambda w: _consensus(w, noise_score=2)),
+    ("routing_decision_once_per_run", "item twice in a run", lambda w: (_decision(w), _decision(w))),
+    ("routing_decision_route_valid", "routed to pending", lambda w: _decision(w, routed_to="pending")),
+    ("routing_decision_policy_valid", "policy dice", lambda w: _decision(w, policy="dice")),
     ("artifact_kind_valid", "kind tokenizer", lambda w: _artifact(kind="tokenizer")),
     ("artifact_backend_valid", "backend tpu", lambda w: _artifact(backend="tpu")),
     ("job_progress_range", "progress -1", lambda w: _job(progress=-1)),
@@ -263,6 +286,10 @@ ACCEPTED = [
         lambda w: [Project.objects.create(slug=f"b{f}", name="b", human_budget_fraction=f) for f in (0, 1)],
     ),
     ("a 16-response listwise item", lambda w: w.make_item("k", "listwise", [], n=16)),
+    ("a listwise consensus with a negative agreement",
+     lambda w: _consensus(w, winner="", ranking=[[1], [0]], agreement=-1, probability=None)),
+    ("the same item in two routing runs",
+     lambda w: (_decision(w), _decision(w, run_id="00000000-0000-0000-0000-000000000002", routed_to="ai"))),
     ("job progress 0 and 100", lambda w: (_job(progress=0), _job(progress=100))),
 ]
 

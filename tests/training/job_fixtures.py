@@ -18,7 +18,7 @@ from training.models import Job, JobKind
 from training.services.jobs import job_start
 
 PASSWORD = "a-long-test-password"
-SPARE_KIND = JobKind.CURATE  # no runner registers it yet; tests borrow it for runners of their own
+SPARE_KIND = JobKind.EVALUATE  # no runner registers it; tests borrow it for runners of their own
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_start_refuses_a_bad_config_naming_the_field(lab, config, field):
 
 def test_start_refuses_a_kind_without_a_runner(lab):
     with pytest.raises(PrefStudioError) as caught:
-        job_start(kind="train_kto", config={}, project=lab)
+        job_start(kind="evaluate", config={}, project=lab)
     assert caught.value.field == "kind" and "no job runner" in caught.value.message
 
 
@@ -144,7 +144,7 @@ def test_a_runner_must_return_a_dict(lab, temp_kind):
     kind = temp_kind(lambda config, progress, context: ["not", "a", "dict"])
     job = job_start(kind=kind, config={}, project=lab)
     assert job_run(job_id=job.pk) == "failed"
-    assert Job.objects.get(pk=job.pk).error == "TypeError: the curate runner returned list, not a dict"
+    assert Job.objects.get(pk=job.pk).error == f"TypeError: the {kind} runner returned list, not a dict"
 
 
 # -- cancel ----------------------------------------------------------------------------------------------------

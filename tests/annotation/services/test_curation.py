@@ -1,0 +1,102 @@
+"""Consensus refresh: hand-worked consensus per item, gold, noise flags in the review queue, replacement."""
+import pytest
+
+from annotation.errors import PrefStudioError
+from annotation.models import ItemConsensus, ItemFlag
+from annotation.selectors.review import review_queue
+from annotation.services.curation import consensus_refresh
+from annotation.services.review import review_resolve
+from tests.annotation.services.curation_data import curation_project, item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(user):
+    return curation_project(owner=user)
+
+
+def _consensus(project) -> dict[str, ItemConsensus]:
+    return {c.item.external_id: c for c in ItemConsensus.objects.filter(item__project=project).select_related("item")}
+
+
+def _refresh(project, **options):
+    return consensus_refresh(project=project, **{"method": "majority", "embeddings": False, **options})
+
+
+def test_every_voted_item_gets_its_hand_worked_consensus(project):
+    summary = _refresh(project)
+    found = _consensus(project)
+    assert set(found) == {"agree", "split", "ai-only", "tie", "dup", "disputed", "excluded", "rank"}
+    verdicts = {eid: (c.winner, c.source, c.n_votes) for eid, c in found.items() if c.winner}
+    assert verdicts["agree"] == ("A", "hybrid", 3)
+    assert verdicts["split"] == ("B", "hybrid", 4)
+    assert verdicts["ai-only"] == ("B", "ai", 1)
+    assert verdicts["tie"] == ("tie", "human", 2)
+    assert found["agree"].agreement == 1.0 and found["split"].agreement == pytest.approx(0.75)
+    assert found["rank"].ranking[0] == [2] and found["rank"].winner == "" and found["rank"].method == "plackett_luce"
+    assert summary["consensus"] == 8 and summary["pairwise_items"] == 8 and summary["listwise_items"] == 1
+    assert set(summary["competence"]) >= {"alice", "bert", "carl", "judge-gpt"}
+    assert all(0 <= c.noise_score <= 1 for c in found.values() if c.winner)
+
+
+def test_noise_flags_are_item_flags_with_reasons_and_show_in_the_review_queue(project):
+    summary = _refresh(project)
+    flags = {(f.item.external_id, f.name): f for f in ItemFlag.objects.filter(item__project=project)}
+    assert ("dup", "noise:near_duplicate") in flags
+    assert ("split", "noise:annotator_disagreement") in flags
+    assert flags[("split", "noise:annotator_disagreement")].reason  # a sentence, not empty
+    assert ("agree", "noise:annotator_disagreement") not in flags
+    assert summary["noise_flags"]["near_duplicate"] >= 1
+    queue = {e.item.external_id: [r.label for r in e.reasons] for e in review_queue(project=project)}
+    assert "Noise:near duplicate" in queue["dup"]
+    assert c_signal(project, "dup", "near_duplicate") == 1.0
+
+
+def c_signal(project, external_id: str, name: str) -> float:
+    return ItemConsensus.objects.get(item=item(project, external_id)).signals[name]
+
+
+def test_a_refresh_replaces_the_noise_flags_and_keeps_the_others(project):
+    _refresh(project)
+    ItemFlag.objects.create(item=item(project, "agree"), name="noise:stale", reason="from an older run")
+    ItemFlag.objects.create(item=item(project, "agree"), name="weak_margin", reason="set by a person")
+    before = ItemConsensus.objects.filter(item__project=project).count()
+    _refresh(project)
+    names = set(ItemFlag.objects.filter(item=item(project, "agree")).values_list("name", flat=True))
+    assert "noise:stale" not in names and "weak_margin" in names
+    assert ItemConsensus.objects.filter(item__project=project).count() == before
+
+
+def test_a_reviewers_resolution_is_gold_and_wins(project, make_user):
+    rita = make_user("rita", project=project, role="reviewer")
+    _refresh(project)
+    assert _consensus(project)["disputed"].source == "human"
+    review_resolve(item=item(project, "disputed"), reviewer_user=rita, data={"winner": "B"}, note="B is right.")
+    summary = _refresh(project, method="dawid_skene")
+    disputed = _consensus(project)["disputed"]
+    assert (disputed.winner, disputed.source, disputed.probability) == ("B", "gold", 1.0)
+    assert disputed.noise_score == 0.0 and summary["gold"] == 1
+    assert not ItemFlag.objects.filter(item=item(project, "disputed"), name__startswith="noise:").exists()
+
+
+def test_without_judges_an_item_only_judges_labeled_has_no_consensus(project):
+    _refresh(project, include_judges=False)
+    found = _consensus(project)
+    assert "ai-only" not in found and found["agree"].source == "human" and found["agree"].n_votes == 2
+
+
+def test_an_unknown_method_is_refused_naming_it(project):
+    with pytest.raises(PrefStudioError) as caught:
+        _refresh(project, method="vote")
+    assert caught.value.field == "method"
+    assert not ItemConsensus.objects.exists()
+
+
+def test_with_all_minilm_embeddings_every_pair_gets_a_similarity(project):
+    """The one test that embeds for real: near_duplicate then has a cosine for pairs that differ in words."""
+    summary = consensus_refresh(project=project, method="dawid_skene", embeddings=True)
+    assert summary["embeddings"] is True
+    similarity = c_signal(project, "agree", "near_duplicate")
+    assert 0.0 < similarity < 0.95  # two different answers: similar topic, not duplicates
+    assert c_signal(project, "dup", "near_duplicate") == pytest.approx(1.0)
