@@ -227,3 +227,54 @@ class ImportSerializer(serializers.Serializer):
     skip_invalid = serializers.BooleanField(
         default=False, help_text="Import the valid records and list the bad ones, instead of rejecting the file."
     )
+
+
+# -- dataset versions (annotation.api.datasets) ------------------------------------------------------
+class DatasetVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="1, 2, 3, ... per project.")
+    project = serializers.CharField(source="project.slug")
+    name = serializers.CharField(allow_blank=True)
+    config_hash = serializers.CharField(help_text="Digest of the filter config.")
+    n_rows = serializers.IntegerField(help_text="Rows in the version, both splits.")
+    created_by = serializers.CharField(source="created_by.username", allow_null=True,
+                                       help_text="Who froze it; null for the command line.")
+    created_at = serializers.DateTimeField()
+
+
+class DatasetVersionDetailSerializer(DatasetVersionSerializer):
+    filter_config = serializers.JSONField(read_only=True, help_text="The curation config that made the version.")
+    stats = serializers.JSONField(read_only=True, help_text="Kept, dropped by reason, label-source mix.")
+    splits = serializers.DictField(child=serializers.IntegerField(), read_only=True,
+                                   help_text='Rows per split, e.g. {"train": 900, "test": 100}.')
+    kinds = serializers.DictField(child=serializers.IntegerField(), read_only=True,
+                                  help_text='Rows per kind, e.g. {"pairwise": 950, "unpaired": 50}.')
+
+
+class DatasetRowSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Order of the row in the version, stable across exports.")
+    split = serializers.ChoiceField(choices=["train", "test"])
+    kind = serializers.ChoiceField(choices=["pairwise", "listwise", "unpaired"])
+    item = serializers.IntegerField(source="item_id", allow_null=True, help_text="The source item's id.")
+    data = serializers.JSONField(help_text="pairwise: prompt, chosen, rejected, margin; listwise: prompt, "
+                                 "responses, ranking; unpaired: prompt, completion, label.")
+    weight = serializers.FloatField(help_text="Training weight, >= 0 (down-weighted by noise).")
+    provenance = serializers.JSONField(help_text="item, origin, source, votes, agreement, probability, "
+                                       "noise_score, reasons.")
+
+class DatasetRowsQuerySerializer(serializers.Serializer):
+    split = serializers.ChoiceField(choices=["train", "test", "all"], default="all")
+
+class DatasetExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=["trl", "trl_conversational", "kto", "listwise", "raw_votes"], default="trl",
+        help_text="trl / trl_conversational: TRL preference pairs; kto: TRL unpaired (thumbs); listwise: "
+        "rankings; raw_votes: every label of the version's items.",
+    )
+    encoding = serializers.ChoiceField(
+        choices=["jsonl", "parquet"], default="jsonl",
+        help_text="hf (save_to_disk, a directory) is for `manage.py export_data` only.",
+    )
+    split = serializers.ChoiceField(choices=["train", "test", "all"], default="train")
+    provenance = serializers.BooleanField(
+        default=True, help_text="Add weight, margin and provenance columns (what trainers need besides the pair)."
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import queue, review, views
+from . import datasets, queue, review, views
 
 urlpatterns = [
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
@@ -24,4 +24,15 @@ urlpatterns = [
     # Review (annotation.api.review): owners and reviewers.
     path("projects/<slug:slug>/review/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
     path("items/<int:pk>/resolve/", review.ReviewResolveApi.as_view(), name="api-review-resolve"),
+    # Dataset versions (annotation.api.datasets): any member lists them; owners and reviewers read rows and export.
+    path("projects/<slug:slug>/datasets/", datasets.DatasetVersionListApi.as_view(), name="api-datasets"),
+    path("projects/<slug:slug>/datasets/<int:number>/", datasets.DatasetVersionDetailApi.as_view(), name="api-dataset"),
+    path(
+        "projects/<slug:slug>/datasets/<int:number>/rows/", datasets.DatasetRowListApi.as_view(),
+        name="api-dataset-rows",
+    ),
+    path(
+        "projects/<slug:slug>/datasets/<int:number>/export/", datasets.DatasetExportApi.as_view(),
+        name="api-dataset-export",
+    ),
 ]
