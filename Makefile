@@ -18,7 +18,7 @@ TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postg
 help:
 	@echo "make run    - install, migrate SQLite, load the demo project, start web + worker"
 	@echo "make test   - install test deps, start PostgreSQL/Redis if down, run the whole suite"
-	@echo "make bench  - run the benchmark scripts in bench/"
+	@echo "make bench  - run the benchmark scripts in bench/ (BENCH=bench/bench_x.py for one)"
 	@echo "make demo-data - rebuild demo/data/ from ../shared/datasets"
 	@echo "make web | worker | gpu-worker - one production service each, configured by the environment"
 
@@ -92,8 +92,10 @@ test: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 screenshots: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) PREFSTUDIO_SCREENSHOTS=1 $(VENV)/bin/pytest tests/browser -q
 
-bench: $(VENV)/.test-deps services
-	$(TEST_ENV) $(PY) bench/bench_import.py
+# Every script in bench/ (some read ../shared/datasets; a few take minutes); `make bench BENCH=bench/bench_x.py` runs one.
+BENCH ?= $(sort $(wildcard bench/bench_*.py))
+bench: $(VENV)/.test-deps $(VENV)/.ml-deps services
+	@set -e; for script in $(BENCH); do echo "== $$script"; $(TEST_ENV) $(PY) $$script; done
 
 clean:
 	rm -rf var staticfiles .pytest_cache
