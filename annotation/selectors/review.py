@@ -8,6 +8,7 @@ import string
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Case, CharField, Count, F, Prefetch, QuerySet, When
@@ -217,6 +218,8 @@ class ReviewItem:
     judges: list[LabelView]
     resolution: LabelView | None  # the reviewer's label, once the item is resolved
     reasons: tuple[ReviewReason, ...]
+    flags: tuple[ItemFlag, ...] = ()  # every signal raised on the item, with its value and reason
+    consensus: Any = None  # selectors.curation.ItemConsensusView, once curation has aggregated the item
 
     @property
     def is_open(self) -> bool:
@@ -282,6 +285,8 @@ def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> 
     Every label is shown. Under `project.blind_review` people are named "Annotator 1", "Annotator 2",
     … in the order they labeled, whoever is looking (judges keep their names: they are models).
     """
+    from .curation import item_consensus  # curation reads build on this module's access rules
+
     project = project_for_reviewer(user=user, slug=slug)
     slots = ItemResponse.objects.select_related("response").order_by("position")
     item = (
@@ -317,4 +322,6 @@ def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> 
         judges=judges,
         resolution=resolution,
         reasons=review_reasons(items=Item.objects.filter(pk=item.pk)).get(item.pk, ()),
+        flags=tuple(ItemFlag.objects.filter(item=item).order_by("id")),
+        consensus=item_consensus(item=item),
     )

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("annotation.urls.labeling")),
     path("", include("annotation.urls.review")),
     path("", include("annotation.urls.dashboard")),
+    path("", include("annotation.urls.curation")),
 ]

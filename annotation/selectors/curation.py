@@ -1,0 +1,381 @@
+"""Reads for the curation pages: agreement of a project, routing results, dataset versions and their rows.
+
+Access first (owners and reviewers, through `project_for_reviewer`), then plain reads. The numbers come from
+annotation/curation/ (no Django there): this module builds the vote arrays, calls it, and shapes the result
+for a template and its charts.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, F, QuerySet
+
+from ..errors import NotFound
+from ..curation import agreement
+from ..curation.votes import PairwiseVotes, RankingVotes
+from ..models import DatasetRow, DatasetVersion, Item, ItemConsensus, Project, Role, Route, RoutingDecision
+from .review import project_for_reviewer, ranking_text
+from .votes import pairwise_votes, ranking_votes
+
+CLASS_NAMES = ("A", "B", "Tie")  # the pairwise classes 0, 1, 2 of annotation/curation/votes.py
+GAIN_BINS = 10  # bars of the predicted-gain histogram on the routing page
+MIN_COMMON = 5  # items two annotators must share for their Cohen's κ (fewer make a κ too noisy to show)
+# The project-level figures of the agreement page, in the order shown: (key, name, what it measures).
+FIGURES = (
+    ("raw_agreement", "Raw agreement", "Share of annotator pairs on an item that gave the same verdict."),
+    ("fleiss_kappa", "Fleiss' κ", "Agreement on the winner beyond chance, all raters together (1 perfect, 0 chance)."),
+    ("alpha_nominal", "Krippendorff's α (nominal)", "Agreement on the winner beyond chance; copes with gaps."),
+    ("alpha_ordinal", "Krippendorff's α (ordinal)", "Agreement on the signed strength (+A, −B, 0 tie)."),
+    ("mean_cohen_kappa", "Mean Cohen's κ", "Mean of the annotator pairs' κ below (pairs sharing enough items)."),
+    ("kendall_tau", "Mean Kendall τ (listwise)", "How close two rankings of the same item are (1 = same order)."),
+)
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-able float: None for None / NaN / inf (a figure that cannot be computed on this data)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# -- agreement --------------------------------------------------------------------------------------
+@dataclass
+class FigureView:
+    value: float | None  # None where it cannot be computed on this data
+    n: int  # items (or pairs) it rests on
+    reason: str | None  # why it is None
+
+
+@dataclass
+class AnnotatorAgreement:
+    name: str
+    is_judge: bool
+    agreement: float | None  # share of votes equal to the other annotators' majority (leave-one-out)
+    n: int
+
+
+@dataclass
+class JudgeAgreement:
+    name: str
+    agreement: float | None  # with the human majority, on items both labeled
+    kappa: float | None
+    swap_consistency: float | None  # share of swap-checked verdicts that held when the order was swapped
+    n: int
+    confusion: list[list[int]]  # [human majority class][judge class], classes A, B, Tie
+
+    @property
+    def confusion_rows(self) -> list[tuple[str, list[int]]]:
+        return list(zip(CLASS_NAMES, self.confusion))
+
+
+@dataclass
+class AgreementPage:
+    project: Project
+    n_items: int  # pairwise items with a vote
+    n_votes: int
+    n_humans: int
+    n_judges: int
+    n_listwise_items: int
+    include_judges: bool = False  # judges' votes count in the project figures too
+    blind: bool = False  # people's names hidden (blind review, and the viewer is not an owner)
+    figures: dict[str, FigureView] = field(default_factory=dict)
+    annotators: list[AnnotatorAgreement] = field(default_factory=list)
+    judges: list[JudgeAgreement] = field(default_factory=list)
+    cohen_pairs: list[dict[str, Any]] = field(default_factory=list)  # {"a", "b", "kappa", "n"}
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.n_votes and not self.n_listwise_items
+
+    @property
+    def figure_rows(self) -> list[tuple[str, str, FigureView, str]]:
+        blank = FigureView(None, 0, "not computed")
+        return [(key, name, self.figures.get(key, blank), text) for key, name, text in FIGURES]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return CLASS_NAMES
+
+    @property
+    def min_common(self) -> int:
+        return MIN_COMMON
+
+    def chart_data(self) -> dict[str, Any]:
+        return {
+            "annotators": {
+                "labels": [a.name for a in self.annotators],
+                "values": [a.agreement for a in self.annotators],
+                "judge": [a.is_judge for a in self.annotators],
+            },
+            "confusion": [{"name": j.name, "matrix": j.confusion, "classes": list(CLASS_NAMES)} for j in self.judges],
+        }
+
+
+def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool = False) -> AgreementPage:
+    project = project_for_reviewer(user=user, slug=slug)
+    blind = bool(project.blind_review) and project.role != Role.OWNER
+    return agreement_page(project=project, include_judges=include_judges, blind=blind)
+
+
+def agreement_page(*, project: Project, include_judges: bool = False, blind: bool = False) -> AgreementPage:
+    """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones)."""
+    votes = pairwise_votes(project=project)
+    rankings = ranking_votes(project=project)
+    page = AgreementPage(
+        project=project,
+        n_items=int(len(np.unique(votes.items))),
+        n_votes=int(len(votes.values)),
+        n_humans=int((~votes.annotator_is_judge).sum()),
+        n_judges=int(votes.annotator_is_judge.sum()),
+        n_listwise_items=int(len(np.unique(rankings.items))),
+        include_judges=include_judges,
+        blind=blind,
+    )
+    if page.is_empty:
+        return page
+    _fill_agreement(page, votes, rankings)
+    return page
+
+
+def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: RankingVotes) -> None:
+    """Copy annotation.curation.agreement's report into `page` (names pseudonymised under blind review)."""
+    report = agreement.agreement_report(votes, include_judges=page.include_judges, min_common=MIN_COMMON)
+    tau = agreement.ranking_agreement(rankings).mean_tau if page.n_listwise_items else None
+    for key, figure in (("raw_agreement", report.raw_agreement), ("fleiss_kappa", report.fleiss_kappa),
+                        ("alpha_nominal", report.krippendorff_nominal), ("alpha_ordinal", report.krippendorff_ordinal),
+                        ("mean_cohen_kappa", report.mean_cohen_kappa), ("kendall_tau", tau)):
+        if figure is None:
+            page.figures[key] = FigureView(None, 0, "no listwise items")
+        else:
+            page.figures[key] = FigureView(_num(figure.value), int(figure.n), figure.reason)
+    names = _display_names(votes, blind=page.blind)
+    page.annotators = [
+        AnnotatorAgreement(names[a.index], a.is_judge, _num(a.majority_agreement), a.n_majority)
+        for a in report.annotators
+    ]
+    page.judges = [
+        JudgeAgreement(
+            name=names[j.index], agreement=_num(j.accuracy), n=j.n_compared,
+            kappa=_num(agreement.cohen_kappa(np.array(j.confusion))) if j.n_compared else None,
+            swap_consistency=_num(j.swap_consistency) if j.n_swap_checked else None, confusion=j.confusion,
+        )
+        for j in report.judges
+    ]
+    page.cohen_pairs = [
+        {"a": names[p.a], "b": names[p.b], "kappa": _num(p.kappa), "agreement": _num(p.agreement), "n": p.n_common}
+        for p in sorted(report.cohen, key=lambda p: (names[p.a], names[p.b]))
+    ]
+
+
+def _display_names(votes: PairwiseVotes, *, blind: bool) -> list[str]:
+    """Annotator names by index; under blind review people are "Annotator 1", "Annotator 2", ... (judges are
+    models and keep their names), as on the review pages."""
+    names = list(votes.annotator_names) + [""] * (votes.n_annotators - len(votes.annotator_names))
+    if not blind:
+        return names
+    shown, n = [], 0
+    for name, is_judge in zip(names, votes.annotator_is_judge):
+        if not is_judge:
+            n += 1
+        shown.append(name if is_judge else f"Annotator {n}")
+    return shown
+
+
+# -- consensus of one item (the review page) ----------------------------------------------------------
+@dataclass
+class ItemConsensusView:
+    method: str
+    winner: str
+    probability: float | None
+    agreement: float | None
+    noise_score: float | None
+    source: str
+    signals: list[tuple[str, float | None]]  # (signal name, value), NaN / not applicable as None
+
+
+def item_consensus(*, item: Item) -> ItemConsensusView | None:
+    """The item's stored consensus (ItemConsensus), or None before curation has aggregated it."""
+    row = ItemConsensus.objects.filter(item=item).first()
+    if row is None:
+        return None
+    return ItemConsensusView(
+        method=row.method,
+        winner=row.winner or (ranking_text(row.ranking) if row.ranking else ""),
+        probability=_num(row.probability),
+        agreement=_num(row.agreement),
+        noise_score=_num(row.noise_score),
+        source=row.source,
+        signals=[(name, _num(value)) for name, value in sorted((row.signals or {}).items())],
+    )
+
+
+# -- routing ----------------------------------------------------------------------------------------
+@dataclass
+class RoutingSummary:
+    n_items: int
+    n_human: int
+    n_ai: int
+    policy: str
+    gain_total: float | None  # latest run: predicted gain of the items it sent to people, summed
+    random_gain: float | None  # expected gain of a random choice of as many items: n_human × mean gain
+    histogram: dict[str, list]  # {"edges": [...], "human": [...], "ai": [...]} counts of predicted gain
+    run_budget: int | None = None  # items the latest run could send to people
+    run_human: int = 0  # items the latest run sent to people
+
+    @property
+    def n_pending(self) -> int:
+        return self.n_items - self.n_human - self.n_ai
+
+    def chart_data(self) -> dict[str, Any]:
+        return {"gain": self.histogram}
+
+
+def routing_summary(*, project: Project) -> RoutingSummary:
+    """The project's routes now, and its latest routing run: predicted gain of its choice vs random."""
+    routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")))
+    summary = RoutingSummary(
+        n_items=sum(routes.values()), n_human=routes.get(Route.HUMAN, 0), n_ai=routes.get(Route.AI, 0),
+        policy=project.routing_policy, gain_total=None, random_gain=None, histogram={},
+    )
+    latest = RoutingDecision.objects.filter(project=project).order_by("-created_at", "-id").first()
+    if latest is None:
+        return summary
+    summary.policy, summary.run_budget = latest.policy, latest.budget
+    rows = list(RoutingDecision.objects.filter(run_id=latest.run_id).values_list("predicted_gain", "routed_to"))
+    gains = np.array([np.nan if g is None else g for g, _ in rows], dtype=np.float64)  # (I,)
+    human = np.array([route == Route.HUMAN for _, route in rows], dtype=bool)  # (I,)
+    summary.run_human = int(human.sum())
+    known = np.isfinite(gains)
+    if not known.any():
+        return summary
+    summary.gain_total = float(gains[human & known].sum())
+    # A random choice of k items has expected total gain k × (mean gain): the baseline of every report.
+    summary.random_gain = float(human.sum() * gains[known].mean())
+    edges = np.histogram_bin_edges(gains[known], bins=GAIN_BINS)
+    summary.histogram = {
+        "edges": [round(float(e), 4) for e in edges],
+        "human": np.histogram(gains[known & human], bins=edges)[0].tolist(),
+        "ai": np.histogram(gains[known & ~human], bins=edges)[0].tolist(),
+    }
+    return summary
+
+
+# -- dataset versions -------------------------------------------------------------------------------
+@dataclass
+class VersionListEntry:
+    version: DatasetVersion
+    kept: int  # items kept
+    n_dropped: int  # items dropped
+
+
+def dataset_versions_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Project, list[VersionListEntry]]:
+    """The project's versions, newest first, with who made them and how many items each dropped."""
+    project = project_for_reviewer(user=user, slug=slug)
+    versions = DatasetVersion.objects.filter(project=project).select_related("created_by").order_by("-number")
+    return project, [
+        VersionListEntry(v, int((v.stats or {}).get("kept_items", v.n_rows)),
+                         sum(n for _, n in _dropped(v.stats or {})))
+        for v in versions
+    ]
+
+
+@dataclass
+class VersionDetail:
+    project: Project
+    version: DatasetVersion
+    kept: int  # items kept (each gives one row or more)
+    dropped: list[tuple[str, int]]  # (reason, rows dropped for it), most first
+    sources: list[tuple[str, int]]  # (label source, rows)
+    splits: list[tuple[str, int]]  # (split, rows)
+    kinds: list[tuple[str, int]]  # (row kind, rows)
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(n for _, n in self.dropped)
+
+    def chart_data(self) -> dict[str, Any]:
+        return {
+            "dropped": {"labels": [r for r, _ in self.dropped], "values": [n for _, n in self.dropped]},
+            "sources": {"labels": [s for s, _ in self.sources], "values": [n for _, n in self.sources]},
+            "splits": {"labels": [s for s, _ in self.splits], "values": [n for _, n in self.splits]},
+        }
+
+
+def dataset_version_for_user(*, user: AbstractBaseUser, slug: str, number: int) -> VersionDetail:
+    """Version `number` of project `slug` with its statistics. NotFound if there is no such version."""
+    project = project_for_reviewer(user=user, slug=slug)
+    version = DatasetVersion.objects.filter(project=project, number=number).select_related("created_by").first()
+    if version is None:
+        raise NotFound(f"no dataset version {number} in project {slug!r}", field="number")
+    rows = DatasetRow.objects.filter(version=version)
+    # Counted from the rows (the truth); only what was dropped lives in the version's stats alone.
+    sources = rows.values_list(F("provenance__source")).annotate(n=Count("id")).order_by("-n")
+    return VersionDetail(
+        project=project,
+        version=version,
+        kept=int((version.stats or {}).get("kept_items", version.n_rows)),
+        dropped=_dropped(version.stats or {}),
+        sources=[(str(s or "unknown"), n) for s, n in sources],
+        splits=list(rows.values_list("split").annotate(n=Count("id")).order_by("split")),
+        kinds=list(rows.values_list("kind").annotate(n=Count("id")).order_by("kind")),
+    )
+
+
+def _dropped(stats: dict[str, Any]) -> list[tuple[str, int]]:
+    """(reason, count) from the stats curation wrote: {"dropped": {reason: n}} (or "dropped_by_reason")."""
+    dropped = stats.get("dropped_by_reason", stats.get("dropped"))
+    if not isinstance(dropped, dict):
+        return []
+    return sorted(((str(r), int(n)) for r, n in dropped.items() if n), key=lambda pair: (-pair[1], pair[0]))
+
+
+@dataclass
+class RowView:
+    row: DatasetRow
+    prompt: str
+    first: str  # chosen (pairwise), best response (listwise), completion (unpaired)
+    second: str  # rejected (pairwise), the ranking (listwise), the label (unpaired)
+    source: str
+    noise_score: float | None
+    reasons: list[str]
+
+
+def _text(prompt: Any) -> str:
+    """The last user turn of a chat prompt (or the prompt itself if it is a string)."""
+    if isinstance(prompt, list) and prompt:
+        users = [m for m in prompt if isinstance(m, dict) and m.get("role", "user") == "user"] or prompt
+        last = users[-1]
+        return str(last.get("content", "")) if isinstance(last, dict) else str(last)
+    return "" if prompt is None else str(prompt)
+
+
+def row_view(row: DatasetRow) -> RowView:
+    data, prov = row.data or {}, row.provenance or {}
+    if row.kind == "listwise":
+        responses = data.get("responses") or []
+        ranking = data.get("ranking") or []
+        best = responses[ranking[0][0]] if ranking and ranking[0] and responses else ""
+        first, second = str(best), " > ".join(" = ".join(chr(65 + p) for p in g) for g in ranking)
+    elif row.kind == "tie":
+        responses = [str(r) for r in data.get("responses") or []] + ["", ""]
+        first, second = responses[0], f"(tie) {responses[1]}"
+    elif row.kind == "unpaired":
+        first, second = str(data.get("completion", "")), "good" if data.get("label") else "bad"
+    else:
+        first, second = str(data.get("chosen", "")), str(data.get("rejected", ""))
+    return RowView(
+        row=row, prompt=_text(data.get("prompt")), first=first, second=second,
+        source=str(prov.get("source") or ""), noise_score=_num(prov.get("noise_score")),
+        reasons=[str(r) for r in prov.get("reasons") or []],
+    )
+
+
+def dataset_rows(*, version: DatasetVersion, split: str | None = None) -> QuerySet[DatasetRow]:
+    """The version's rows in their stored order (page them: a version may hold millions)."""
+    rows = DatasetRow.objects.filter(version=version).order_by("index")
+    return rows.filter(split=split) if split else rows

@@ -1,0 +1,197 @@
+"""Curation pages: agreement of a project, a curation run and routing (forms), dataset versions and their rows.
+
+Owners and reviewers see every page (a non-member gets 404, an annotator 403); starting a curation run or a
+routing run is for those who may start the project's jobs (owners and staff, `job_may_start`). Shells: check
+access, call one selector or service, render.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as HttpForbidden
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.curation.dataset import CurationConfig
+from annotation.curation.export import FORMAT_KINDS
+from training.forms import TRAINERS
+from training.jobs.registry import job_type
+from training.models import JobKind
+from training.selectors import job_may_start
+from training.services.jobs import job_start
+from training.services.training import ROW_KIND
+
+from .. import errors
+from ..models import DatasetRow, Project
+from ..selectors.curation import (
+    agreement_for_user,
+    dataset_rows,
+    dataset_version_for_user,
+    dataset_versions_for_user,
+    routing_summary,
+    row_view,
+)
+from ..selectors.review import project_for_reviewer
+from ..services.routing import routing_run
+from .curation_forms import ConfigForm, RoutingForm
+from .review import access_checked
+
+ROWS_PAGE_SIZE = 25
+# The export formats and encodings the REST export offers (annotation/api, helper "export"), as link labels.
+EXPORT_FORMATS = (
+    ("trl", "TRL preference"),
+    ("trl_conversational", "TRL preference, conversational"),
+    ("kto", "TRL unpaired (KTO)"),
+    ("listwise", "Listwise"),
+    ("raw_votes", "Raw per-annotator votes"),
+)
+EXPORT_ENCODINGS = ("jsonl", "parquet")
+
+
+@require_GET
+@login_required
+def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
+    """Agreement figures, per-annotator and per-judge agreement, Cohen's κ pairs (pairwise items)."""
+    page = access_checked(agreement_for_user, user=request.user, slug=slug,
+                          include_judges=request.GET.get("judges") == "1")
+    return render(request, "annotation/curation/agreement.html", {
+        "page": page, "project": page.project, "chart_data": page.chart_data(),
+    })
+
+
+# -- curation and routing ---------------------------------------------------------------------------
+def _curate_form(data: Any = None) -> ConfigForm:
+    """The form of the `curate` job's config: its `curation` object shown as CurationConfig's fields."""
+    config_class = job_type(JobKind.CURATE).config_class
+    return ConfigForm(data, config_class=config_class, inner=("curation", CurationConfig))
+
+
+def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:
+    curate_form = forms_.get("curate_form") or _curate_form()
+    return {
+        "project": project,
+        "may_start": job_may_start(user=request.user, project=project),
+        "curate_form": curate_form,
+        "routing_form": forms_.get("routing_form") or RoutingForm(initial={"policy": "rules", "seed": 0}),
+        "routing": routing_summary(project=project),
+        "routing_result": forms_.get("routing_result"),
+    }
+
+
+def _project_to_start(request: HttpRequest, slug: str) -> Project:
+    project = access_checked(project_for_reviewer, user=request.user, slug=slug)
+    if not job_may_start(user=request.user, project=project):
+        raise HttpForbidden("only the project's owners (and staff) may start curation and routing runs")
+    return project
+
+
+@require_GET
+@login_required
+def curation_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The forms of a curation run and a routing run, and the project's current routing."""
+    project = access_checked(project_for_reviewer, user=request.user, slug=slug)
+    return render(request, "annotation/curation/curate.html", _curation_context(request, project))
+
+
+@require_POST
+@login_required
+def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Queue a `curate` job with the form's config; on to the job's page (its progress bar)."""
+    project = _project_to_start(request, slug)
+    form = _curate_form(request.POST)
+    if form.is_valid():
+        try:
+            job = job_start(kind=JobKind.CURATE, config=form.config(),
+                            project=project, user=request.user)
+        except errors.PermissionDenied as exc:
+            raise HttpForbidden(exc.message) from exc
+        except errors.PrefStudioError as exc:
+            form.add_config_error(exc.field, exc.message)
+        else:
+            return redirect("job-detail", job_id=job.pk)
+    return render(request, "annotation/curation/curate.html",
+                  _curation_context(request, project, curate_form=form), status=400)
+
+
+@require_POST
+@login_required
+def routing_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Route the project's items under the budget (synchronous: a demo-sized project takes a moment)."""
+    project = _project_to_start(request, slug)
+    form = RoutingForm(request.POST)
+    result = None
+    status = 400
+    if form.is_valid():
+        try:
+            result = routing_run(project=project, policy=form.cleaned_data["policy"],
+                                         seed=form.cleaned_data["seed"], embeddings=form.cleaned_data["embeddings"],
+                                         **form.budget())
+        except errors.PrefStudioError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = exc.status_code
+        else:
+            status = 200
+            messages.success(request, f"Routed {result.get('items', 0)} items with policy {result.get('policy')}: "
+                                      f"{result.get('human', 0)} to people, {result.get('ai', 0)} keep AI labels.")
+    return render(request, "annotation/curation/curate.html",
+                  _curation_context(request, project, routing_form=form, routing_result=result), status=status)
+
+
+# -- dataset versions -------------------------------------------------------------------------------
+@require_GET
+@login_required
+def dataset_versions(request: HttpRequest, slug: str) -> HttpResponse:
+    project, versions = access_checked(dataset_versions_for_user, user=request.user, slug=slug)
+    return render(request, "annotation/curation/versions.html", {"project": project, "versions": versions})
+
+
+def _train_links(version_pk: int, kinds: set[str]) -> list[tuple[str, str]]:
+    """(trainer, URL of its start form for this version) for every trainer that reads rows this version has."""
+    url = reverse("job-start-train")
+    return [
+        (label, f"{url}?trainer={kind}&dataset_version={version_pk}")
+        for kind, label in TRAINERS.items()
+        if ROW_KIND.get(kind) in kinds
+    ]
+
+
+@require_GET
+@login_required
+def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """One version: statistics, filter config, a page of rows (htmx swaps just the table), export links."""
+    detail = access_checked(dataset_version_for_user, user=request.user, slug=slug, number=number)
+    split = request.GET.get("split") or ""
+    if split not in DatasetRow.Split.values:
+        split = ""
+    page = Paginator(dataset_rows(version=detail.version, split=split or None), ROWS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    base = reverse("api-dataset-export", kwargs={"slug": slug, "number": number})
+    context = {
+        "detail": detail,
+        "project": detail.project,
+        "version": detail.version,
+        "page": page,
+        "rows": [row_view(row) for row in page.object_list],
+        "split": split,
+        "splits": DatasetRow.Split.choices,
+        "chart_data": detail.chart_data(),
+        "exports": [
+            (label, [(encoding, f"{base}?format={fmt}&encoding={encoding}") for encoding in EXPORT_ENCODINGS])
+            for fmt, label in EXPORT_FORMATS
+            if FORMAT_KINDS.get(fmt) is None or FORMAT_KINDS[fmt] in dict(detail.kinds)  # what the rows hold
+        ],
+        "filter_config": json.dumps(detail.version.filter_config, indent=2, sort_keys=True),
+        "train_links": _train_links(detail.version.pk, {kind for kind, _ in detail.kinds}),
+        "may_start": job_may_start(user=request.user, project=detail.project),
+    }
+    template = "annotation/curation/version.html"
+    if request.htmx:
+        template += "#rows-table"
+    return render(request, template, context)
