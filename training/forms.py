@@ -6,8 +6,12 @@ the result with the dataclass, naming the field at fault (`add_config_error` put
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import json
+import textwrap
+import typing
 from typing import Any
 
 from django import forms
@@ -18,6 +22,7 @@ from annotation.models import Project
 from .engine.generation import PAIRINGS, GenerationConfig
 from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
+from .engine.trainers.config import DPO_LOSSES, LISTWISE_LOSSES
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
 
 
@@ -123,7 +128,9 @@ class JudgeForm(JobConfigForm):
     prefix_id = "judge-form"
 
     model_id = forms.ModelChoiceField(
-        queryset=ModelArtifact.objects.exclude(kind=ArtifactKind.REWARD).order_by("name"), label="Judge model",
+        queryset=ModelArtifact.objects.order_by("name"), label="Judge model",
+        help_text="A reward model judges by its scores (higher reward wins, P(A) = sigmoid(r_A - r_B)); "
+                  "mode, output and template then do not apply.",
     )
     mode = forms.ChoiceField(choices=_choices(["pairwise", "rating", "checklist"]),
                              initial=_default(JudgeConfig, "mode"))
@@ -152,3 +159,141 @@ class JudgeTemplateForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, label_suffix="", **kwargs)
+
+
+# -- training jobs -------------------------------------------------------------------------------------
+TRAINERS = {  # JobKind -> what the trainer tab says
+    JobKind.TRAIN_RM.value: "Reward model",
+    JobKind.TRAIN_DPO.value: "DPO",
+    JobKind.TRAIN_LISTWISE.value: "Listwise (PRO / LiPO)",
+    JobKind.TRAIN_KTO.value: "KTO",
+}
+TRAIN_FORM_SKIPS = {"base_model_id"}  # set by the model select, not typed in
+CHOICE_FIELDS = {  # (kind, field) -> its allowed values: str fields the config checks against a list
+    (JobKind.TRAIN_DPO.value, "loss"): DPO_LOSSES,
+    (JobKind.TRAIN_LISTWISE.value, "loss"): LISTWISE_LOSSES,
+}
+
+
+class TrainForm(forms.Form):
+    """Start a training job: a dataset version, a base model, and the trainer config's fields (built from the
+    config dataclass of `kind`: defaults pre-filled, the field's docstring as help). Fields of types a form
+    cannot show (nested objects, lists) go through the advanced JSON."""
+
+    dataset_version = forms.ModelChoiceField(
+        queryset=None, empty_label=None, label="Dataset version",
+        help_text="Frozen versions of your projects that hold rows this trainer reads; the test split is held out.",
+    )
+    base_model = forms.ModelChoiceField(queryset=None, empty_label=None, label="Base model",
+                                        help_text="A local model (backend hf or vllm) from the models page.")
+    advanced = forms.CharField(
+        required=False, label="Advanced (JSON)", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Other config fields as a JSON object (e.g. {\"lora_target_modules\": [\"q_proj\"]}); the "
+                  "fields above win over the same keys here, except fields left empty.",
+    )
+
+    def __init__(self, *args: Any, kind: str, versions: Any, **kwargs: Any) -> None:
+        from .jobs.registry import job_type
+
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.kind = kind
+        self.config_class = job_type(kind).config_class
+        self.fields["dataset_version"].queryset = versions
+        self.fields["dataset_version"].label_from_instance = version_label
+        models = ModelArtifact.objects.exclude(backend=Backend.OPENAI).order_by("name")
+        if kind != JobKind.TRAIN_RM:
+            models = models.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
+        self.fields["base_model"].queryset = models
+        self.config_fields: list[str] = []
+        docs = dataclass_field_docs(self.config_class)
+        hints = typing.get_type_hints(self.config_class)
+        for f in dataclasses.fields(self.config_class):
+            if f.name in TRAIN_FORM_SKIPS or not f.init:
+                continue
+            hint = hints.get(f.name)
+            if (kind, f.name) in CHOICE_FIELDS:
+                hint = typing.Literal[CHOICE_FIELDS[kind, f.name]]  # a str field that takes only these values
+            field = config_form_field(f, hint, docs.get(f.name, ""))
+            if field is not None:
+                self.fields[f.name] = field
+                self.config_fields.append(f.name)
+        self.order_fields(["dataset_version", "base_model", *self.config_fields, "advanced"])
+
+    def clean_advanced(self) -> dict[str, Any]:
+        return _json_object(self.cleaned_data["advanced"], "Advanced")
+
+    def config(self) -> dict[str, Any]:
+        """The job's config (call after is_valid): advanced JSON, overlaid with the fields and the base model."""
+        config = dict(self.cleaned_data["advanced"])
+        for name in self.config_fields:
+            value = self.cleaned_data.get(name)
+            if value is None or value == "":
+                if name not in config:  # an empty optional field means None, unless the JSON sets it
+                    config[name] = None
+            else:
+                config[name] = value
+        config["base_model_id"] = self.cleaned_data["base_model"].pk
+        return config
+
+    def add_config_error(self, field: str | None, message: str) -> None:
+        name = (field or "").removeprefix("config.").split(".")[0]
+        if name == "base_model_id":
+            name = "base_model"
+        self.add_error(name if name in self.fields else None, message)
+
+
+def version_label(version: Any) -> str:
+    """'lab v3 (curated, mace) - 1200 train rows' for the version select."""
+    name = f" ({version.name})" if version.name and version.name != f"v{version.number}" else ""
+    rows = getattr(version, "n_kind_rows", None)
+    return f"{version.project.slug} v{version.number}{name}" + (f" - {rows} train rows" if rows is not None else "")
+
+
+def dataclass_field_docs(cls: type) -> dict[str, str]:
+    """field name -> its help: `metadata["help"]`, else the docstring written under the field (as in
+    JudgeConfig), found by parsing the class's source; "" where there is none."""
+    docs: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):  # a subclass's doc wins
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("help"):
+            docs[f.name] = str(f.metadata["help"])
+    return docs
+
+
+def config_form_field(f: dataclasses.Field, hint: Any, doc: str) -> forms.Field | None:
+    """A form field for dataclass field `f` (bool, int, float, str, Literal, each optionally None); None for
+    other types. Pre-filled with the default; the help says the default."""
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if optional:
+        rest = [a for a in args if a is not type(None)]
+        hint = rest[0] if len(rest) == 1 else None
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return None  # lists and dicts: advanced JSON
+    shown = "empty" if default is None else json.dumps(default)
+    help_text = f"{doc} Default: {shown}.".strip()
+    label = f.name.replace("_", " ").capitalize()
+    common = {"label": label, "help_text": help_text, "initial": default, "required": not optional}
+    if typing.get_origin(hint) is typing.Literal:
+        choices = [(v, str(v)) for v in typing.get_args(hint)]
+        return forms.TypedChoiceField(choices=([("", "— none —")] if optional else []) + choices,
+                                      coerce=lambda v: v, empty_value=None if optional else "", **common)
+    if hint is bool:
+        return forms.BooleanField(**{**common, "required": False})
+    if hint is int:
+        return forms.IntegerField(**common)
+    if hint is float:
+        return forms.FloatField(**common)
+    if hint is str:
+        return forms.CharField(**{**common, "required": False})
+    return None

@@ -7,13 +7,16 @@ Starting a job is for staff and the owners of its project; a job of no project (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings as django_settings
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from annotation.errors import NotFound, PermissionDenied, PrefStudioError
-from annotation.models import Membership, Project, Role
+from annotation.models import DatasetRow, DatasetVersion, Membership, Project, Role
 
 from .models import Job, JobKind, JobState, JudgeTemplate, ModelArtifact
 
@@ -139,3 +142,111 @@ def judge_template_versions(*, project: Project) -> QuerySet[JudgeTemplate]:
     """Every stored version of the project's judge templates: by mode and name, newest version first."""
     versions = JudgeTemplate.objects.filter(project=project).select_related("created_by")
     return versions.order_by("mode", "name", "-version")
+
+
+# -- training: dataset versions to train on, artifact files, comparing runs -----------------------------
+TRAINING_KINDS = (JobKind.TRAIN_RM, JobKind.TRAIN_DPO, JobKind.TRAIN_LISTWISE, JobKind.TRAIN_KTO)
+MAX_ARTIFACT_FILES = 500  # listed on the job page; the zip download has them all
+
+
+def training_versions_for_user(*, user: AbstractBaseUser, row_kind: str) -> QuerySet[DatasetVersion]:
+    """Dataset versions of the projects `user` may start jobs in that have train rows of `row_kind`
+    ("pairwise" | "listwise" | "unpaired"), newest first, annotated with n_kind_rows."""
+    projects = job_start_projects_for_user(user=user)
+    return (
+        DatasetVersion.objects.filter(project__in=projects)
+        .annotate(n_kind_rows=Count("rows", filter=Q(rows__split=DatasetRow.Split.TRAIN, rows__kind=row_kind)))
+        .filter(n_kind_rows__gt=0)
+        .select_related("project")
+        .order_by("project__slug", "-number")
+    )
+
+
+def job_artifact_root(job: Job) -> Path:
+    """The job's artifact directory (JobContext.artifact_dir); it may not exist."""
+    return Path(django_settings.ARTIFACT_DIR) / "jobs" / str(job.pk)
+
+
+def job_artifact_path(*, job: Job, path: str) -> Path:
+    """The file or directory `path` (relative, "" = the whole directory) inside the job's artifact directory.
+
+    NotFound for anything that does not exist or is not inside it: absolute paths, "..", and symlinks that
+    lead out are refused alike, so a download can never reach another file of the machine.
+    """
+    root = job_artifact_root(job).resolve()
+    relative = Path(path or ".")
+    if relative.is_absolute() or ".." in relative.parts:
+        raise NotFound(f"no artifact {path!r} in job {job.pk}", field="path")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or not target.exists():
+        raise NotFound(f"no artifact {path!r} in job {job.pk}", field="path")
+    return target
+
+
+def job_artifact_files(job: Job) -> list[tuple[str, int]]:
+    """[(relative path, bytes)] of the files in the job's artifact directory, sorted; symlinks leading out of
+    it are left out. At most MAX_ARTIFACT_FILES."""
+    root = job_artifact_root(job)
+    if not root.is_dir():
+        return []
+    resolved_root = root.resolve()
+    files: list[tuple[str, int]] = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.resolve().is_relative_to(resolved_root):
+            files.append((path.relative_to(root).as_posix(), path.stat().st_size))
+            if len(files) >= MAX_ARTIFACT_FILES:
+                break
+    return files
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    runs: list[Job]
+    metric_rows: list[tuple[str, list[Any], int | None]]  # (name, value per run or None, index of the best)
+    config_rows: list[tuple[str, list[Any], bool]]  # (name, value per run, differs between runs)
+    curves: dict[str, Any]  # {"runs": [{"id", "label", "series": {metric: [{x, y}]}}], "metrics": [names]}
+
+
+def _flat_numbers(value: Any, prefix: str = "") -> dict[str, float]:
+    """{"eval": {"accuracy": 0.7}} -> {"eval.accuracy": 0.7}: the numbers of a nested metrics dict."""
+    out: dict[str, float] = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            out.update(_flat_numbers(inner, f"{prefix}{key}."))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out[prefix.rstrip(".")] = float(value)
+    return out
+
+
+def training_runs_compare(*, user: AbstractBaseUser, job_ids: list[int]) -> RunComparison:
+    """The succeeded training jobs among `job_ids` that `user` may see, in the order asked, side by side.
+
+    Final metrics come from the job's artifacts["metrics"] (flattened; the best is the highest, or the lowest
+    for a name containing "loss"); curves are the recorded Job.metrics series.
+    """
+    found = {
+        job.pk: job
+        for job in jobs_for_user(user=user).filter(pk__in=job_ids, kind__in=TRAINING_KINDS, state=JobState.SUCCEEDED)
+    }
+    runs = [found[pk] for pk in dict.fromkeys(job_ids) if pk in found]
+    finals = [_flat_numbers((run.artifacts or {}).get("metrics") or {}) for run in runs]
+    names = list(dict.fromkeys(name for final in finals for name in final))
+    metric_rows = []
+    for name in names:
+        values = [final.get(name) for final in finals]
+        present = [(v, i) for i, v in enumerate(values) if v is not None]
+        best = None
+        if len(present) > 1 and len({v for v, _ in present}) > 1:
+            best = (min if "loss" in name else max)(present)[1]
+        metric_rows.append((name, values, best))
+    keys = list(dict.fromkeys(["kind", *(k for run in runs for k in (run.config or {}))]))
+    config_rows = []
+    for key in keys:
+        values = [run.kind if key == "kind" else (run.config or {}).get(key) for run in runs]
+        config_rows.append((key, values, len({repr(v) for v in values}) > 1))
+    curve_runs = []
+    for run in runs:
+        series = {s.name: s.points for s in job_metric_series(run)}
+        curve_runs.append({"id": run.pk, "label": f"#{run.pk} {run.kind.removeprefix('train_')}", "series": series})
+    metric_names = list(dict.fromkeys(name for r in curve_runs for name in r["series"]))
+    return RunComparison(runs, metric_rows, config_rows, {"runs": curve_runs, "metrics": metric_names})

@@ -1,7 +1,7 @@
-"""Training pages (included under jobs/ by prefstudio/urls.py): jobs, models, judge templates."""
+"""Training pages (included under jobs/ by prefstudio/urls.py): jobs, training, artifacts, models, judge templates."""
 from django.urls import path
 
-from . import views
+from . import train_views, views
 
 urlpatterns = [
     path("", views.job_list, name="job-list"),
@@ -10,6 +10,10 @@ urlpatterns = [
     path("judge/", views.judge_start, name="job-start-judge"),
     path("<int:job_id>/", views.job_detail, name="job-detail"),
     path("<int:job_id>/cancel/", views.job_cancel_view, name="job-cancel"),
+    path("<int:job_id>/artifacts/", train_views.job_artifact_download, name="job-artifacts"),
+    path("<int:job_id>/artifacts/<path:path>", train_views.job_artifact_download, name="job-artifact"),
+    path("train/", train_views.train_start, name="job-start-train"),
+    path("compare/", train_views.job_compare, name="job-compare"),
     path("models/", views.model_list, name="model-list"),
     path("models/register/", views.model_register, name="model-register"),
     path("judge-templates/<slug:slug>/", views.judge_templates, name="judge-templates"),

@@ -26,6 +26,8 @@ from .engine.judging.templates import DEFAULT_TEMPLATES
 from .forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
 from .models import Job, JobKind, JobState
 from .selectors import (
+    TRAINING_KINDS,
+    job_artifact_files,
     job_chart_data,
     job_for_user,
     job_is_finished,
@@ -171,11 +173,16 @@ def _visible(request: HttpRequest, job_id: int) -> Job:
 
 def _job_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     finished = job_is_finished(job)
+    files = job_artifact_files(job)
     return {
         "job": job,
         "finished": finished,
         "may_cancel": not finished and job_may_manage(user=request.user, job=job),
         "chart_data": job_chart_data(job),
+        # Checkpoints (many files, only needed to resume) fold away under the model and results.
+        "artifact_files": [f for f in files if not f[0].startswith("checkpoints/")],
+        "checkpoint_files": [f for f in files if f[0].startswith("checkpoints/")],
+        "comparable": job.kind in TRAINING_KINDS and job.state == JobState.SUCCEEDED,
     }
 
 
@@ -192,6 +199,7 @@ def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = No
         "active": any(not job_is_finished(job) for job in page),
         "may_start_diagnostic": job_may_start(user=request.user, project=None),
         "query": request.GET.urlencode(),
+        "training_kinds": [k.value for k in TRAINING_KINDS],
     }
     fragment = bool(request.htmx) and request.method == "GET"  # the polled table: no forms to build
     if not fragment:

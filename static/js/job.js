@@ -12,13 +12,27 @@
     return source ? JSON.parse(source.textContent).series : [];
   }
 
+  // Training jobs report many series (loss, accuracy, learning rate, grad norm, ...): losses go on the left
+  // axis, accuracies (0-1) on the right, and the rest start hidden (a click on the legend shows them).
+  const isLoss = (name) => /loss/i.test(name);
+  const isAccuracy = (name) => /acc/i.test(name);
+
+  function training(series) {
+    return series.some((s) => isLoss(s.name)) && series.length > 2;
+  }
+
   function datasets(series) {
-    // The first metric on the left axis, the others on the right: a loss and a throughput differ in scale.
-    return series.map((s, i) => ({
-      label: s.name, data: s.points, yAxisID: i === 0 ? "y" : "y1",
-      borderColor: COLOURS[i % COLOURS.length], backgroundColor: COLOURS[i % COLOURS.length],
-      borderWidth: 2, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0.2,
-    }));
+    // Otherwise the first metric on the left axis, the others on the right: a loss and a throughput differ in scale.
+    const grouped = training(series);
+    return series.map((s, i) => {
+      const left = grouped ? isLoss(s.name) : i === 0;
+      return {
+        label: s.name, data: s.points, yAxisID: left ? "y" : "y1",
+        hidden: grouped && !isLoss(s.name) && !isAccuracy(s.name),
+        borderColor: COLOURS[i % COLOURS.length], backgroundColor: COLOURS[i % COLOURS.length],
+        borderWidth: 2, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0.2,
+      };
+    });
   }
 
   function render() {
@@ -30,8 +44,11 @@
     box.hidden = series.length === 0;
     empty.hidden = series.length !== 0;
     canvas.dataset.points = series.reduce((n, s) => n + s.points.length, 0);
+    canvas.dataset.shown = datasets(series).filter((d) => !d.hidden).map((d) => d.label).join(",");
     if (chart) {
-      chart.data.datasets = datasets(series);
+      // Keep what the reader toggled in the legend: carry each series' hidden flag over by name.
+      const hidden = new Map(chart.data.datasets.map((d, i) => [d.label, !chart.isDatasetVisible(i)]));
+      chart.data.datasets = datasets(series).map((d) => (hidden.has(d.label) ? { ...d, hidden: hidden.get(d.label) } : d));
       chart.options.scales.y1.display = series.length > 1;
       chart.update("none");
       return;

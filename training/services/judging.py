@@ -18,7 +18,7 @@ from annotation.services.labels import label_create
 
 from ..engine.judging import Judge, JudgeConfig, JudgeResult, JudgeTask, run_judge
 from ..engine.progress import Progress
-from ..models import JudgeTemplate, ModelArtifact
+from ..models import ArtifactKind, JudgeTemplate, ModelArtifact
 from .backends import backend_for, model_for_generation
 from .judge_templates import judge_template_get
 
@@ -135,6 +135,9 @@ def judge_run(*, project_id: int, config: JudgeConfig, progress: Progress) -> di
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         raise PrefStudioError("a judge job needs a project", field="project")
+    reward_model = ModelArtifact.objects.filter(pk=config.model_id, kind=ArtifactKind.REWARD).first()
+    if reward_model is not None:
+        return reward_judge_run(project=project, artifact=reward_model, config=config, progress=progress)
     artifact = model_for_generation(model_id=config.model_id, field="model_id")
     templates = judge_templates_for(project=project, config=config)
     identity = judge_identity(artifact=artifact, config=config, templates=templates)
@@ -163,3 +166,44 @@ def judge_run(*, project_id: int, config: JudgeConfig, progress: Progress) -> di
     stats.update(run_judge(judge, _tasks(item_ids, chunk=config.batch_size * 4), total=len(item_ids),
                            progress=progress, write=write))
     return stats
+
+
+def reward_judge_run(*, project: Project, artifact: ModelArtifact, config: JudgeConfig,
+                     progress: Progress) -> dict[str, Any]:
+    """Label the project's pairwise and listwise items with reward model `artifact` (training.engine.judging.reward:
+    the higher reward wins, P(A) = sigmoid(r_A - r_B)). The mode, template and sampling settings of `config` do
+    not apply; the judge is named "<model>/reward" unless `config.judge_name` says otherwise. Re-runnable."""
+    from ..engine.judging.reward import RewardJudge
+
+    identity = {"model_id": artifact.pk, "model": artifact.name, "backend": artifact.backend, "mode": "reward",
+                "location": artifact.location}
+    name = config.judge_name or artifact.name[: NAME_LENGTH - len("/reward")] + "/reward"
+    annotator = judge_annotator_get_or_create(name=name, identity=identity)
+    item_ids = judge_items(project=project, annotator=annotator, item_ids=config.item_ids)
+    progress.log(f"reward-model judge {annotator.name!r}: {len(item_ids)} items to judge in project {project.slug!r}")
+    stats: dict[str, Any] = {"judge": annotator.name, "annotator_id": annotator.pk, "written": 0, "skipped": 0}
+    if not item_ids:
+        return {**stats, "items": 0, "unparsable": 0, "swap_inconsistent": 0}
+    judge = RewardJudge(artifact.location, config)
+    tasks = _tasks(item_ids, chunk=config.batch_size * 4)
+    write = _writer(project, annotator, item_ids, stats, progress)
+    stats.update(run_judge(judge, tasks, total=len(item_ids), progress=progress, write=write))  # type: ignore[arg-type]
+    return stats
+
+
+def _writer(project: Project, annotator: Annotator, item_ids: list[int], stats: dict[str, Any], progress: Progress):
+    shapes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
+    sizes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "n_responses"))
+
+    def write(results: list[JudgeResult]) -> None:
+        for result in results:
+            payload = label_payload(result, kind=shapes[result.key], n_responses=sizes[result.key],
+                                    rationale_required=project.rationale_required)
+            try:
+                label_create(item=Item(pk=result.key), annotator=annotator, data=payload)
+                stats["written"] += 1
+            except Conflict as exc:
+                progress.log(f"item {result.key} skipped: {exc.message}")
+                stats["skipped"] += 1
+
+    return write

@@ -15,7 +15,9 @@ class JudgeConfig:
     """An LLM judge run over a project's items; its verdicts become Labels of the judge annotator."""
 
     model_id: int
-    """The ModelArtifact that judges (backend hf, vllm or openai)."""
+    """The ModelArtifact that judges (backend hf, vllm or openai). A reward model (kind "reward", e.g. one a
+    train_rm job registered) judges by its scores instead (engine/judging/reward.py): mode, output, template and
+    sampling do not apply to it."""
     mode: Literal["pairwise", "rating", "checklist"] = "pairwise"
     """pairwise: which of two responses is better, asked in both orders (listwise items: every pair).
     rating: each response rated 1-10 on its own; rank by expected rating. checklist: a yes/no checklist

@@ -2,6 +2,7 @@
 
     manage.py jobs list [--state running] [--kind diagnostic] [--project SLUG] [--limit 20]
     manage.py jobs start diagnostic --config '{"steps": 20, "queue": "gpu"}' [--project SLUG]
+    manage.py jobs start train_rm --config '{"base_model_id": 3}' --dataset-version hh-demo:1
     manage.py jobs cancel 42
     manage.py jobs reap [--stale-after 90]
 """
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         start.add_argument("kind")
         start.add_argument("--config", default="{}", help="the kind's config as a JSON object")
         start.add_argument("--project", default="", help="project slug")
-        start.add_argument("--dataset-version", type=int, default=None, help="dataset version id")
+        start.add_argument("--dataset-version", default=None,
+                           help="dataset version: its id, or PROJECT:NUMBER as `curate` prints it (hh-demo:2)")
         cancel = sub.add_parser("cancel", help="cancel a job (a running one stops at its next step)")
         cancel.add_argument("job_id", type=int)
         reap = sub.add_parser("reap", help="re-queue or fail running jobs whose worker stopped beating")
@@ -51,7 +53,7 @@ class Command(BaseCommand):
                 f"{job.created_at:%Y-%m-%d %H:%M}  {job.worker_host or '-'}  {job.message}"
             )
 
-    def do_start(self, *, kind: str, config: str, project: str, dataset_version: int | None, **_) -> None:
+    def do_start(self, *, kind: str, config: str, project: str, dataset_version: str | None, **_) -> None:
         try:
             parsed = json.loads(config)
         except json.JSONDecodeError as exc:
@@ -59,9 +61,7 @@ class Command(BaseCommand):
         project_obj = Project.objects.filter(slug=project).first() if project else None
         if project and project_obj is None:
             raise CommandError(f"no project {project!r}")
-        version = DatasetVersion.objects.filter(pk=dataset_version).first() if dataset_version else None
-        if dataset_version and version is None:
-            raise CommandError(f"no dataset version {dataset_version}")
+        version = _dataset_version(dataset_version) if dataset_version else None
         job = job_start(kind=kind, config=parsed, project=project_obj, dataset_version=version, user=None)
         self.stdout.write(f"job {job.pk} queued ({job.kind}); watch it with: manage.py jobs list")
 
@@ -74,3 +74,16 @@ class Command(BaseCommand):
         for job_id, outcome in done:
             self.stdout.write(f"job {job_id}: {outcome}")
         self.stdout.write(f"{len(done)} stale job{'s' if len(done) != 1 else ''} reaped")
+
+
+def _dataset_version(text: str) -> DatasetVersion:
+    """A DatasetVersion from "42" (its id) or "hh-demo:2" (project slug and version number)."""
+    slug, sep, number = text.rpartition(":")
+    if sep:
+        version = DatasetVersion.objects.filter(project__slug=slug, number=int(number) if number.isdigit() else -1)
+    else:
+        version = DatasetVersion.objects.filter(pk=int(text) if text.isdigit() else -1)
+    found = version.first()
+    if found is None:
+        raise CommandError(f"no dataset version {text} (give its id or PROJECT:NUMBER)")
+    return found

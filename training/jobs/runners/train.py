@@ -1,0 +1,105 @@
+"""The training jobs (train_rm, train_dpo, train_listwise, train_kto) on queue "gpu".
+
+Thin: load the job's dataset version rows (training.services.training), resolve the base model's directory,
+run the engine (training/engine/trainers/) with output_dir = the job's artifact directory, write run.json, and
+register the trained model as a ModelArtifact. With more than one CUDA device the engine runs under
+`accelerate launch` (training/engine/launch.py) and its reports come back through a file.
+
+Re-runnable: a re-run after a lost worker calls the engine with the same output_dir, and the engine resumes
+from its latest checkpoint there (the result's `resumed_from_step` says from which step); registration is
+idempotent (one ModelArtifact per job).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ...engine.progress import Progress
+from ...engine.trainers.config import DPOTrainConfig, KTOTrainConfig, ListwiseTrainConfig, RewardTrainConfig
+from ...models import JobKind
+from ..registry import JobContext, register
+
+RUN_FILE = "run.json"  # in the artifact dir: what was trained on, how, and the final metrics
+
+
+def cuda_devices() -> int:
+    """CUDA devices this worker sees (0 on a CPU machine)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def uses_lora(config: Any) -> bool:
+    """Does the trainer config ask for a LoRA adapter (then a policy is registered as an ADAPTER)?"""
+    return bool(getattr(config, "lora", False))
+
+
+def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -> dict[str, Any]:
+    """Run one training job; returns the job's artifacts dict (see the module docstring)."""
+    from annotation.errors import PrefStudioError
+
+    from ...engine.launch import launch_spec_write, result_dict, run_launched, trainer_for
+    from ...services.training import (
+        ROW_KIND, dataset_version_noise_rate, training_base_location, training_config_hash, training_result_register,
+        training_rows,
+    )
+
+    version_id = context.dataset_version_id
+    if version_id is None:
+        raise PrefStudioError("a training job needs a dataset version", field="dataset_version")
+    if config.base_model_id is None:
+        raise PrefStudioError("a training job needs a base model (base_model_id)", field="config.base_model_id")
+    train_rows, test_rows = training_rows(dataset_version_id=version_id, kind=ROW_KIND[kind])
+    model_path = training_base_location(model_id=config.base_model_id)
+    noise_rate = dataset_version_noise_rate(dataset_version_id=version_id, kind=ROW_KIND[kind])
+    output_dir = Path(context.artifact_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    progress.log(f"dataset version {version_id}: {len(train_rows)} train / {len(test_rows)} test {ROW_KIND[kind]} "
+                 f"rows; estimated noise rate {'unknown' if noise_rate is None else f'{noise_rate:.3f}'}")
+    if context.attempt > 1:
+        progress.log(f"run {context.attempt}: resuming from the latest checkpoint in {output_dir}, if any")
+    devices = cuda_devices()
+    if devices > 1:
+        spec = launch_spec_write(kind=kind, config=config, train_rows=train_rows, test_rows=test_rows,
+                                 model_path=model_path, output_dir=output_dir, noise_rate=noise_rate)
+        result = run_launched(spec_path=spec, num_processes=devices, progress=progress)
+    else:
+        _, train = trainer_for(kind)
+        result = result_dict(train(config, train_rows=train_rows, test_rows=test_rows, model_path=model_path,
+                                    output_dir=output_dir, progress=progress, noise_rate=noise_rate))
+    config_hash = training_config_hash(config=config, dataset_version_id=version_id)
+    artifact = training_result_register(
+        job_id=context.job_id, kind=kind, dataset_version_id=version_id, config=config,
+        model_dir=result["model_dir"], metrics=result["metrics"], lora=uses_lora(config),
+        base_model_id=config.base_model_id,
+    )
+    run = {
+        "dataset_version_id": version_id, "config_hash": config_hash, "metrics": result["metrics"],
+        "resumed_from_step": result.get("resumed_from_step"), "steps": result.get("steps"),
+        "noise_rate": noise_rate, "processes": max(devices, 1), "model_artifact_id": artifact.pk,
+    }
+    (output_dir / RUN_FILE).write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
+    progress.update(1.0, f"trained: model {artifact.name} (id {artifact.pk})")
+    return {**run, "model_dir": result["model_dir"], "model_artifact": artifact.name,
+            "train_rows": len(train_rows), "test_rows": len(test_rows)}
+
+
+@register(JobKind.TRAIN_RM, config=RewardTrainConfig, queue="gpu")
+def run_rm(config: RewardTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
+    return train_run(JobKind.TRAIN_RM.value, config, progress, context)
+
+
+@register(JobKind.TRAIN_DPO, config=DPOTrainConfig, queue="gpu")
+def run_dpo(config: DPOTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
+    return train_run(JobKind.TRAIN_DPO.value, config, progress, context)
+
+
+@register(JobKind.TRAIN_LISTWISE, config=ListwiseTrainConfig, queue="gpu")
+def run_listwise(config: ListwiseTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
+    return train_run(JobKind.TRAIN_LISTWISE.value, config, progress, context)
+
+
+@register(JobKind.TRAIN_KTO, config=KTOTrainConfig, queue="gpu")
+def run_kto(config: KTOTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
+    return train_run(JobKind.TRAIN_KTO.value, config, progress, context)

@@ -1,0 +1,165 @@
+"""Training use cases around the Django-free engines (training/engine/trainers/): read a dataset version's rows
+in the shape the engines take, estimate its noise rate, and register a finished run as a ModelArtifact.
+
+Which rows each trainer reads (DatasetRow.kind, written by curation):
+
+    train_rm, train_dpo -> "pairwise"  (listwise items and edit pairs were expanded to pairs by curation)
+    train_listwise      -> "listwise"
+    train_kto           -> "unpaired"  (thumbs)
+
+A row becomes one dict: its `data` (prompt, chosen, rejected, margin / responses, ranking / completion, label)
+plus "weight", "split", and from its provenance "source" ("human" | "ai" | "hybrid" | "gold" | None) and
+"noise_score" (float in [0, 1] or None).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from django.db import transaction
+
+from annotation.errors import PrefStudioError
+from annotation.models import DatasetRow, DatasetVersion
+
+from ..models import ArtifactKind, Backend, JobKind, ModelArtifact
+
+__all__ = [
+    "ROW_KIND", "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
+    "training_base_location", "training_result_register",
+]
+
+ROW_KIND: dict[str, str] = {
+    JobKind.TRAIN_RM.value: "pairwise",
+    JobKind.TRAIN_DPO.value: "pairwise",
+    JobKind.TRAIN_LISTWISE.value: "listwise",
+    JobKind.TRAIN_KTO.value: "unpaired",
+}
+ROW_CHUNK = 2000  # rows fetched per round trip: a 100k-row version never sits in memory as model instances
+MAX_NOISE_RATE = 0.49  # rDPO's epsilon must stay below 1/2 (at 1/2 the corrected loss divides by zero)
+
+
+def training_rows(*, dataset_version_id: int, kind: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train rows, test rows) of the version's rows of DatasetRow.kind `kind`, in row order.
+
+    Read with a chunked iterator (ROW_CHUNK rows per fetch). Raises PrefStudioError when the version is missing
+    or has no train rows of that kind (a job with nothing to learn from must fail at once, saying why).
+    """
+    if not DatasetVersion.objects.filter(pk=dataset_version_id).exists():
+        raise PrefStudioError(f"no dataset version {dataset_version_id}", field="dataset_version")
+    rows = (
+        DatasetRow.objects.filter(version_id=dataset_version_id, kind=kind)
+        .order_by("index")
+        .values_list("data", "weight", "split", "provenance")
+    )
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+    for data, weight, split, provenance in rows.iterator(chunk_size=ROW_CHUNK):
+        provenance = provenance or {}
+        row = {**data, "weight": float(weight), "split": split, "source": provenance.get("source"),
+               "noise_score": provenance.get("noise_score")}
+        (test if split == DatasetRow.Split.TEST else train).append(row)
+    if not train:
+        raise PrefStudioError(
+            f"dataset version {dataset_version_id} has no {kind} rows in its train split", field="dataset_version"
+        )
+    return train, test
+
+
+def dataset_version_row_counts(*, dataset_version_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{version id: {row kind: number of train rows}} for the given versions (kinds with no rows are absent)."""
+    from django.db.models import Count
+
+    counts: dict[int, dict[str, int]] = {pk: {} for pk in dataset_version_ids}
+    rows = (
+        DatasetRow.objects.filter(version_id__in=dataset_version_ids, split=DatasetRow.Split.TRAIN)
+        .values("version_id", "kind")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        counts[row["version_id"]][row["kind"]] = row["n"]
+    return counts
+
+
+def dataset_version_noise_rate(*, dataset_version_id: int, kind: str = "pairwise") -> float | None:
+    """The estimated share of flipped labels among the version's train rows of `kind`, or None if unknown.
+
+    Definition (what rDPO's epsilon needs: P(a kept row's label is wrong)): the version's `stats["noise_rate"]`
+    when curation recorded one; else the mean `provenance.noise_score` of the train rows that carry a score --
+    the noise score is curation's per-row estimate that the row's label is wrong. Rows that curation dropped are
+    not in the version and do not count: the share of dropped pairs says how noisy the raw data was, not the
+    rows left. Clamped to [0, MAX_NOISE_RATE].
+    """
+    version = DatasetVersion.objects.filter(pk=dataset_version_id).only("stats").first()
+    if version is None:
+        raise PrefStudioError(f"no dataset version {dataset_version_id}", field="dataset_version")
+    stated = (version.stats or {}).get("noise_rate")
+    if isinstance(stated, (int, float)) and not isinstance(stated, bool):
+        return min(MAX_NOISE_RATE, max(0.0, float(stated)))
+    scores = (
+        DatasetRow.objects.filter(version_id=dataset_version_id, kind=kind, split=DatasetRow.Split.TRAIN)
+        .values_list("provenance__noise_score", flat=True)
+    )
+    values = [float(s) for s in scores.iterator(chunk_size=ROW_CHUNK) if isinstance(s, (int, float))]
+    if not values:
+        return None
+    return min(MAX_NOISE_RATE, max(0.0, sum(values) / len(values)))
+
+
+def training_config_hash(*, config: Any, dataset_version_id: int) -> str:
+    """sha256 (hex) of the trainer config (a dataclass or dict) and the dataset version: what the run learned
+    from and how. Two runs with the same hash were asked to do the same thing."""
+    data = asdict(config) if is_dataclass(config) else dict(config)
+    payload = json.dumps({"config": data, "dataset_version": dataset_version_id}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def training_base_location(*, model_id: int) -> str:
+    """The local directory of base ModelArtifact `model_id` (what the engine loads with from_pretrained).
+
+    Raises PrefStudioError naming "config.base_model_id" for a missing model or one that is not a local model
+    (an OpenAI-compatible server cannot be fine-tuned here).
+    """
+    model = ModelArtifact.objects.filter(pk=model_id).first()
+    if model is None:
+        raise PrefStudioError(f"no model {model_id}", field="config.base_model_id")
+    if model.backend == Backend.OPENAI:
+        raise PrefStudioError(
+            f"model {model.name!r} is served over the OpenAI API: training needs local weights",
+            field="config.base_model_id",
+        )
+    return model.location
+
+
+@transaction.atomic
+def training_result_register(
+    *, job_id: int, kind: str, dataset_version_id: int, config: Any, model_dir: str, metrics: dict[str, Any],
+    lora: bool, base_model_id: int,
+) -> ModelArtifact:
+    """The ModelArtifact of a finished training job (created once: a re-run of the job returns the same row).
+
+    Reward models are ArtifactKind.REWARD (usable as a reward-model judge and in curation's RM ensemble);
+    policies are ADAPTER when trained with LoRA (their settings name the base model), else BASE.
+    settings = {"trained_on": version id, "config_hash": ..., "metrics": final eval metrics, "job": job id,
+    "base_model_id": ...}.
+    """
+    existing = ModelArtifact.objects.filter(produced_by_id=job_id).first()
+    if existing is not None:
+        return existing
+    if kind == JobKind.TRAIN_RM:
+        artifact_kind = ArtifactKind.REWARD
+    else:
+        artifact_kind = ArtifactKind.ADAPTER if lora else ArtifactKind.BASE
+    settings = {
+        "trained_on": dataset_version_id,
+        "config_hash": training_config_hash(config=config, dataset_version_id=dataset_version_id),
+        "metrics": metrics,
+        "job": job_id,
+        "base_model_id": base_model_id,
+    }
+    name = f"{kind.removeprefix('train_')}-job{job_id}"
+    return ModelArtifact.objects.create(
+        name=name, kind=artifact_kind, backend=Backend.HF, location=str(model_dir), settings=settings,
+        produced_by_id=job_id,
+    )
