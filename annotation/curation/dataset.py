@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .noise import SIGNALS
+
 __all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "build_rows", "expand_ranking", "item_split",
            "row_weight"]
 
@@ -41,6 +43,11 @@ class CurationConfig:
     embeddings: bool = True
     """Compute the embedding-based noise signals (near-duplicates, reward-model ensemble) with all-MiniLM
     where the ML stack is installed. False: text signals only (faster; the score then lacks those signals)."""
+    reward_models: list[int] = field(default_factory=list, metadata={"options_from": "reward_models"})
+    """Ids of trained reward models (ModelArtifacts of kind "reward") that join the reward-model ensemble of the
+    noise signals: each scores every decided pair (winner minus loser) and counts as one more member. Each
+    member's margins are rescaled to the in-house heads' spread first (their scales differ). Empty: in-house
+    heads only."""
     sources: list[str] = field(default_factory=lambda: list(SOURCES))
     """Keep items whose consensus came from these sources: "human", "ai", "hybrid", "gold" (a reviewer's)."""
     drop: dict[str, Any] = field(default_factory=dict)
@@ -77,10 +84,15 @@ class CurationConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not isinstance(self.reward_models, list) or any(
+                isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in self.reward_models):
+            raise ValueError(f"reward_models must be a list of model ids, got {self.reward_models!r}")
         unknown = sorted(set(self.sources) - set(SOURCES))
         if unknown or not self.sources:
             raise ValueError(f"sources must name some of {', '.join(SOURCES)}, got {self.sources!r}")
         for name, rule in self.drop.items():
+            if name != SCORE_RULE and name not in SIGNALS:  # a typo would silently drop nothing
+                raise ValueError(f"drop rule {name!r} names no signal; the rules are {SCORE_RULE}, {', '.join(SIGNALS)}")
             if rule is None or isinstance(rule, bool):
                 continue
             if not isinstance(rule, (int, float)) or math.isnan(rule):

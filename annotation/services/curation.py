@@ -22,6 +22,7 @@ from training.engine.progress import NullProgress, Progress
 
 from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
+from ..curation.rm_members import combine_members
 from ..curation.text import ItemTexts
 from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
 from ..errors import PrefStudioError
@@ -77,6 +78,46 @@ def _rm_margins(embeddings: np.ndarray, winner: np.ndarray, progress: Progress):
     from ..curation.rm_ensemble import rm_ensemble_for_items
 
     return rm_ensemble_for_items(embeddings, winner)
+
+
+def _prompt_messages(*, project: Project, item_ids: np.ndarray) -> list[list[dict]]:
+    """The prompt conversations of `item_ids` (in that order), as reward models read them."""
+    found = dict(Item.objects.filter(project=project, pk__in=[int(pk) for pk in item_ids])
+                 .values_list("pk", "prompt__messages"))
+    return [list(found.get(int(pk)) or []) for pk in item_ids]
+
+
+def _check_reward_models(reward_models: Any) -> list[int]:
+    """The ids, each a usable reward model, or PrefStudioError(field="reward_models") before any work is done."""
+    from training.services.reward_scoring import reward_artifact
+
+    if not isinstance(reward_models, (list, tuple)) or any(
+            isinstance(m, bool) or not isinstance(m, int) for m in reward_models):
+        raise PrefStudioError(f"reward_models must be a list of model ids, got {reward_models!r}",
+                              field="reward_models")
+    for artifact_id in reward_models:
+        reward_artifact(artifact_id=artifact_id)
+    return list(dict.fromkeys(reward_models))  # one member per model, however often it is named
+
+
+def _trained_margins(*, project: Project, reward_models: list[int], item_ids: np.ndarray, texts: ItemTexts,
+                     winner: np.ndarray, progress: Progress) -> list[np.ndarray]:
+    """One (I,) row per trained reward model: its margin winner − loser on decided pairs, NaN elsewhere."""
+    from training.services.reward_scoring import reward_margins
+
+    rows = np.flatnonzero(np.isin(winner, (0, 1)) & texts.has_pair())
+    messages = _prompt_messages(project=project, item_ids=item_ids[rows])
+    w = winner[rows].astype(int)
+    chosen = [texts.responses[i][k] for i, k in zip(rows, w)]
+    rejected = [texts.responses[i][1 - k] for i, k in zip(rows, w)]
+    members = []
+    for artifact_id in reward_models:
+        progress.check_cancelled()
+        progress.log(f"scoring {len(rows)} pairs with reward model {artifact_id}")
+        member = np.full(len(winner), np.nan)
+        member[rows] = reward_margins(artifact_id=artifact_id, prompts=messages, chosen=chosen, rejected=rejected)
+        members.append(member)
+    return members
 
 
 def _finite(value: float) -> float | None:
@@ -139,6 +180,7 @@ def consensus_refresh(
     include_judges: bool = True,
     noise_config: NoiseConfig | None = None,
     embeddings: bool = True,
+    reward_models: list[int] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Recompute and store the consensus and noise flags of every pairwise and listwise item of `project`.
@@ -146,15 +188,19 @@ def consensus_refresh(
     `method`: "majority" | "dawid_skene" | "mace" (pairwise); listwise items use Plackett-Luce.
     `embeddings`: use all-MiniLM embeddings (near-duplicates, the reward-model ensemble) when the ML stack is
     installed; False, or a build without it, uses the text signals only. `progress`: a training.engine
-    Progress (a job's), or None.
+    Progress (a job's), or None. `reward_models`: ids of trained reward models (ModelArtifact kind "reward")
+    that join the reward-model ensemble as extra members (annotation.curation.rm_members), with or without
+    embeddings.
 
     Replaces the project's ItemConsensus rows and its "noise:*" ItemFlags atomically (other flags stay).
     Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
-    "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {annotator: p}}.
-    Raises PrefStudioError for an unknown method.
+    "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {annotator: p},
+    "rm_members": {"ensemble": K in-house heads, "reward_models": [ids]}}. Raises PrefStudioError for an unknown
+    method or a reward model that is not one (field "reward_models").
     """
     if method not in METHODS:
         raise PrefStudioError(f"method must be one of {', '.join(METHODS)}, got {method!r}", field="method")
+    reward_models = _check_reward_models(reward_models or [])
     progress = progress or NullProgress()
     progress.update(0.0, "loading votes")
     votes = pairwise_votes(project=project)
@@ -162,6 +208,7 @@ def consensus_refresh(
     progress.check_cancelled()
     progress.update(0.2, f"aggregating {votes.n_items} pairwise items ({len(votes.values)} votes)")
     pair_rows, flags, report, competence, used_embeddings = [], [], None, {}, False
+    members = {"ensemble": 0, "reward_models": []}
     if votes.n_items:
         consensus = aggregate_pairwise(votes, method=method, include_judges=include_judges)
         competence = {
@@ -177,6 +224,13 @@ def consensus_refresh(
             vectors = _embeddings(texts, progress)
             margins = _rm_margins(vectors, consensus.winner, progress)
             used_embeddings = True
+        members["ensemble"] = 0 if margins is None else margins.k
+        if reward_models:
+            trained = _trained_margins(project=project, reward_models=reward_models, item_ids=votes.item_ids,
+                                       texts=texts, winner=consensus.winner, progress=progress)
+            # Each member standardised by its spread over the items, then all on the heads' scale: see rm_members.
+            margins = combine_members(margins, trained, votes.n_items)
+            members["reward_models"] = reward_models
         progress.check_cancelled()
         report = noise_report(votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
                               config=noise_config or NoiseConfig())
@@ -208,4 +262,5 @@ def consensus_refresh(
         "mean_noise_score": round(float(np.mean(scores)), 6) if scores else None,
         "embeddings": used_embeddings,
         "competence": competence,
+        "rm_members": members,
     }

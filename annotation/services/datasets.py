@@ -173,7 +173,8 @@ def dataset_version_create(
         raise PrefStudioError(f"the name may be at most {MAX_NAME} characters", field="name")
     progress = progress or NullProgress()
     summary = consensus_refresh(project=project, method=cfg.method, include_judges=cfg.include_judges,
-                                embeddings=cfg.embeddings, progress=_Part(progress, 0.0, 0.7))
+                                embeddings=cfg.embeddings, reward_models=cfg.reward_models,
+                                progress=_Part(progress, 0.0, 0.7))
     progress.check_cancelled()
     progress.update(0.75, "building rows")
     items, pks = _curation_items(project=project, include_judges=cfg.include_judges)

@@ -25,6 +25,32 @@ from ..models import RoutingPolicy
 SEP = "__"  # nested field path separator in form field names ("." is not allowed in a field name)
 
 
+def _reward_model_choices() -> list[tuple[int, str]]:
+    """(id, name) of every registered reward model (trained ones included), by name."""
+    from training.models import ArtifactKind, ModelArtifact
+
+    return list(ModelArtifact.objects.filter(kind=ArtifactKind.REWARD).order_by("name").values_list("pk", "name"))
+
+
+# A config field whose metadata says {"options_from": key} lists ids the database knows: a multiple choice of
+# OPTION_SOURCES[key]() = [(id, label)] (the Django-free config cannot query them itself).
+OPTION_SOURCES = {"reward_models": _reward_model_choices}
+
+
+def _id_choice_field(f: dataclasses.Field, doc: str) -> forms.Field:
+    meta = dict(f.metadata or {})
+    choices = OPTION_SOURCES[meta["options_from"]]()
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else (f.default or [])
+    help_text = meta.get("help", doc)
+    if not choices:
+        help_text = (help_text + " None registered yet.").strip()
+    return forms.TypedMultipleChoiceField(
+        choices=[(str(pk), label) for pk, label in choices], coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple, initial=[str(v) for v in default], label=meta.get("label") or
+        _label(f.name), help_text=help_text,
+    )
+
+
 def _strip_optional(hint: Any) -> tuple[Any, bool]:
     """(the type inside Optional[...], whether None is allowed)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -134,7 +160,10 @@ class ConfigForm(forms.Form):
             # A list field whose allowed values the config's module names in a constant (sources -> SOURCES).
             options = getattr(inspect.getmodule(cls), f.name.upper(), ())
             options = options if isinstance(options, (tuple, list)) else ()
-            field = _field_for(f, hints.get(f.name, Any), docs.get(f.name, ""), options)
+            if (f.metadata or {}).get("options_from") in OPTION_SOURCES:
+                field = _id_choice_field(f, docs.get(f.name, ""))
+            else:
+                field = _field_for(f, hints.get(f.name, Any), docs.get(f.name, ""), options)
             if field is None:
                 continue  # a dict or another shape a form cannot show: the dataclass default stands
             name = self._name(prefix + (f.name,))
