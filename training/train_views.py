@@ -29,13 +29,20 @@ ZIP_CHUNK = 1 << 20  # bytes read per step while streaming a zip
 @require_http_methods(["GET", "POST"])
 @login_required
 def train_start(request: HttpRequest) -> HttpResponse:
-    """GET: the form of one trainer (?trainer=train_dpo; default the reward model). POST: start the job; to its
-    page, or the form again with its errors (400)."""
+    """GET: the form of one trainer (?trainer=train_dpo or its short name dpo; default the reward model), with
+    ?dataset_version=<id> pre-selected when it is one the trainer can read. POST: start the job; to its page, or
+    the form again with its errors (400)."""
     kind = request.POST.get("trainer") or request.GET.get("trainer") or "train_rm"
+    if kind not in TRAINERS and f"train_{kind}" in TRAINERS:
+        kind = f"train_{kind}"  # ?trainer=rm|dpo|listwise|kto
     if kind not in TRAINERS:
         raise Http404(f"no trainer {kind!r}")
     versions = training_versions_for_user(user=request.user, row_kind=ROW_KIND[kind])
-    form = TrainForm(request.POST or None, kind=kind, versions=versions)
+    initial = {}
+    asked = request.GET.get("dataset_version", "")
+    if asked.isdigit() and versions.filter(pk=int(asked)).exists():  # others: the form's first version stands
+        initial["dataset_version"] = int(asked)
+    form = TrainForm(request.POST or None, kind=kind, versions=versions, initial=initial)
     if request.method == "POST":
         if form.is_valid():
             try:

@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from training.selectors import job_may_start
+
 from ..selectors.dashboard import project_dashboard_for_user
 from .review import access_checked
 
@@ -12,6 +14,6 @@ from .review import access_checked
 @login_required
 def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     dashboard = access_checked(project_dashboard_for_user, user=request.user, slug=slug)
-    return render(
-        request, "annotation/dashboard/project.html", {"dashboard": dashboard, "chart_data": dashboard.chart_data()}
-    )
+    context = {"dashboard": dashboard, "chart_data": dashboard.chart_data(),
+               "may_start": job_may_start(user=request.user, project=dashboard.project)}  # the Train link
+    return render(request, "annotation/dashboard/project.html", context)

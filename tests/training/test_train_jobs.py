@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow
 from training.jobs.registry import job_type
 from training.jobs.runners.train import RUN_FILE
@@ -86,10 +87,9 @@ def test_a_listwise_job_and_a_kto_job_train_policies(lab, tiny, artifact_dir):
 
 
 def test_a_training_job_without_a_version_or_rows_fails_saying_why(lab, tiny, artifact_dir):
-    job = job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, project=lab)
-    assert job_run(job_id=job.pk, worker="test") == "failed"
-    job.refresh_from_db()
-    assert "a training job needs a dataset version" in job.error
+    with pytest.raises(PrefStudioError) as caught:  # refused at the start, no job queued (test_jobs_service)
+        job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, project=lab)
+    assert caught.value.field == "dataset_version"
     thumbs = version_with_rows(lab, unpaired=4)
     job = job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, dataset_version=thumbs)
     job_run(job_id=job.pk, worker="test")
