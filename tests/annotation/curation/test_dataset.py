@@ -143,6 +143,7 @@ def test_same_config_and_same_items_give_identical_rows_in_any_input_order():
     ({"downweight": 2}, "downweight"),
     ({"drop": {"noise_score": 1.5}}, "drop"),
     ({"drop": {"x": "high"}}, "drop"),
+    ({"drop": {"near_dup": True}}, "drop"),  # a misspelt signal would silently drop nothing
     ({"sources": ["crowd"]}, "sources"),
     ({"listwise_pairs": "some"}, "listwise_pairs"),
     ({"min_agreement": 3}, "min_agreement"),
