@@ -149,20 +149,7 @@ def judge_run(*, project_id: int, config: JudgeConfig, progress: Progress) -> di
         return {**stats, "items": 0, "unparsable": 0, "swap_inconsistent": 0}
     progress.update(0.0, f"loading {artifact.name}")
     judge = Judge(backend_for(artifact), config, {m: t.text for m, t in templates.items()}, project.guidelines)
-    shapes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
-    sizes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "n_responses"))
-
-    def write(results: list[JudgeResult]) -> None:
-        for result in results:
-            payload = label_payload(result, kind=shapes[result.key], n_responses=sizes[result.key],
-                                    rationale_required=project.rationale_required)
-            try:
-                label_create(item=Item(pk=result.key), annotator=annotator, data=payload)
-                stats["written"] += 1
-            except Conflict as exc:  # labeled by a concurrent run, or closed by a reviewer meanwhile
-                progress.log(f"item {result.key} skipped: {exc.message}")
-                stats["skipped"] += 1
-
+    write = _writer(project, annotator, item_ids, stats, progress)
     stats.update(run_judge(judge, _tasks(item_ids, chunk=config.batch_size * 4), total=len(item_ids),
                            progress=progress, write=write))
     return stats
@@ -192,6 +179,7 @@ def reward_judge_run(*, project: Project, artifact: ModelArtifact, config: Judge
 
 
 def _writer(project: Project, annotator: Annotator, item_ids: list[int], stats: dict[str, Any], progress: Progress):
+    """A `write(results)` that stores each judge result as the annotator's label, counting written and skipped."""
     shapes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "kind"))
     sizes = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "n_responses"))
 
@@ -202,7 +190,7 @@ def _writer(project: Project, annotator: Annotator, item_ids: list[int], stats: 
             try:
                 label_create(item=Item(pk=result.key), annotator=annotator, data=payload)
                 stats["written"] += 1
-            except Conflict as exc:
+            except Conflict as exc:  # labeled by a concurrent run, or closed by a reviewer meanwhile
                 progress.log(f"item {result.key} skipped: {exc.message}")
                 stats["skipped"] += 1
 

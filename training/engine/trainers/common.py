@@ -153,3 +153,19 @@ def free_memory() -> None:
     if torch.cuda.is_available():
         gc.collect()
         torch.cuda.empty_cache()
+
+
+class WeightColumnMixin:
+    """Mixin for a TRL collator: adds a (B,) float "weight" tensor when the rows carry a "weight".
+
+    TRL's DPO and reward collators are two different classes of the same name; each trainer mixes this into
+    its own (`class C(WeightColumnMixin, DataCollatorForPreference)`).
+    """
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        batch = super().torch_call(examples)  # type: ignore[misc]
+        if "weight" in examples[0]:
+            batch["weight"] = torch.tensor([e["weight"] for e in examples], dtype=torch.float)
+        return batch

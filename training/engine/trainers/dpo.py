@@ -22,7 +22,9 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from ..progress import Progress
-from .common import TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
+from .common import (
+    TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
+)
 from .config import DPOTrainConfig
 from .data import normalised_weights, pairwise_rows
 from .evaluation import evaluate_dpo
@@ -32,14 +34,8 @@ __all__ = ["train_dpo", "build_dpo_trainer", "WeightedDPOTrainer", "load_policy"
 MAX_EPSILON = 0.49  # rDPO divides by 1 - 2 epsilon
 
 
-class WeightedDPOCollator(DataCollatorForPreference):
+class WeightedDPOCollator(WeightColumnMixin, DataCollatorForPreference):
     """TRL's DPO collator plus a (B,) "weight" tensor when the rows have one."""
-
-    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = super().torch_call(examples)
-        if "weight" in examples[0]:
-            batch["weight"] = torch.tensor([e["weight"] for e in examples], dtype=torch.float)
-        return batch
 
 
 class WeightedDPOTrainer(DPOTrainer):

@@ -20,7 +20,9 @@ from trl import RewardConfig, RewardTrainer
 from trl.trainer.reward_trainer import DataCollatorForPreference
 
 from ..progress import Progress
-from .common import TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
+from .common import (
+    TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
+)
 from .config import RewardTrainConfig
 from .data import normalised_weights, pairwise_rows
 from .evaluation import evaluate_reward_model
@@ -29,14 +31,8 @@ from .logprobs import reward_input_ids
 __all__ = ["train_reward_model", "build_reward_trainer", "WeightedRewardTrainer", "load_reward_model"]
 
 
-class WeightedPreferenceCollator(DataCollatorForPreference):
+class WeightedPreferenceCollator(WeightColumnMixin, DataCollatorForPreference):
     """TRL's reward collator plus a (B,) "weight" tensor when the rows have one."""
-
-    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = super().torch_call(examples)
-        if "weight" in examples[0]:
-            batch["weight"] = torch.tensor([e["weight"] for e in examples], dtype=torch.float)
-        return batch
 
 
 class WeightedRewardTrainer(RewardTrainer):
