@@ -36,6 +36,7 @@ Signals (I = items; "winner" = consensus.winner, 0 = A, 1 = B, 2 = tie):
                           >= length_excess and otherwise similar — nothing but length separates them. Where
                           the RM ensemble backs the winner by >= length_rm_weak logits, the preference has
                           more than length behind it: severity 0, no flag.
+Listwise (ranking) items have their own signals in noise_rankings.py, scored by the same `combine_signals`.
 No Django.
 """
 from __future__ import annotations
@@ -49,16 +50,21 @@ from .rm_ensemble import EnsembleMargins
 from .text import ItemTexts, duplicate_key, pair_lengths, rowwise_cosine, token_containment
 from .votes import CLASS_TO_WINNER, CLASSES, NONE, PairwiseVotes
 
-__all__ = ["NoiseConfig", "Signal", "NoiseReport", "noise_report", "SIGNALS", "DEFAULT_WEIGHTS"]
+__all__ = ["NoiseConfig", "Signal", "NoiseReport", "noise_report", "SIGNALS", "PAIRWISE_SIGNALS", "LISTWISE_SIGNALS",
+           "DEFAULT_WEIGHTS", "build_signal", "combine_signals"]
 
-SIGNALS = ("annotator_disagreement", "human_vs_judge", "judge_swap_inconsistent", "low_competence",
-           "weak_strength", "small_margin", "rm_ensemble", "near_duplicate", "length_only")
+PAIRWISE_SIGNALS = ("annotator_disagreement", "human_vs_judge", "judge_swap_inconsistent", "low_competence",
+                    "weak_strength", "small_margin", "rm_ensemble", "near_duplicate", "length_only")
+LISTWISE_SIGNALS = ("annotator_disagreement", "human_vs_judge", "top_disagreement")  # see noise_rankings.py
+# Every signal name an item can carry (drop rules and weights name these).
+SIGNALS = PAIRWISE_SIGNALS + tuple(s for s in LISTWISE_SIGNALS if s not in PAIRWISE_SIGNALS)
 
 # Signals that say the label itself is likely wrong weigh 1; those that only say it is uncertain or
 # uninformative weigh 0.5.
 DEFAULT_WEIGHTS = {
     "annotator_disagreement": 1.0, "human_vs_judge": 1.0, "judge_swap_inconsistent": 0.5, "low_competence": 0.5,
     "weak_strength": 0.5, "small_margin": 0.5, "rm_ensemble": 1.0, "near_duplicate": 1.0, "length_only": 0.5,
+    "top_disagreement": 0.5,
 }
 
 
@@ -76,6 +82,8 @@ class NoiseConfig:
     length_excess: float = 0.5  # length_only: the winner is >= 50% longer (tokens)
     length_similarity: float = 0.8  # length_only: and at least this similar
     length_rm_weak: float = 1.0  # length_only: unless the RM ensemble backs the winner by this many logits
+    ranking_tau_min: float = 0.5  # listwise annotator_disagreement: two votes one adjacent swap apart of 3 (tau 1/3)
+    # are flagged; three votes, one of them a swap away (mean tau 5/9), are not
     gold_is_clean: bool = True  # reviewer-resolved items get score 0 and no flags
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
@@ -91,6 +99,8 @@ class NoiseConfig:
             raise ValueError("duplicate_floor must be < duplicate_cosine and length_excess > 0")
         if not 0.5 < self.length_similarity <= 1:
             raise ValueError("length_similarity must be in (0.5, 1]")
+        if not -1 < self.ranking_tau_min <= 1:
+            raise ValueError("ranking_tau_min must be in (-1, 1]")
 
 
 @dataclass
@@ -161,7 +171,7 @@ def _strict_majority(counts: np.ndarray) -> np.ndarray:
     return np.where(shared | (best == 0), NONE, winner)
 
 
-def _signal(name: str, values, severity, flagged, reason, config: NoiseConfig) -> Signal:
+def build_signal(name: str, values, severity, flagged, reason, config: NoiseConfig) -> Signal:
     """Assemble a Signal; `reason(i)` is called only for flagged items."""
     severity = np.clip(np.asarray(severity, dtype=float), 0.0, 1.0)
     flagged = np.asarray(flagged, dtype=bool) & ~np.isnan(severity)
@@ -183,14 +193,14 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
     n_h = v.human.sum(axis=1)
     agreement = np.where(n_h >= 2, v.human.max(axis=1) / np.maximum(n_h, 1), np.nan)
     split = lambda i: "–".join(str(c) for c in sorted(v.human[i][v.human[i] > 0], reverse=True))  # noqa: E731
-    out.append(_signal(
+    out.append(build_signal(
         "annotator_disagreement", agreement, 2 * (1 - agreement), agreement < config.agreement_min,
         lambda i: f"annotators split {split(i)} (agreement {_f(agreement[i])} < {_f(config.agreement_min)})", config))
 
     human_major, judge_major = _strict_majority(v.human), _strict_majority(v.judge)
     both = (human_major != NONE) & (judge_major != NONE)
     differ = np.where(both, (human_major != judge_major).astype(float), np.nan)
-    out.append(_signal(
+    out.append(build_signal(
         "human_vs_judge", differ, differ, differ == 1,
         lambda i: (f"humans chose {CLASS_TO_WINNER[human_major[i]]} ({v.human[i].max()} of {v.human[i].sum()} votes) "
                    f"but judges chose {CLASS_TO_WINNER[judge_major[i]]} ({v.judge[i].max()} of {v.judge[i].sum()})"),
@@ -205,7 +215,7 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
         who = sorted({v.name(j) for j in votes.annotators[mine[changed[mine]]]})
         total, k = int(checked[mine].sum()), int(changed[mine].sum())
         return f"{k} of {total} judge verdicts changed when the responses were swapped ({', '.join(who)})"
-    out.append(_signal("judge_swap_inconsistent", share, share, share > 0, swap_reason, config))
+    out.append(build_signal("judge_swap_inconsistent", share, share, share > 0, swap_reason, config))
 
     competence = np.asarray(getattr(consensus, "competence", None) if consensus is not None else None, dtype=float)
     if competence.ndim == 1 and len(competence) == votes.n_annotators:
@@ -223,13 +233,13 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
                 mine[low_vote[mine] & for_winner[mine]]]})
             return (f"the winner {CLASS_TO_WINNER[winner[i]]} rests on low-competence votes ({', '.join(who)}; "
                     f"< {_f(config.competence_min)}): without them it is not the majority")
-        out.append(_signal("low_competence", share_low, share_low, carried, low_reason, config))
+        out.append(build_signal("low_competence", share_low, share_low, carried, low_reason, config))
     else:
-        out.append(_signal("low_competence", _nan(n), _nan(n), np.zeros(n, bool), str, config))
+        out.append(build_signal("low_competence", _nan(n), _nan(n), np.zeros(n, bool), str, config))
 
     for_winner = votes.values.astype(np.int64) == winner[votes.items]
     strength = v.per_item_mean(votes.strength, for_winner)
-    out.append(_signal(
+    out.append(build_signal(
         "weak_strength", strength, 1 - strength, strength < config.strength_min,
         lambda i: f"mean preference strength {_f(strength[i])} < {_f(config.strength_min)}", config))
 
@@ -246,13 +256,13 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
         if judge_margin[i] < config.margin_min:
             parts.append(f"judge P(A) {_f(judge_p[i])}")
         return f"{' and '.join(parts)} within {_f(config.margin_min)} of 0.5"
-    out.append(_signal("small_margin", margin, 1 - 2 * margin, margin < config.margin_min, margin_reason, config))
+    out.append(build_signal("small_margin", margin, 1 - 2 * margin, margin < config.margin_min, margin_reason, config))
     return out
 
 
 def _rm_signal(rm: EnsembleMargins | np.ndarray | None, n: int, config: NoiseConfig) -> Signal:
     if rm is None:
-        return _signal("rm_ensemble", _nan(n), _nan(n), np.zeros(n, bool), str, config)
+        return build_signal("rm_ensemble", _nan(n), _nan(n), np.zeros(n, bool), str, config)
     margins = rm.margins if isinstance(rm, EnsembleMargins) else np.atleast_2d(np.asarray(rm, dtype=float))
     if margins.shape[1] != n:
         raise ValueError(f"rm_margins covers {margins.shape[1]} items, the report has {n}")
@@ -265,14 +275,14 @@ def _rm_signal(rm: EnsembleMargins | np.ndarray | None, n: int, config: NoiseCon
                 f"{len(margins)} models)" if mean[i] < 0 else f"reward models disagree (mean margin {_f(mean[i])})")
         tail = f"; spread {_f(std[i])} >= {_f(config.rm_std_max)}" if std[i] >= config.rm_std_max else ""
         return head + tail
-    return _signal("rm_ensemble", mean, severity, (mean < 0) | (std >= config.rm_std_max), reason, config)
+    return build_signal("rm_ensemble", mean, severity, (mean < 0) | (std >= config.rm_std_max), reason, config)
 
 
 def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner: np.ndarray,
                   rm: EnsembleMargins | np.ndarray | None, n: int, config: NoiseConfig) -> list[Signal]:
     off = np.zeros(n, bool)
     if texts is None and embeddings is None:
-        return [_signal(name, _nan(n), _nan(n), off, str, config) for name in ("near_duplicate", "length_only")]
+        return [build_signal(name, _nan(n), _nan(n), off, str, config) for name in ("near_duplicate", "length_only")]
     cosine = _nan(n)
     if embeddings is not None:
         if embeddings.ndim != 3 or embeddings.shape[:2] != (n, 2):
@@ -287,13 +297,13 @@ def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner
         identical = np.array([duplicate_key(x) == duplicate_key(y) for x, y in zip(a, b)], bool) & texts.has_pair()
         similarity[identical] = 1.0
     dup_sev = (similarity - config.duplicate_floor) / (config.duplicate_cosine - config.duplicate_floor)
-    dup = _signal(
+    dup = build_signal(
         "near_duplicate", similarity, dup_sev, similarity >= config.duplicate_cosine,
         lambda i: ("the responses are identical once case, spacing and punctuation are ignored" if identical[i]
                    else f"the responses are near-duplicates (cosine {_f(similarity[i])} >= "
                         f"{_f(config.duplicate_cosine)})"), config)
     if texts is None:
-        return [dup, _signal("length_only", _nan(n), _nan(n), off, str, config)]
+        return [dup, build_signal("length_only", _nan(n), _nan(n), off, str, config)]
 
     _, toks = pair_lengths(texts)
     pairwise = np.isin(winner, (0, 1)) & texts.has_pair()
@@ -310,7 +320,7 @@ def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner
         with np.errstate(invalid="ignore"):
             backed = margins.mean(axis=0) >= config.length_rm_weak
         severity = np.where(backed & pairwise, 0.0, severity)
-    length = _signal(
+    length = build_signal(
         "length_only", ratio, severity, severity >= 1.0,
         lambda i: (f"the chosen response is {ratio[i]:.1f}× as long as the other (>= {1 + config.length_excess:.1f}×) "
                    f"and otherwise similar (similarity {_f(content[i])} >= {_f(config.length_similarity)})"), config)
@@ -341,18 +351,26 @@ def noise_report(
     if votes is not None:
         signals = _vote_signals(_Votes(votes), consensus, config)
     else:
-        signals = [_signal(s, _nan(n), _nan(n), np.zeros(n, bool), str, config) for s in SIGNALS[:6]]
+        signals = [build_signal(s, _nan(n), _nan(n), np.zeros(n, bool), str, config) for s in PAIRWISE_SIGNALS[:6]]
     signals.append(_rm_signal(rm_margins, n, config))
     signals += _text_signals(texts, embeddings, winner, rm_margins, n, config)
 
+    return combine_signals(signals, getattr(consensus, "is_gold", np.zeros(n, bool)), config)
+
+
+def combine_signals(signals: list[Signal], is_gold: np.ndarray, config: NoiseConfig) -> NoiseReport:
+    """The NoiseReport of `signals` (each over the same I items): the weighted mean of the applicable severities
+    (module docstring), 0 where none applies; with config.gold_is_clean, items where `is_gold` (I,) bool get
+    score 0 and no flags or reasons."""
+    n = len(is_gold)
     weights = np.array([s.weight for s in signals])[:, None]  # (S, 1)
-    severity = np.stack([s.severity for s in signals])  # (S, I)
+    severity = np.stack([s.severity for s in signals]) if signals else np.zeros((0, n))  # (S, I)
     applies = ~np.isnan(severity) & (weights > 0)
     total = (np.where(applies, severity, 0.0) * weights).sum(axis=0)
     mass = (applies * weights).sum(axis=0)
     score = np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
     if config.gold_is_clean:
-        gold = np.asarray(getattr(consensus, "is_gold", np.zeros(n, bool)), dtype=bool)
+        gold = np.asarray(is_gold, dtype=bool)
         score[gold] = 0.0
         for s in signals:
             s.flagged[gold] = False

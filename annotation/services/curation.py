@@ -1,9 +1,10 @@
 """Consensus refresh: aggregate a project's votes, score their noise, and write both back.
 
 The numbers come from annotation/curation/ (no Django there): `aggregate_pairwise` / `aggregate_rankings` give one
-consensus per item, `noise_report` the noise signals and the combined score. This service reads the votes and
-texts, calls them, and replaces the project's ItemConsensus rows and its "noise:<signal>" ItemFlags in one
-transaction, so the review queue and the dataset builder never see half of a refresh.
+consensus per item, `noise_report` / `ranking_noise_report` (listwise) the noise signals and the combined score.
+This service reads the votes and texts, calls them, and replaces the project's ItemConsensus rows and its
+"noise:<signal>" ItemFlags (pairwise and listwise alike) in one transaction, so the review queue and the dataset
+builder never see half of a refresh.
 
 A reviewer's resolution (Label role=review) is the item's gold class: the vote selectors carry it, the
 aggregators let it decide the item (source "gold", probability 1) and use it as ground truth for competence.
@@ -22,6 +23,7 @@ from training.engine.progress import NullProgress, Progress
 
 from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
+from ..curation.noise_rankings import ranking_noise_report
 from ..curation.rm_members import combine_members
 from ..curation.text import ItemTexts
 from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
@@ -124,6 +126,26 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _noise(report: NoiseReport | None, i: int,
+           item_id: int) -> tuple[dict[str, float], dict[str, float], list[ItemFlag]]:
+    """Item i's signal values and severities (NaN left out) and a "noise:<signal>" ItemFlag per flagged signal."""
+    signals: dict[str, float] = {}
+    severities: dict[str, float] = {}
+    flags = []
+    if report is not None:
+        for name, signal in report.signals.items():
+            value = _finite(signal.values[i])
+            if value is not None:
+                signals[name] = round(value, 6)
+            severity = _finite(signal.severity[i])
+            if severity is not None:
+                severities[name] = round(severity, 6)
+            if signal.flagged[i]:
+                flags.append(ItemFlag(item_id=item_id, name=f"{NOISE_FLAG_PREFIX}{name}"[:64], value=value,
+                                      reason=signal.reasons[i] or f"{name} flagged"))
+    return signals, severities, flags
+
+
 def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None, method: str) -> tuple[list, list]:
     """(ItemConsensus rows, noise ItemFlag rows) of the pairwise items."""
     rows, flags = [], []
@@ -132,15 +154,8 @@ def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None, 
         if winner < 0:
             continue
         gold = bool(consensus.is_gold[i])
-        signals: dict[str, float] = {}
-        if report is not None:
-            for name, signal in report.signals.items():
-                value = _finite(signal.values[i])
-                if value is not None:
-                    signals[name] = round(value, 6)
-                if signal.flagged[i]:
-                    flags.append(ItemFlag(item_id=item_id, name=f"{NOISE_FLAG_PREFIX}{name}"[:64], value=value,
-                                          reason=signal.reasons[i] or f"{name} flagged"))
+        signals, severities, item_flags = _noise(report, i, item_id)
+        flags += item_flags
         rows.append(ItemConsensus(
             item_id=item_id, method=method, winner=CLASS_TO_WINNER[winner],
             probability=1.0 if gold else _clip(_finite(consensus.probability[i]), 0, 1),
@@ -149,6 +164,7 @@ def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None, 
             n_votes=int(consensus.n_votes[i]),
             noise_score=None if report is None else _clip(_finite(report.score[i]), 0, 1),
             signals=signals,
+            severities=severities,
         ))
     return rows, flags
 
@@ -157,20 +173,26 @@ def _clip(value: float | None, low: float, high: float) -> float | None:
     return None if value is None else min(high, max(low, value))
 
 
-def _ranking_rows(votes, consensus, method: str) -> list[ItemConsensus]:
-    rows = []
+def _ranking_rows(votes, consensus, report: NoiseReport, method: str) -> tuple[list, list]:
+    """(ItemConsensus rows, noise ItemFlag rows) of the listwise items (annotation.curation.noise_rankings)."""
+    rows, flags = [], []
     for i, item_id in enumerate(votes.item_ids.tolist()):
         order = consensus.order[i]
         if not order:
             continue
         gold = bool(consensus.is_gold[i])
+        signals, severities, item_flags = _noise(report, i, item_id)
+        flags += item_flags
         rows.append(ItemConsensus(
             item_id=item_id, method=method, ranking=[sorted(int(p) for p in group) for group in order],
             agreement=_clip(_finite(consensus.agreement[i]), -1, 1),
             source=ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
             n_votes=int(consensus.n_votes[i]),
+            noise_score=_clip(_finite(report.score[i]), 0, 1),
+            signals=signals,
+            severities=severities,
         ))
-    return rows
+    return rows, flags
 
 
 def consensus_refresh(
@@ -238,7 +260,10 @@ def consensus_refresh(
     rank_rows = []
     if rankings.n_items:
         progress.update(0.7, f"aggregating {rankings.n_items} listwise items")
-        rank_rows = _ranking_rows(rankings, aggregate_rankings(rankings, method="plackett_luce"), "plackett_luce")
+        rank_consensus = aggregate_rankings(rankings, method="plackett_luce")
+        rank_report = ranking_noise_report(rankings, rank_consensus, noise_config or NoiseConfig())
+        rank_rows, rank_flags = _ranking_rows(rankings, rank_consensus, rank_report, "plackett_luce")
+        flags += rank_flags
     progress.check_cancelled()
     progress.update(0.85, "writing consensus and flags")
     with transaction.atomic():
@@ -249,7 +274,7 @@ def consensus_refresh(
         ItemConsensus.objects.bulk_create(pair_rows + rank_rows, batch_size=BATCH)
         ItemFlag.objects.bulk_create(flags, batch_size=BATCH)
     progress.update(1.0, "consensus refreshed")
-    scores = [r.noise_score for r in pair_rows if r.noise_score is not None]
+    scores = [r.noise_score for r in pair_rows + rank_rows if r.noise_score is not None]
     sources = Counter(r.source for r in pair_rows + rank_rows)
     return {
         "method": method,
