@@ -52,8 +52,9 @@ class CurationConfig:
     """Keep items whose consensus came from these sources: "human", "ai", "hybrid", "gold" (a reviewer's)."""
     drop: dict[str, Any] = field(default_factory=dict)
     """Rules that drop an item. {"noise_score": 0.7} drops items whose combined noise score is >= 0.7;
-    {"<signal>": true} drops items that signal flagged; {"<signal>": 0.4} drops items whose signal value is
-    >= 0.4 (e.g. "annotator_disagreement"); false or null turns a rule off. Gold items are never dropped by noise."""
+    {"<signal>": true} drops items that signal flagged; {"<signal>": 0.4} drops items whose signal severity
+    is >= 0.4 -- severity is each signal's own 0..1 scale, 0 = clean, 1 = as noisy as it says (e.g.
+    "annotator_disagreement": 2 people against 1 is 0.67); false or null turns a rule off. Gold items are never dropped by noise."""
     downweight: float = 0.0
     """Down-weighting strength a in [0, 1]: weight = max(min_weight, 1 - a * noise_score) (noise score 0 when
     unknown; gold items keep weight 1). 0 turns it off, 1 gives weight 1 - score."""
@@ -97,8 +98,8 @@ class CurationConfig:
                 continue
             if not isinstance(rule, (int, float)) or math.isnan(rule):
                 raise ValueError(f"drop rule {name!r} must be a threshold number, true or false, got {rule!r}")
-            if name == SCORE_RULE and not 0 <= rule <= 1:
-                raise ValueError(f"drop threshold on noise_score must be in [0, 1], got {rule}")
+            if not 0 <= rule <= 1:  # the combined score and every severity are in [0, 1]
+                raise ValueError(f"drop threshold on {name} must be in [0, 1], got {rule}")
         if not 0 <= self.downweight <= 1:
             raise ValueError(f"downweight must be in [0, 1], got {self.downweight}")
         if not 0 <= self.min_weight <= 1:
@@ -133,6 +134,7 @@ class CurationItem:
     votes: dict[str, int] = field(default_factory=dict)  # {"A": n, "B": n, "tie": n}; listwise {"n": n}
     noise_score: float | None = None  # combined score in [0, 1]; None where not computed
     signals: dict[str, float] = field(default_factory=dict)  # every signal's value (NaN left out)
+    severities: dict[str, float] = field(default_factory=dict)  # every signal's severity in [0, 1] (NaN left out)
     flagged: list[str] = field(default_factory=list)  # names of the signals that flagged the item
     reasons: list[str] = field(default_factory=list)  # the flagged signals' reasons, in words
     edits: list[str] = field(default_factory=list)  # edit items: edited texts of responses[0]
@@ -205,7 +207,7 @@ def _drop_reason(item: CurationItem, config: CurationConfig) -> str | None:
         elif rule is True:
             if name in item.flagged:
                 return f"signal:{name}"
-        elif name in item.signals and item.signals[name] >= rule:
+        elif name in item.severities and item.severities[name] >= rule:
             return f"signal:{name}"
     return None
 

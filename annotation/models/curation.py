@@ -35,6 +35,9 @@ class ItemConsensus(models.Model):
     n_votes = models.PositiveIntegerField(default=0)
     noise_score = models.FloatField(null=True, blank=True)
     signals = models.JSONField(default=dict, blank=True, help_text='{"annotator_disagreement": 0.5, ...}')
+    # Each signal's severity in [0, 1] (0 = clean, 1 = as noisy as that signal says): the common scale that
+    # numeric drop rules compare against, whatever the signal's own unit and direction.
+    severities = models.JSONField(default=dict, blank=True, help_text='{"annotator_disagreement": 1.0, ...}')
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

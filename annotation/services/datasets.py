@@ -99,7 +99,7 @@ def _curation_items(*, project: Project, include_judges: bool) -> tuple[list[Cur
         texts[item_id].append(text)
     consensus = {
         c["item_id"]: c for c in ItemConsensus.objects.filter(item__project=project).values(
-            "item_id", "winner", "ranking", "probability", "agreement", "source", "noise_score", "signals", "n_votes")
+            "item_id", "winner", "ranking", "probability", "agreement", "source", "noise_score", "signals", "severities", "n_votes")
     }
     flagged: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for item_id, name, reason in (ItemFlag.objects.filter(item__project=project).order_by("item_id", "name")
@@ -145,6 +145,7 @@ def _curation_items(*, project: Project, include_judges: bool) -> tuple[list[Cur
             source=c.get("source") or ("human" if kind == TaskKind.EDIT and edits.get(pk) else ""),
             votes=dict(votes[pk]) if kind == TaskKind.PAIRWISE else ({"n": c.get("n_votes", 0)} if c else {}),
             noise_score=c.get("noise_score"), signals=dict(c.get("signals") or {}),
+            severities=dict(c.get("severities") or {}),
             flagged=[name for name, _ in item_flags], reasons=[reason for _, reason in item_flags],
             edits=edits.get(pk, []), thumbs=dict(thumbs[pk]) if kind == TaskKind.THUMBS else {},
             gold_thumbs=gold_thumbs.get(pk),

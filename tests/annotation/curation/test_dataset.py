@@ -54,10 +54,14 @@ def test_drop_rules_name_their_reason_and_gold_is_never_dropped_by_noise():
                                 "signal:annotator_disagreement": 1}
 
 
-def test_a_signal_threshold_drops_by_value_and_false_turns_a_rule_off():
-    items = [pair("a", signals={"length_only": 0.3}), pair("b", signals={"length_only": 0.6}, flagged=["length_only"])]
-    assert [r.item for r in build(items, drop={"length_only": 0.5})[0]] == ["a"]
-    assert [r.item for r in build(items, drop={"length_only": False})[0]] == ["a", "b"]
+def test_a_signal_threshold_drops_by_severity_and_false_turns_a_rule_off():
+    # Agreement 1.0 (value) is severity 0; agreement 0.67 is severity 0.67: the rule reads severities, so a
+    # threshold means "this noisy or worse" for every signal, whichever way its own value runs.
+    items = [pair("a", signals={"annotator_disagreement": 1.0}, severities={"annotator_disagreement": 0.0}),
+             pair("b", signals={"annotator_disagreement": 0.67}, severities={"annotator_disagreement": 0.67},
+                  flagged=["annotator_disagreement"])]
+    assert [r.item for r in build(items, drop={"annotator_disagreement": 0.5})[0]] == ["a"]
+    assert [r.item for r in build(items, drop={"annotator_disagreement": False})[0]] == ["a", "b"]
 
 
 def test_sources_filter_keeps_only_the_named_sources():
@@ -144,6 +148,7 @@ def test_same_config_and_same_items_give_identical_rows_in_any_input_order():
     ({"drop": {"noise_score": 1.5}}, "drop"),
     ({"drop": {"x": "high"}}, "drop"),
     ({"drop": {"near_dup": True}}, "drop"),  # a misspelt signal would silently drop nothing
+    ({"drop": {"length_only": 2}}, "drop"),  # severities are in [0, 1]
     ({"sources": ["crowd"]}, "sources"),
     ({"listwise_pairs": "some"}, "listwise_pairs"),
     ({"min_agreement": 3}, "min_agreement"),
