@@ -168,7 +168,8 @@ TRAINERS = {  # JobKind -> what the trainer tab says
     JobKind.TRAIN_LISTWISE.value: "Listwise (PRO / LiPO)",
     JobKind.TRAIN_KTO.value: "KTO",
 }
-TRAIN_FORM_SKIPS = {"base_model_id"}  # set by the model select, not typed in
+TRAIN_FORM_SKIPS = {"base_model_id", "win_rate_judge_id"}  # set by the model selects, not typed in
+WIN_RATE_SIZES = ("win_rate_prompts", "win_rate_max_new_tokens")  # optional on the form: empty = the default
 CHOICE_FIELDS = {  # (kind, field) -> its allowed values: str fields the config checks against a list
     (JobKind.TRAIN_DPO.value, "loss"): DPO_LOSSES,
     (JobKind.TRAIN_LISTWISE.value, "loss"): LISTWISE_LOSSES,
@@ -217,7 +218,17 @@ class TrainForm(forms.Form):
             if field is not None:
                 self.fields[f.name] = field
                 self.config_fields.append(f.name)
-        self.order_fields(["dataset_version", "base_model", *self.config_fields, "advanced"])
+        judge_field = []
+        if any(f.name == "win_rate_judge_id" for f in dataclasses.fields(self.config_class)):
+            self.fields["win_rate_judge"] = forms.ModelChoiceField(
+                queryset=ModelArtifact.objects.order_by("name"), required=False, label="Win-rate judge",
+                empty_label="— none: no win rate —", help_text=docs.get("win_rate_judge_id", ""),
+            )
+            judge_field = ["win_rate_judge"]
+            for name in WIN_RATE_SIZES:
+                if name in self.fields:
+                    self.fields[name].required = False
+        self.order_fields(["dataset_version", "base_model", *self.config_fields, *judge_field, "advanced"])
 
     def clean_advanced(self) -> dict[str, Any]:
         return _json_object(self.cleaned_data["advanced"], "Advanced")
@@ -228,17 +239,25 @@ class TrainForm(forms.Form):
         for name in self.config_fields:
             value = self.cleaned_data.get(name)
             if value is None or value == "":
+                if name in WIN_RATE_SIZES:
+                    continue  # left empty: the dataclass default (or the advanced JSON's value)
                 if name not in config:  # an empty optional field means None, unless the JSON sets it
                     config[name] = None
             else:
                 config[name] = value
         config["base_model_id"] = self.cleaned_data["base_model"].pk
+        if "win_rate_judge" in self.fields:
+            judge = self.cleaned_data.get("win_rate_judge")
+            if judge is not None or "win_rate_judge_id" not in config:
+                config["win_rate_judge_id"] = judge.pk if judge is not None else None
         return config
 
     def add_config_error(self, field: str | None, message: str) -> None:
         name = (field or "").removeprefix("config.").split(".")[0]
         if name == "base_model_id":
             name = "base_model"
+        elif name == "win_rate_judge_id":
+            name = "win_rate_judge"
         self.add_error(name if name in self.fields else None, message)
 
 

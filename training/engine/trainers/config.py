@@ -124,6 +124,13 @@ class DPOTrainConfig(TrainConfig):
     """Strength of the KL tie to the reference model: higher keeps the policy closer to it."""
     robust_epsilon: float | None = None
     """rDPO's label-flip rate in [0, 0.5); None: the dataset version's estimated noise rate (loss "robust" only)."""
+    win_rate_judge_id: int | None = None
+    """After training, judge the trained policy against the base model on held-out (test-split) prompts with this
+    ModelArtifact (an LLM judge or a reward model); None: no win rate. With lora the policy is base + adapter."""
+    win_rate_prompts: int = 32
+    """Win rate: how many test-split prompts (the first ones, distinct) each model answers."""
+    win_rate_max_new_tokens: int = 64
+    """Win rate: longest answer of each model, in tokens (greedy decoding)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -132,6 +139,10 @@ class DPOTrainConfig(TrainConfig):
         _positive("beta", self.beta)
         if self.robust_epsilon is not None and not 0.0 <= self.robust_epsilon < 0.5:
             raise ValueError(f"robust_epsilon must be in [0, 0.5), got {self.robust_epsilon!r}")
+        if self.win_rate_judge_id is not None:
+            _at_least("win_rate_judge_id", self.win_rate_judge_id, 1)
+        _at_least("win_rate_prompts", self.win_rate_prompts, 1)
+        _at_least("win_rate_max_new_tokens", self.win_rate_max_new_tokens, 1)
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Thin: load the job's dataset version rows (training.services.training), resolve the base model's directory,
 run the engine (training/engine/trainers/) with output_dir = the job's artifact directory, write run.json, and
-register the trained model as a ModelArtifact. With more than one CUDA device the engine runs under
-`accelerate launch` (training/engine/launch.py) and its reports come back through a file.
+register the trained model as a ModelArtifact. A DPO job with `win_rate_judge_id` then judges the trained policy
+against the base model on the first `win_rate_prompts` test-split prompts (engine/trainers/win_rate.py) and stores
+the counts under "win_rate" in run.json and the job's artifacts. With more than one CUDA device the engine runs
+under `accelerate launch` (training/engine/launch.py) and its reports come back through a file.
 
 Re-runnable: a re-run after a lost worker calls the engine with the same output_dir, and the engine resumes
 from its latest checkpoint there (the result's `resumed_from_step` says from which step); registration is
@@ -44,6 +46,7 @@ def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -
         ROW_KIND, dataset_version_noise_rate, training_base_location, training_config_hash, training_result_register,
         training_rows,
     )
+    from ...services.win_rate import win_rate_judge_check
 
     version_id = context.dataset_version_id
     if version_id is None:
@@ -59,6 +62,12 @@ def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -
                  f"rows; estimated noise rate {'unknown' if noise_rate is None else f'{noise_rate:.3f}'}")
     if context.attempt > 1:
         progress.log(f"run {context.attempt}: resuming from the latest checkpoint in {output_dir}, if any")
+    wants_win_rate = kind == JobKind.TRAIN_DPO.value and getattr(config, "win_rate_judge_id", None) is not None
+    if wants_win_rate:
+        win_rate_judge_check(model_id=config.win_rate_judge_id)
+        if not test_rows:
+            raise PrefStudioError("a win rate needs test-split rows in the dataset version",
+                                  field="config.win_rate_judge_id")
     devices = cuda_devices()
     if devices > 1:
         spec = launch_spec_write(kind=kind, config=config, train_rows=train_rows, test_rows=test_rows,
@@ -79,10 +88,30 @@ def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -
         "resumed_from_step": result.get("resumed_from_step"), "steps": result.get("steps"),
         "noise_rate": noise_rate, "processes": max(devices, 1), "model_artifact_id": artifact.pk,
     }
+    if wants_win_rate:
+        run["win_rate"] = _win_rate(config, result["model_dir"], model_path, test_rows, progress)
     (output_dir / RUN_FILE).write_text(json.dumps(run, indent=2, default=str), encoding="utf-8")
     progress.update(1.0, f"trained: model {artifact.name} (id {artifact.pk})")
     return {**run, "model_dir": result["model_dir"], "model_artifact": artifact.name,
             "train_rows": len(train_rows), "test_rows": len(test_rows)}
+
+
+def _win_rate(config: Any, policy_dir: str, reference_dir: str, test_rows: list[dict[str, Any]],
+              progress: Progress) -> dict[str, Any]:
+    """The trained policy vs the base model on the first `win_rate_prompts` test prompts (engine win_rate)."""
+    from annotation.errors import PrefStudioError
+
+    from ...engine.trainers.win_rate import held_out_prompts, win_rate
+    from ...services.win_rate import win_rate_judge
+
+    prompts = held_out_prompts(test_rows, config.win_rate_prompts)
+    progress.update(0.95, f"win rate on {len(prompts)} held-out prompts")
+    judge, name = win_rate_judge(model_id=config.win_rate_judge_id)
+    try:
+        return win_rate(policy_dir, reference_dir, prompts, judge, max_new_tokens=config.win_rate_max_new_tokens,
+                        seed=config.seed, judge_name=name, progress=progress)
+    except ValueError as exc:  # e.g. a LoRA adapter whose base is not the reference model
+        raise PrefStudioError(f"win rate: {exc}", field="config.win_rate_judge_id") from exc
 
 
 @register(JobKind.TRAIN_RM, config=RewardTrainConfig, queue="gpu")
