@@ -202,6 +202,9 @@ def test_the_rows_table_filters_by_split_and_pages_over_htmx(client, owner, proj
     second = client.get("/projects/rev/datasets/1/?page=2").content.decode()
     assert second.count('<tr data-row="') == 5  # 30 rows, 25 a page
     assert "Page 2 of 2" in second
+    assert 'href="?page=1" hx-get="?page=1" hx-target="#rows-table"' in second  # the pager swaps the table
+    train = client.get("/projects/rev/datasets/1/?split=train").content.decode()
+    assert 'href="?split=train&amp;page=2"' in train  # and keeps the split
 
 
 def test_the_review_item_page_shows_each_flag_with_its_value_and_reason(client, owner, project):
