@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.convert import lamp, pandalm, qa_feedback
+from scripts.convert import lamp, pandalm, pandalm_thumbs, qa_feedback
 from scripts.convert._common import Skips, write_jsonl
 
 HH_FILE = "helpful-base_test.jsonl.gz"
@@ -25,6 +25,9 @@ SLICES = (
     ("pandalm", "pandalm-first200.jsonl", pandalm, 200,
      ("the first 200 pairs of the PandaLM test set (testset-v1.json joined with the GPT-3.5 and PandaLM-7B "
       "verdicts), converted by scripts/convert/pandalm.py"), "Apache-2.0"),
+    ("pandalm", "pandalm-thumbs-first100.jsonl", pandalm_thumbs, 100,
+     ("thumbs items (up for the response an annotator preferred, down for the other) derived from the first 100 "
+      "PandaLM pairs by scripts/convert/pandalm_thumbs.py, for KTO"), "Apache-2.0"),
     ("hh_rlhf", "helpful-base_test-first300.jsonl.gz", None, HH_LINES,
      f"the first {HH_LINES} lines of HH-RLHF {HH_FILE}, unchanged (raw `hh` format)", "MIT"),
     ("qa_feedback", "dev_feedback-first50.jsonl", qa_feedback, 50,

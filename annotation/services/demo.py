@@ -53,6 +53,12 @@ DEMO_PROJECTS = (
         overlap=3,
     ),
     DemoProject(
+        "pandalm-thumbs-demo", "PandaLM thumbs (unpaired, for KTO)", "pandalm/pandalm-thumbs-first100.jsonl", "native",
+        "Each response of the first 100 PandaLM pairs as a thumbs item: up from each annotator who preferred it, "
+        "down from each who preferred the other (TRL's paired-to-unpaired conversion for KTO).",
+        overlap=3, task_kinds=("thumbs",),
+    ),
+    DemoProject(
         "hh-demo", "Anthropic HH-RLHF (helpful-base, pairwise)", "hh_rlhf/helpful-base_test-first300.jsonl.gz", "hh",
         "The first 300 pairs of HH-RLHF helpful-base (test): one human preference per pair; a second opinion "
         "is wanted on each.",

@@ -9,7 +9,7 @@ import pytest
 
 from annotation.models import AnnotatorKind, Item, Label, LabelStatus, Response, ResponseOrigin
 from annotation.services.imports import data_import
-from scripts.convert import lamp, pandalm, qa_feedback
+from scripts.convert import lamp, pandalm, pandalm_thumbs, qa_feedback
 from scripts.convert._common import Skips, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +66,24 @@ def test_pandalm_import_has_three_humans_and_two_judges_per_pair(datasets, tmp_p
     }
     assert first.labels.get(annotator__name="gpt-3.5-turbo").rationale.startswith("Response 1 is better")
     assert Response.objects.filter(text="True").exists()
+
+
+@pytest.mark.django_db
+def test_pandalm_thumbs_carry_each_annotators_preference(datasets, tmp_path):
+    """Each response of a pair is a thumbs item: up from those who preferred it, down from those who did not;
+    a tie gives no label (idx 0: all three chose B, so A has three downs and B three ups)."""
+    skips = Skips()
+    records = list(pandalm_thumbs.convert(datasets / "pandalm", limit=20, skips=skips))
+    report = _import(records, tmp_path, "thumbs")
+    assert report.items_created == len(records) and all(r["kind"] == "thumbs" for r in records)
+    a, b = Item.objects.get(external_id="pandalm-0-A"), Item.objects.get(external_id="pandalm-0-B")
+    assert sorted(a.labels.values_list("thumbs_up", flat=True)) == [False, False, False]
+    assert sorted(b.labels.values_list("thumbs_up", flat=True)) == [True, True, True]
+    for pair in pandalm.convert(datasets / "pandalm", limit=20):
+        ups = {r["id"][-1]: [lab["thumbs"] for lab in r["labels"]] for r in records if r["id"].startswith(pair["id"] + "-")}
+        chose = [lab["winner"] for lab in pair["labels"] if lab["annotator_kind"] == "human" and lab["winner"] in "AB"]
+        if ups:
+            assert ups["A"].count("up") == chose.count("A") and ups["B"].count("up") == chose.count("B")
 
 
 @pytest.mark.django_db

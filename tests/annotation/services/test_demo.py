@@ -19,7 +19,9 @@ def _counts() -> tuple[int, ...]:
 
 def test_demo_load_creates_the_users_and_projects():
     report = demo_load(data_dir=DATA)
-    assert sorted(report.projects_created) == ["hh-demo", "lamp-demo", "pandalm-demo", "qa-feedback-demo"]
+    assert sorted(report.projects_created) == [
+        "hh-demo", "lamp-demo", "pandalm-demo", "pandalm-thumbs-demo", "qa-feedback-demo",
+    ]
     assert sorted(report.users_created) == ["annotator", "demo"]
     owner = authenticate(username=DEMO_OWNER.username, password=DEMO_OWNER.password)
     annotator = authenticate(username=DEMO_ANNOTATOR.username, password=DEMO_ANNOTATOR.password)
@@ -31,6 +33,11 @@ def test_demo_load_creates_the_users_and_projects():
     # 200 source pairs less the 3 with an empty response; every pair has 3 humans and 2 judges.
     assert pandalm.items.count() == 197
     assert set(pandalm.items.values_list("n_human_labels", "n_judge_labels")) == {(3, 2)}
+    # Thumbs: both responses of the 94 pairs (of the first 100 with two non-empty responses) someone preferred.
+    thumbs = Project.objects.get(slug="pandalm-thumbs-demo")
+    assert thumbs.task_kinds == ["thumbs"] and thumbs.items.filter(kind="thumbs").count() == 188
+    assert Label.objects.filter(item__project=thumbs, thumbs_up=True).count() == Label.objects.filter(
+        item__project=thumbs, thumbs_up=False).count()
     # HH: 300 raw lines, 2 of them with an empty reply are skipped (skip_invalid only here).
     assert Project.objects.get(slug="hh-demo").items.count() == 298
     assert len(report.imports["hh-demo"].skipped) == 2
