@@ -78,7 +78,7 @@ def _project_for_import(*, slug: str, user: AbstractBaseUser | None, report: Imp
         # Created before the first row, with its real kinds set in Writer.finish; a rejected
         # import rolls it back with everything else.
         report.project_created = True
-        return project_create(slug=slug, owner=user)
+        return project_create(slug=slug, owner=user, requested_by=user)
     if user is not None and not project.memberships.filter(user=user, role=Role.OWNER).exists():
         raise PermissionDenied(f"only an owner of {slug!r} may import into it", field="project")
     return project
