@@ -235,6 +235,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_register(request: HttpRequest) -> HttpResponse:
     """Register a model; back to the models page, or the page again with the form's errors."""
+    if not model_may_register(user=request.user):
+        raise HttpForbidden("only staff and project owners may register models")
     form = _register_form(request, request.POST)
     if form.is_valid():
         try:
