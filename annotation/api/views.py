@@ -197,6 +197,7 @@ class ImportApi(APIView):
             options=ImportOptions(annotator=data.get("annotator"), annotator_kind=data["annotator_kind"]),
             skip_invalid=data["skip_invalid"],
             user=request.user,
+            requested_by=request.user,
         )
         body = {**asdict(report), "changed_nothing": report.changed_nothing}
         return Response(ImportReportSerializer(body).data)
