@@ -165,3 +165,12 @@ def test_a_trained_model_belongs_to_its_jobs_project(owner, lab, global_model):
     artifact = training_result_register(job_id=job.pk, kind=JobKind.TRAIN_RM, dataset_version_id=1, config={},
                                         model_dir="/tmp/m", metrics={}, lora=False, base_model_id=global_model.pk)
     assert (artifact.project, artifact.created_by, artifact.produced_by) == (lab, owner, job)
+
+
+def test_the_curation_form_offers_only_the_projects_reward_models(client, owner, lab, rival, other, staff):
+    mine = register("lab-rm", owner, lab, kind="reward")
+    shared = register("shared-rm", staff, kind="reward")
+    register("other-rm", rival, other, kind="reward")
+    client.force_login(owner)
+    form = client.get("/projects/lab/curation/").context["curate_form"]
+    assert {pk for pk, _ in form.fields["reward_models"].choices} == {str(mine.pk), str(shared.pk)}
