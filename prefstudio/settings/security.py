@@ -59,4 +59,6 @@ def _role_caps(name: str, default: str) -> dict[str, int]:
     return caps
 
 
-PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE = _role_caps("PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE", "owner=4,reviewer=2,annotator=1")
+PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE = _role_caps(
+    "PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE", "owner=4,reviewer=2,annotator=1"
+)

@@ -130,8 +130,8 @@ def test_a_model_of_another_project_is_refused_at_start(owner, lab, other_model,
 
 
 def test_the_api_refuses_it_too(owner, lab, other_model):
-    response = api(owner).post("/api/jobs/", {"kind": "judge", "project": "lab", "config": {"model_id": other_model.pk}},
-                               format="json")
+    payload = {"kind": "judge", "project": "lab", "config": {"model_id": other_model.pk}}
+    response = api(owner).post("/api/jobs/", payload, format="json")
     assert response.status_code == 400 and response.json()["field"] == "config.model_id"
 
 
