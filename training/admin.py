@@ -1,15 +1,38 @@
 """Django admin for jobs and model artifacts (config, metrics and logs are read-only JSON / text)."""
+from django import forms
 from django.contrib import admin
 
+from annotation.errors import PrefStudioError
+
 from .models import Job, JudgeTemplate, ModelArtifact
+from .services.outbound import model_outbound_check
+
+
+class ModelArtifactForm(forms.ModelForm):
+    """Edits in the admin pass the same outbound allow-lists as the models page (training.services.outbound)."""
+
+    class Meta:
+        model = ModelArtifact
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        data = super().clean()
+        try:
+            model_outbound_check(backend=data.get("backend", ""), location=data.get("location") or "",
+                                 model_settings=data.get("settings") if isinstance(data.get("settings"), dict) else {})
+        except PrefStudioError as exc:
+            raise forms.ValidationError({exc.field if exc.field in self.fields else None: exc.message}) from exc
+        return data
 
 
 @admin.register(ModelArtifact)
 class ModelArtifactAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "backend", "location", "produced_by", "created_at"]
+    form = ModelArtifactForm
+    list_display = ["name", "project", "kind", "backend", "location", "produced_by", "created_at"]
     list_filter = ["kind", "backend"]
-    search_fields = ["name", "location"]
-    raw_id_fields = ["produced_by"]
+    search_fields = ["name", "location", "project__slug"]
+    raw_id_fields = ["produced_by", "project", "created_by"]
+    list_select_related = ["project", "produced_by"]
 
 
 @admin.register(Job)

@@ -24,6 +24,7 @@ from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
 from .engine.trainers.config import DPO_LOSSES, LISTWISE_LOSSES
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
+from .selectors import model_label
 
 
 def _default(cls: type, name: str) -> Any:
@@ -49,6 +50,10 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 
 
 class ModelRegisterForm(forms.Form):
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(), to_field_name="slug", required=False,
+        help_text="Only this project's jobs may use the model.",
+    )
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=ArtifactKind.choices, initial=ArtifactKind.BASE)
     backend = forms.ChoiceField(choices=Backend.choices, initial=Backend.HF)
@@ -58,8 +63,16 @@ class ModelRegisterForm(forms.Form):
         help_text='A JSON object of backend settings, e.g. {"dtype": "bfloat16"}; empty = {}.',
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, projects: QuerySet[Project], staff: bool, **kwargs: Any) -> None:
+        """`projects`: those the user may register models in; `staff` may also register a global model (no
+        project), which every project may use."""
         super().__init__(*args, label_suffix="", **kwargs)
+        field = self.fields["project"]
+        field.queryset = projects
+        field.required = not staff
+        field.empty_label = "— global: every project may use it —" if staff else None
+        if staff:
+            field.help_text = "Only this project's jobs may use the model; empty = a global model."
 
     def clean_settings(self) -> dict[str, Any]:
         return _json_object(self.cleaned_data["settings"], "Settings")
@@ -77,9 +90,15 @@ class JobConfigForm(forms.Form):
         help_text="Other config fields as a JSON object; the fields above win over the same keys here.",
     )
 
-    def __init__(self, *args: Any, projects: QuerySet[Project], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, projects: QuerySet[Project], models: QuerySet[ModelArtifact], **kwargs: Any) -> None:
+        """`projects`: where the user may start jobs; `models`: the models those projects may use (job_start
+        refuses a model of another project than the one chosen)."""
         super().__init__(*args, label_suffix="", **kwargs)
         self.fields["project"].queryset = projects
+        for field in self.fields.values():
+            if isinstance(field, forms.ModelChoiceField) and field.queryset.model is ModelArtifact:
+                field.queryset = models.filter(pk__in=field.queryset.values("pk"))
+                field.label_from_instance = model_label
 
     def clean_advanced(self) -> dict[str, Any]:
         return _json_object(self.cleaned_data["advanced"], "Advanced")
@@ -193,7 +212,9 @@ class TrainForm(forms.Form):
                   "fields above win over the same keys here, except fields left empty.",
     )
 
-    def __init__(self, *args: Any, kind: str, versions: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kind: str, versions: Any, models: QuerySet[ModelArtifact], **kwargs: Any) -> None:
+        """`models`: those the user's projects may use (model_artifacts_for_start); job_start checks that the
+        chosen ones suit the dataset version's project."""
         from .jobs.registry import job_type
 
         super().__init__(*args, label_suffix="", **kwargs)
@@ -201,10 +222,11 @@ class TrainForm(forms.Form):
         self.config_class = job_type(kind).config_class
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
-        models = ModelArtifact.objects.exclude(backend=Backend.OPENAI).order_by("name")
+        bases = models.exclude(backend=Backend.OPENAI)
         if kind != JobKind.TRAIN_RM:
-            models = models.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
-        self.fields["base_model"].queryset = models
+            bases = bases.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
+        self.fields["base_model"].queryset = bases
+        self.fields["base_model"].label_from_instance = model_label
         self.config_fields: list[str] = []
         docs = dataclass_field_docs(self.config_class)
         hints = typing.get_type_hints(self.config_class)
@@ -221,9 +243,10 @@ class TrainForm(forms.Form):
         judge_field = []
         if any(f.name == "win_rate_judge_id" for f in dataclasses.fields(self.config_class)):
             self.fields["win_rate_judge"] = forms.ModelChoiceField(
-                queryset=ModelArtifact.objects.order_by("name"), required=False, label="Win-rate judge",
+                queryset=models, required=False, label="Win-rate judge",
                 empty_label="— none: no win rate —", help_text=docs.get("win_rate_judge_id", ""),
             )
+            self.fields["win_rate_judge"].label_from_instance = model_label
             judge_field = ["win_rate_judge"]
             for name in WIN_RATE_SIZES:
                 if name in self.fields:

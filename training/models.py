@@ -37,12 +37,23 @@ class JobState(models.TextChoices):
 
 
 class ModelArtifact(models.Model):
-    """A base or trained model, usable as a generator, a judge or a reward model."""
+    """A base or trained model, usable as a generator, a judge or a reward model.
+
+    A model belongs to a project, whose jobs alone may use it; a model of no project is global (registered by
+    staff or an operator) and usable by every project. Names are unique within a project, and among globals.
+    """
 
     Kind = ArtifactKind
     Backend = Backend
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
+    project = models.ForeignKey(
+        "annotation.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="models",
+        help_text="The project whose jobs may use it; empty = a global model (staff only) every project may use.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=16, choices=ArtifactKind.choices, default=ArtifactKind.BASE)
     backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.HF)
     location = models.CharField(max_length=500, help_text="Local path, hub id or server URL.")
@@ -55,6 +66,9 @@ class ModelArtifact(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=ArtifactKind.values), name="artifact_kind_valid"),
             models.CheckConstraint(condition=Q(backend__in=Backend.values), name="artifact_backend_valid"),
+            models.UniqueConstraint(fields=["project", "name"], name="artifact_name_unique_in_project"),
+            models.UniqueConstraint(fields=["name"], condition=Q(project__isnull=True),
+                                    name="artifact_global_name_unique"),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,11 @@
 
 The rules: staff see every job. Anyone else sees the jobs of the projects they are a member of (any role) and
 the jobs they started themselves. Cancelling is for staff, the job's starter and the owners of its project.
-Starting a job is for staff and the owners of its project; a job of no project (a diagnostic job) is staff's.
+Starting a job is for staff and the members of its project whose role is in PREFSTUDIO_JOB_STARTER_ROLES
+(default: owners); a job of no project, and a diagnostic job, is staff's.
+
+Models: a ModelArtifact belongs to a project (only that project's jobs use it) or to none (global: registered
+by staff, usable by every project). People see the global models and those of their projects.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 from django.conf import settings as django_settings
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from annotation.errors import NotFound, PermissionDenied, PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion, Membership, Project, Role
@@ -50,10 +54,20 @@ def job_may_manage(*, user: AbstractBaseUser, job: Job) -> bool:
 
 
 def job_may_start(*, user: AbstractBaseUser, project: Project | None) -> bool:
-    """May `user` start a job in `project` (None: a job of no project)?"""
+    """May `user` start a job in `project` (None: a job of no project)? Staff, and members of the project whose
+    role is one of PREFSTUDIO_JOB_STARTER_ROLES."""
     if user.is_staff:
         return True
-    return project is not None and Membership.objects.filter(user=user, project=project, role=Role.OWNER).exists()
+    return project is not None and Membership.objects.filter(
+        user=user, project=project, role__in=django_settings.PREFSTUDIO_JOB_STARTER_ROLES
+    ).exists()
+
+
+def job_active_counts(*, project: Project, user: AbstractBaseUser | None) -> tuple[int, int]:
+    """(jobs queued or running in `project`, those of them `user` started): what the job caps count."""
+    active = Job.objects.filter(project=project, state__in=(JobState.QUEUED, JobState.RUNNING))
+    mine = active.filter(created_by=user).count() if user is not None else 0
+    return active.count(), mine
 
 
 def job_projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -111,20 +125,53 @@ def job_chart_data(job: Job) -> dict[str, Any]:
 
 # -- models, starting jobs from the job list, judge templates ---------------------------------------------
 def model_may_register(*, user: AbstractBaseUser) -> bool:
-    """May `user` register a ModelArtifact? Staff, and anyone who owns a project (models are shared by all)."""
+    """May `user` register a ModelArtifact? Staff (global models too), and anyone who owns a project (in it)."""
     return bool(user.is_staff or Membership.objects.filter(user=user, role=Role.OWNER).exists())
 
 
-def model_artifact_list() -> QuerySet[ModelArtifact]:
-    """Every registered model, by name (models are not per project: anyone logged in sees the list)."""
-    return ModelArtifact.objects.order_by("name")
-
-
-def job_start_projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
-    """The projects in which `user` may start jobs (job_may_start): every project for staff, else those they own."""
+def model_register_projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The projects `user` may register models in: every project for staff, else those they own."""
     if user.is_staff:
         return Project.objects.order_by("slug")
     return Project.objects.filter(memberships__user=user, memberships__role=Role.OWNER).order_by("slug")
+
+
+def model_artifact_list(*, user: AbstractBaseUser | None = None) -> QuerySet[ModelArtifact]:
+    """The models `user` may see, global ones first, then by project and name: every model for staff and for
+    None (an operator at the command line), else the global ones and those of the user's projects."""
+    models = ModelArtifact.objects.select_related("project").order_by(F("project__slug").asc(nulls_first=True), "name")
+    if user is None or user.is_staff:
+        return models
+    return models.filter(Q(project__isnull=True) | Q(project__memberships__user=user)).distinct()
+
+
+def model_artifacts_usable(*, project_id: int | None) -> QuerySet[ModelArtifact]:
+    """The models a job of project `project_id` may use: the project's own and the global ones."""
+    return ModelArtifact.objects.filter(Q(project__isnull=True) | Q(project_id=project_id))
+
+
+def model_artifacts_for_start(*, user: AbstractBaseUser) -> QuerySet[ModelArtifact]:
+    """The models the job forms offer `user`: global ones and those of the projects `user` may start jobs in
+    (job_start checks that the model suits the project chosen)."""
+    projects = job_start_projects_for_user(user=user)
+    models = ModelArtifact.objects.select_related("project")
+    return models.filter(Q(project__isnull=True) | Q(project__in=projects)).order_by(
+        F("project__slug").asc(nulls_first=True), "name")
+
+
+def model_label(model: ModelArtifact) -> str:
+    """'llama (lab)' for a project's model, 'llama (global)' for a global one: what model selects show."""
+    return f"{model.name} ({model.project.slug if model.project_id else 'global'})"
+
+
+def job_start_projects_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
+    """The projects in which `user` may start jobs (job_may_start): every project for staff, else those where
+    their role is one of PREFSTUDIO_JOB_STARTER_ROLES."""
+    if user.is_staff:
+        return Project.objects.order_by("slug")
+    return Project.objects.filter(
+        memberships__user=user, memberships__role__in=django_settings.PREFSTUDIO_JOB_STARTER_ROLES
+    ).order_by("slug")
 
 
 def judge_template_project_for_user(*, user: AbstractBaseUser, slug: str) -> Project:

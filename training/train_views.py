@@ -19,7 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotation import errors
 
 from .forms import TRAINERS, TrainForm
-from .selectors import job_artifact_path, job_for_user, training_runs_compare, training_versions_for_user
+from .selectors import (
+    job_artifact_path,
+    job_for_user,
+    model_artifacts_for_start,
+    training_runs_compare,
+    training_versions_for_user,
+)
 from .services.jobs import job_start
 from .services.training import ROW_KIND
 
@@ -42,7 +48,8 @@ def train_start(request: HttpRequest) -> HttpResponse:
     asked = request.GET.get("dataset_version", "")
     if asked.isdigit() and versions.filter(pk=int(asked)).exists():  # others: the form's first version stands
         initial["dataset_version"] = int(asked)
-    form = TrainForm(request.POST or None, kind=kind, versions=versions, initial=initial)
+    form = TrainForm(request.POST or None, kind=kind, versions=versions, initial=initial,
+                     models=model_artifacts_for_start(user=request.user))
     if request.method == "POST":
         if form.is_valid():
             try:

@@ -39,7 +39,9 @@ from .selectors import (
     judge_template_project_for_user,
     judge_template_versions,
     model_artifact_list,
+    model_artifacts_for_start,
     model_may_register,
+    model_register_projects_for_user,
 )
 from .services.jobs import job_cancel, job_start
 from .services.judge_templates import judge_template_save
@@ -104,14 +106,14 @@ def diagnostic_start(request: HttpRequest) -> HttpResponse:
 @login_required
 def generate_start(request: HttpRequest) -> HttpResponse:
     """Start a generation job in a project the user may start jobs in; to its page, or the list with errors."""
-    return _start_from_form(request, GenerateForm(request.POST, projects=_start_projects(request)))
+    return _start_from_form(request, GenerateForm(request.POST, **_start_choices(request)))
 
 
 @require_POST
 @login_required
 def judge_start(request: HttpRequest) -> HttpResponse:
     """Start a judge job in a project the user may start jobs in; to its page, or the list with errors."""
-    return _start_from_form(request, JudgeForm(request.POST, projects=_start_projects(request)))
+    return _start_from_form(request, JudgeForm(request.POST, **_start_choices(request)))
 
 
 def _start_from_form(request: HttpRequest, form: JobConfigForm) -> HttpResponse:
@@ -132,6 +134,11 @@ def _start_from_form(request: HttpRequest, form: JobConfigForm) -> HttpResponse:
 
 def _start_projects(request: HttpRequest) -> QuerySet[Project]:
     return job_start_projects_for_user(user=request.user)
+
+
+def _start_choices(request: HttpRequest) -> dict[str, Any]:
+    """The projects and models the job forms offer the user."""
+    return {"projects": _start_projects(request), "models": model_artifacts_for_start(user=request.user)}
 
 
 @require_GET
@@ -203,12 +210,12 @@ def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = No
     }
     fragment = bool(request.htmx) and request.method == "GET"  # the polled table: no forms to build
     if not fragment:
-        start_projects = _start_projects(request)
+        choices = _start_choices(request)
         context.update({
             "form": DiagnosticForm(),
-            "generate_form": GenerateForm(projects=start_projects),
-            "judge_form": JudgeForm(projects=start_projects),
-            "may_start_in_projects": start_projects.exists(),
+            "generate_form": GenerateForm(**choices),
+            "judge_form": JudgeForm(**choices),
+            "may_start_in_projects": choices["projects"].exists(),
             **(forms_ or {}),
         })
     template = "training/job_list.html" + ("#job-table" if fragment else "")
@@ -219,15 +226,18 @@ def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = No
 @require_GET
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
-    """Every registered model, and the form to register one (staff and project owners)."""
-    return _render_models(request, ModelRegisterForm())
+    """The models the user may see (global ones and their projects'), and the form to register one (staff, and
+    project owners in their projects)."""
+    return _render_models(request, _register_form(request))
 
 
 @require_POST
 @login_required
 def model_register(request: HttpRequest) -> HttpResponse:
     """Register a model; back to the models page, or the page again with the form's errors."""
-    form = ModelRegisterForm(request.POST)
+    if not model_may_register(user=request.user):
+        raise HttpForbidden("only staff and project owners may register models")
+    form = _register_form(request, request.POST)
     if form.is_valid():
         try:
             artifact = model_artifact_register(**form.cleaned_data, user=request.user)
@@ -241,8 +251,14 @@ def model_register(request: HttpRequest) -> HttpResponse:
     return _render_models(request, form, status=400)
 
 
+def _register_form(request: HttpRequest, data: Any = None) -> ModelRegisterForm:
+    return ModelRegisterForm(data, projects=model_register_projects_for_user(user=request.user),
+                             staff=request.user.is_staff)
+
+
 def _render_models(request: HttpRequest, form: ModelRegisterForm, status: int = 200) -> HttpResponse:
-    context = {"models": model_artifact_list(), "form": form, "may_register": model_may_register(user=request.user)}
+    context = {"models": model_artifact_list(user=request.user), "form": form,
+               "may_register": model_may_register(user=request.user), "staff": request.user.is_staff}
     return render(request, "training/model_list.html", context, status=status)
 
 

@@ -57,7 +57,8 @@ class ProjectListCreateApi(generics.ListAPIView):
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request) -> Response:
         """Create a project; you become its owner."""
-        project = project_create(owner=request.user, **validated(ProjectCreateSerializer, request.data))
+        project = project_create(owner=request.user, requested_by=request.user,
+                                 **validated(ProjectCreateSerializer, request.data))
         project = selectors.project_for_user(user=request.user, slug=project.slug)  # with your role
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -196,6 +197,7 @@ class ImportApi(APIView):
             options=ImportOptions(annotator=data.get("annotator"), annotator_kind=data["annotator_kind"]),
             skip_invalid=data["skip_invalid"],
             user=request.user,
+            requested_by=request.user,
         )
         body = {**asdict(report), "changed_nothing": report.changed_nothing}
         return Response(ImportReportSerializer(body).data)

@@ -89,8 +89,10 @@ def _prompt_messages(*, project: Project, item_ids: np.ndarray) -> list[list[dic
     return [list(found.get(int(pk)) or []) for pk in item_ids]
 
 
-def _check_reward_models(reward_models: Any) -> list[int]:
-    """The ids, each a usable reward model, or PrefStudioError(field="reward_models") before any work is done."""
+def _check_reward_models(reward_models: Any, project: Project) -> list[int]:
+    """The ids, each a usable reward model of `project` (its own or a global one), or
+    PrefStudioError(field="reward_models") before any work is done."""
+    from training.services.models import model_artifact_usable_get
     from training.services.reward_scoring import reward_artifact
 
     if not isinstance(reward_models, (list, tuple)) or any(
@@ -98,6 +100,7 @@ def _check_reward_models(reward_models: Any) -> list[int]:
         raise PrefStudioError(f"reward_models must be a list of model ids, got {reward_models!r}",
                               field="reward_models")
     for artifact_id in reward_models:
+        model_artifact_usable_get(model_id=artifact_id, project_id=project.pk, field="reward_models")
         reward_artifact(artifact_id=artifact_id)
     return list(dict.fromkeys(reward_models))  # one member per model, however often it is named
 
@@ -222,7 +225,7 @@ def consensus_refresh(
     """
     if method not in METHODS:
         raise PrefStudioError(f"method must be one of {', '.join(METHODS)}, got {method!r}", field="method")
-    reward_models = _check_reward_models(reward_models or [])
+    reward_models = _check_reward_models(reward_models or [], project)
     progress = progress or NullProgress()
     progress.update(0.0, "loading votes")
     votes = pairwise_votes(project=project)

@@ -1,17 +1,33 @@
 """Projects and memberships."""
+from django.conf import settings as django_settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.text import slugify
 
-from ..errors import PrefStudioError
+from ..errors import PermissionDenied, PrefStudioError
 from ..models import Membership, Project, Role, TaskKind
 
 # A label's strength is 1..len(strength_levels) and the database caps it at 10.
 MAX_STRENGTH_LEVELS = 10
 
 
-def project_create(*, slug: str, name: str = "", owner: AbstractBaseUser | None = None, **settings) -> Project:
-    """Create a project; `owner`, if given, becomes its first owner. Raises on a taken or bad slug."""
+def project_may_create(*, user: AbstractBaseUser) -> bool:
+    """May `user` create projects (and so become an owner)? PREFSTUDIO_PROJECT_CREATORS: "staff" (default) or "any"."""
+    return bool(user.is_staff or django_settings.PREFSTUDIO_PROJECT_CREATORS == "any")
+
+
+def project_create(
+    *, slug: str, name: str = "", owner: AbstractBaseUser | None = None,
+    requested_by: AbstractBaseUser | None = None, **settings,
+) -> Project:
+    """Create a project; `owner`, if given, becomes its first owner. Raises on a taken or bad slug.
+
+    `requested_by`: the person asking (API, web import), checked with project_may_create (PermissionDenied);
+    None = an operator, a command or the demo loader (no check).
+    """
+    if requested_by is not None and not project_may_create(user=requested_by):
+        raise PermissionDenied("only staff may create projects (the operator's PREFSTUDIO_PROJECT_CREATORS setting "
+                               "is 'staff'); ask staff to create it and make you its owner", field="slug")
     if not slug or slugify(slug) != slug:
         raise PrefStudioError(f"project slug {slug!r} must be lowercase letters, digits and hyphens", field="slug")
     if Project.objects.filter(slug=slug).exists():

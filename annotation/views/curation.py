@@ -66,14 +66,14 @@ def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 # -- curation and routing ---------------------------------------------------------------------------
-def _curate_form(data: Any = None) -> ConfigForm:
+def _curate_form(project: Project, data: Any = None) -> ConfigForm:
     """The form of the `curate` job's config: its `curation` object shown as CurationConfig's fields."""
     config_class = job_type(JobKind.CURATE).config_class
-    return ConfigForm(data, config_class=config_class, inner=("curation", CurationConfig))
+    return ConfigForm(data, config_class=config_class, inner=("curation", CurationConfig), project_id=project.pk)
 
 
 def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:
-    curate_form = forms_.get("curate_form") or _curate_form()
+    curate_form = forms_.get("curate_form") or _curate_form(project)
     return {
         "project": project,
         "may_start": job_may_start(user=request.user, project=project),
@@ -104,7 +104,7 @@ def curation_page(request: HttpRequest, slug: str) -> HttpResponse:
 def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue a `curate` job with the form's config; on to the job's page (its progress bar)."""
     project = _project_to_start(request, slug)
-    form = _curate_form(request.POST)
+    form = _curate_form(project, request.POST)
     if form.is_valid():
         try:
             job = job_start(kind=JobKind.CURATE, config=form.config(),

@@ -25,21 +25,23 @@ from ..models import RoutingPolicy
 SEP = "__"  # nested field path separator in form field names ("." is not allowed in a field name)
 
 
-def _reward_model_choices() -> list[tuple[int, str]]:
-    """(id, name) of every registered reward model (trained ones included), by name."""
-    from training.models import ArtifactKind, ModelArtifact
+def _reward_model_choices(project_id: int | None) -> list[tuple[int, str]]:
+    """(id, name) of the reward models (trained ones included) the project may use: its own and the global ones."""
+    from training.models import ArtifactKind
+    from training.selectors import model_artifacts_usable
 
-    return list(ModelArtifact.objects.filter(kind=ArtifactKind.REWARD).order_by("name").values_list("pk", "name"))
+    models = model_artifacts_usable(project_id=project_id).filter(kind=ArtifactKind.REWARD)
+    return list(models.order_by("name").values_list("pk", "name"))
 
 
 # A config field whose metadata says {"options_from": key} lists ids the database knows: a multiple choice of
-# OPTION_SOURCES[key]() = [(id, label)] (the Django-free config cannot query them itself).
+# OPTION_SOURCES[key](project_id) = [(id, label)] (the Django-free config cannot query them itself).
 OPTION_SOURCES = {"reward_models": _reward_model_choices}
 
 
-def _id_choice_field(f: dataclasses.Field, doc: str) -> forms.Field:
+def _id_choice_field(f: dataclasses.Field, doc: str, project_id: int | None) -> forms.Field:
     meta = dict(f.metadata or {})
-    choices = OPTION_SOURCES[meta["options_from"]]()
+    choices = OPTION_SOURCES[meta["options_from"]](project_id)
     default = f.default_factory() if f.default_factory is not dataclasses.MISSING else (f.default or [])
     help_text = meta.get("help", doc)
     if not choices:
@@ -125,12 +127,15 @@ def _field_for(f: dataclasses.Field, hint: Any, doc: str = "", module_options: A
 class ConfigForm(forms.Form):
     """A form for the config dataclass `config_class` (nested dataclasses flattened)."""
 
-    def __init__(self, *args: Any, config_class: type, inner: tuple[str, type] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, config_class: type, inner: tuple[str, type] | None = None,
+                 project_id: int | None = None, **kwargs: Any) -> None:
         """`inner` = (field, dataclass): a field of `config_class` that holds another config as a JSON object
-        (the curate job's `curation` is a CurationConfig): its fields are shown without a prefix."""
+        (the curate job's `curation` is a CurationConfig): its fields are shown without a prefix. `project_id`:
+        the project whose id choices (its reward models) are offered."""
         super().__init__(*args, label_suffix="", **kwargs)
         self.config_class = config_class
         self.inner = inner
+        self.project_id = project_id
         self.paths: dict[str, tuple[str, ...]] = {}  # form field name -> path in the config
         self.lists: set[str] = set()  # comma-separated text fields that become lists
         self.drop_path: tuple[str, ...] = ()  # where CurationConfig.drop is, if the config has it
@@ -161,7 +166,7 @@ class ConfigForm(forms.Form):
             options = getattr(inspect.getmodule(cls), f.name.upper(), ())
             options = options if isinstance(options, (tuple, list)) else ()
             if (f.metadata or {}).get("options_from") in OPTION_SOURCES:
-                field = _id_choice_field(f, docs.get(f.name, ""))
+                field = _id_choice_field(f, docs.get(f.name, ""), self.project_id)
             else:
                 field = _field_for(f, hints.get(f.name, Any), docs.get(f.name, ""), options)
             if field is None:

@@ -4,14 +4,19 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
+# Every variable a settings module asked for: such a variable configures the app, so it is never a model's API
+# key (PREFSTUDIO_API_KEY_ENV_ALLOWLIST refuses these names even when an operator lists them).
+READ: set[str] = set()
 _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str = "") -> str:
+    READ.add(name)
     return os.environ.get(name, default)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
+    READ.add(name)
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -24,6 +29,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    READ.add(name)
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -34,6 +40,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    READ.add(name)
     raw = os.environ.get(name)
     if raw is None:
         return list(default or [])

@@ -238,6 +238,9 @@ VIOLATIONS = [
     ("routing_decision_policy_valid", "policy dice", lambda w: _decision(w, policy="dice")),
     ("artifact_kind_valid", "kind tokenizer", lambda w: _artifact(kind="tokenizer")),
     ("artifact_backend_valid", "backend tpu", lambda w: _artifact(backend="tpu")),
+    ("artifact_name_unique_in_project", "a name twice in a project",
+     lambda w: (_artifact(project=w.project), _artifact(project=w.project))),
+    ("artifact_global_name_unique", "a name twice among global models", lambda w: (_artifact(), _artifact())),
     ("job_progress_range", "progress -1", lambda w: _job(progress=-1)),
     ("job_progress_range", "progress 100.5", lambda w: _job(progress=100.5)),
     ("job_state_valid", "state lost", lambda w: _job(state="lost")),
@@ -267,6 +270,8 @@ def test_every_declared_constraint_has_a_violation_case():
 
 
 ACCEPTED = [
+    ("one model name in a project and among the global models",
+     lambda w: (_artifact(project=w.project), _artifact())),
     ("a review beside the annotation of the same annotator", lambda w: w.label(annotator=w.human, role="review")),
     ("an unparsable judge label without a verdict", lambda w: w.label(winner="", status="unparsable", raw_output="??")),
     ("labels without idempotency keys", lambda w: (w.label(), w.label(annotator=w.human, role="review"))),

@@ -56,14 +56,14 @@ def test_the_detail_has_config_metrics_log_and_result(start_diagnostic, member, 
     assert response.status_code == 404 and response.json()["field"] == "job_id"
 
 
-def test_start_checks_the_config_and_returns_the_queued_job(lab, owner):
-    response = api(owner).post("/api/jobs/", {"kind": "diagnostic", "config": {"steps": 3}, "project": "lab"},
+def test_start_checks_the_config_and_returns_the_queued_job(lab, staff):
+    response = api(staff).post("/api/jobs/", {"kind": "diagnostic", "config": {"steps": 3}, "project": "lab"},
                                format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["state"] == "queued" and body["project"] == "lab" and body["created_by"] == "olga"
+    assert body["state"] == "queued" and body["project"] == "lab" and body["created_by"] == "operator"
     assert body["config"] == {"steps": 3, "seconds_per_step": 0.5, "fail_at_step": None, "queue": "default"}
-    assert Job.objects.get(pk=body["id"]).created_by == owner
+    assert Job.objects.get(pk=body["id"]).created_by == staff
 
 
 @pytest.mark.parametrize(

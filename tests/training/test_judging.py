@@ -151,6 +151,12 @@ def test_judge_jobs_go_to_the_gpu_queue_only_for_in_process_vllm(project, tiny):
     assert jtype.queue_for(JudgeConfig(model_id=gpu.pk)) == "gpu"
 
 
-def test_a_missing_model_fails_the_job_with_a_clear_error(project):
-    job = run_judge_job(project, model_id=999_999)
-    assert job.state == JobState.FAILED and "no model 999999" in job.error
+def test_a_missing_model_is_refused_at_start_and_fails_a_queued_job_with_a_clear_error(project, tiny):
+    with pytest.raises(PrefStudioError) as refused:
+        run_judge_job(project, model_id=999_999)
+    assert refused.value.field == "config.model_id" and "no model 999999" in refused.value.message
+    job = job_start(kind=JobKind.JUDGE, config={"model_id": tiny.pk}, project=project)
+    tiny.delete()  # gone before a worker takes the job
+    assert job_run(job_id=job.pk, worker="test") == JobState.FAILED
+    job.refresh_from_db()
+    assert "no model" in job.error and str(job.config["model_id"]) in job.error

@@ -39,11 +39,13 @@ def test_the_models_page_has_an_empty_state_and_no_form_for_non_owners(client, m
 def test_a_project_owner_registers_a_model(client, owner, lab):
     client.force_login(owner)
     assert 'id="model-form"' in html(client.get(MODELS))
-    response = client.post(REGISTER, {**FORM, "kind": "reward", "settings": '{"dtype": "bfloat16"}'})
+    response = client.post(REGISTER, {**FORM, "kind": "reward", "settings": '{"dtype": "bfloat16"}',
+                                      "project": "lab"})
     assert response.status_code == 302 and response.url == MODELS
     model = ModelArtifact.objects.get()
     assert (model.name, model.kind, model.backend, model.location, model.settings) == (
         "tiny-llama", "reward", "hf", "/models/tiny", {"dtype": "bfloat16"})
+    assert (model.project, model.created_by) == (lab, owner)
     page = html(client.get(MODELS))
     assert 'id="models-empty"' not in page and "tiny-llama" in page and "Reward model" in page
 
@@ -69,15 +71,18 @@ def test_the_service_names_the_field_and_checks_permission(member, owner, lab):
     from annotation.errors import PermissionDenied, PrefStudioError
 
     with pytest.raises(PrefStudioError) as exc:
-        model_artifact_register(name="x", kind="base", backend="hf", location="/m", settings="{}", user=owner)
+        model_artifact_register(name="x", kind="base", backend="hf", location="/m", settings="{}", user=owner,
+                                project=lab)
     assert exc.value.field == "settings"
     with pytest.raises(PrefStudioError) as exc:
-        model_artifact_register(name="x", kind="base", backend="tgi", location="/m", settings={}, user=owner)
+        model_artifact_register(name="x", kind="base", backend="tgi", location="/m", settings={}, user=owner,
+                                project=lab)
     assert exc.value.field == "backend"
     with pytest.raises(PermissionDenied):
-        model_artifact_register(name="x", kind="base", backend="hf", location="/m", settings={}, user=member)
-    model = model_artifact_register(name="x", kind="adapter", backend="openai", location="http://h/v1", settings={},
-                                    user=None)
+        model_artifact_register(name="x", kind="base", backend="hf", location="/m", settings={}, user=member,
+                                project=lab)
+    model = model_artifact_register(name="x", kind="adapter", backend="openai", location="http://localhost/v1",
+                                    settings={}, user=None)
     assert ModelArtifact.objects.get().pk == model.pk
 
 

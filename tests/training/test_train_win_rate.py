@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from annotation.errors import PrefStudioError
 from training.jobs.runners.train import RUN_FILE
 from training.models import ArtifactKind, Job, JobKind, JobState, ModelArtifact
 from training.services.jobs import job_run, job_start
@@ -76,10 +77,17 @@ def test_a_lora_policy_is_judged_as_base_plus_adapter(lab, tiny, artifact_dir, r
     policy.close()
 
 
-def test_a_missing_judge_fails_the_job_before_training(lab, tiny, artifact_dir):
+def test_a_missing_judge_is_refused_at_start_and_fails_a_queued_job_before_training(lab, tiny, artifact_dir):
     version = version_with_rows(lab, pairwise=8)
-    job = start_and_run(version, tiny, win_rate_judge_id=987654)
-    assert job.state == JobState.FAILED and "no model 987654 to judge the win rate" in job.error
+    with pytest.raises(PrefStudioError) as refused:  # job_start checks every model the config names
+        start_and_run(version, tiny, win_rate_judge_id=987654)
+    assert refused.value.field == "config.win_rate_judge_id" and "no model 987654" in refused.value.message
+    # A job queued anyway (the judge deleted after the start) fails in the worker before training.
+    job = job_start(kind=JobKind.TRAIN_DPO, config={"base_model_id": tiny.pk, **QUICK}, dataset_version=version)
+    Job.objects.filter(pk=job.pk).update(config={**job.config, "win_rate_judge_id": 987654})
+    job_run(job_id=job.pk, worker="test")
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and "no model 987654" in job.error
     assert not ModelArtifact.objects.filter(produced_by=job).exists() and not job.metrics
 
 

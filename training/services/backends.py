@@ -5,12 +5,16 @@ from annotation.errors import PrefStudioError
 
 from ..engine.backends import BackendSpec, LLMBackend, load_backend
 from ..models import ArtifactKind, ModelArtifact
+from .outbound import outbound_policy
 
 
 def backend_spec_for(artifact: ModelArtifact) -> BackendSpec:
-    """The engine's view of `artifact`: backend, location and settings as plain values."""
+    """The engine's view of `artifact`: backend, location and settings as plain values, and for an openai model
+    the operator's outbound allow-lists as they are now (checked by the backend before every request)."""
+    outbound = outbound_policy() if artifact.backend == ModelArtifact.Backend.OPENAI else None
     try:
-        return BackendSpec(backend=artifact.backend, location=artifact.location, settings=dict(artifact.settings or {}))
+        return BackendSpec(backend=artifact.backend, location=artifact.location, settings=dict(artifact.settings or {}),
+                           outbound=outbound)
     except ValueError as exc:
         raise PrefStudioError(f"model {artifact.name!r}: {exc}", field="model") from exc
 

@@ -53,6 +53,7 @@ from ..jobs.config import ConfigError
 from ..jobs.registry import JobContext, UnknownJobKind, job_type
 from ..models import Job, JobState
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
+from .job_limits import job_limits_check, job_models_check
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,9 @@ def job_start(
 ) -> Job:
     """Validate `config` with the kind's dataclass, store it, and queue the job (sent when the transaction commits).
 
-    `user` None means an operator at the command line (no permission check). Raises PrefStudioError naming the
-    field at fault ("kind", "config.steps", "dataset_version"), PermissionDenied when `user` may not start it.
+    `user` None means an operator at the command line (no permission check, no caps). Raises PrefStudioError
+    naming the field at fault ("kind", "config.steps", "config.model_id", "dataset_version"), PermissionDenied
+    when `user` may not start it, Conflict when a cap on jobs queued or running is reached (job_limits.py).
     """
     try:
         jtype = job_type(kind)
@@ -82,9 +84,17 @@ def job_start(
         project = dataset_version.project  # a job on a dataset version belongs to its project
     if user is not None and not job_may_start(user=user, project=project):
         raise PermissionDenied(
-            "only staff and the project's owners may start its jobs" if project else "only staff may start a job "
-            "that belongs to no project"
+            "only staff and the project's members of a role in PREFSTUDIO_JOB_STARTER_ROLES "
+            f"({', '.join(settings.PREFSTUDIO_JOB_STARTER_ROLES) or 'none'}) may start its jobs"
+            if project else "only staff may start a job that belongs to no project"
         )
+    with transaction.atomic():
+        return _job_create(jtype=jtype, config=config, project=project, dataset_version=dataset_version, user=user)
+
+
+def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project | None,
+                dataset_version: DatasetVersion | None, user: AbstractBaseUser | None) -> Job:
+    """job_start's checks of the request itself, then the row and its message (inside job_start's transaction)."""
     if jtype.kind in TRAINING_KINDS and dataset_version is None:
         # A trainer reads nothing else: refuse now rather than queue a job that can only fail on the worker.
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version to train on", field="dataset_version")
@@ -95,10 +105,13 @@ def job_start(
     except ConfigError as exc:
         field = f"config.{exc.field}" if exc.field else "config"
         raise PrefStudioError(f"{field}: {exc.message}", field=field) from exc
+    stored = _jsonable(asdict(parsed))
+    job_models_check(config=stored, project_id=project.pk if project is not None else None)
+    job_limits_check(kind=jtype.kind, project=project, user=user)
     queue = jtype.queue_for(parsed)
     job = Job.objects.create(
         kind=jtype.kind,
-        config=_jsonable(asdict(parsed)),
+        config=stored,
         project=project,
         dataset_version=dataset_version,
         created_by=user,
@@ -227,6 +240,8 @@ def _execute(claim: _Claimed, worker: str) -> str:
     try:
         jtype = job_type(claim.kind)
         config = jtype.parse_config(claim.config)
+        # Again here, right before the run: a model may have moved, or the allow-lists changed, since the start.
+        job_models_check(config=claim.config, project_id=claim.project_id)
         context = JobContext(
             job_id=claim.job_id, project_id=claim.project_id, dataset_version_id=claim.dataset_version_id,
             user_id=claim.user_id, worker=worker, attempt=claim.attempt,

@@ -23,7 +23,7 @@ from django.db import transaction
 from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion
 
-from ..models import ArtifactKind, Backend, JobKind, ModelArtifact
+from ..models import ArtifactKind, Backend, Job, JobKind, ModelArtifact
 
 __all__ = [
     "ROW_KIND", "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
@@ -159,7 +159,8 @@ def training_result_register(
         "base_model_id": base_model_id,
     }
     name = f"{kind.removeprefix('train_')}-job{job_id}"
-    return ModelArtifact.objects.create(
+    job = Job.objects.filter(pk=job_id).values("project_id", "created_by_id").first() or {}
+    return ModelArtifact.objects.create(  # the job's project's model, like the data it was trained on
         name=name, kind=artifact_kind, backend=Backend.HF, location=str(model_dir), settings=settings,
-        produced_by_id=job_id,
+        produced_by_id=job_id, project_id=job.get("project_id"), created_by_id=job.get("created_by_id"),
     )

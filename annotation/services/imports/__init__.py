@@ -39,20 +39,23 @@ def data_import(
     skip_invalid: bool = False,
     user: AbstractBaseUser | None = None,
     sink: Sink | None = None,
+    requested_by: AbstractBaseUser | None = None,
 ) -> ImportReport:
     """Import a JSONL file of format `fmt` into project `project_slug`, creating the project if needed.
 
     With `skip_invalid`, valid records are imported and bad lines are listed in the report;
     otherwise any bad line rejects the whole file. Conflicts with rows already in the project
     reject it in both modes. `user`, when given, must own the project (or becomes the owner of
-    the new one). Reads `stream` in a helper thread that has finished when this returns.
+    the new one). `requested_by`: the person asking (the API), who must be allowed to create projects
+    (PREFSTUDIO_PROJECT_CREATORS) if the slug names none. Reads `stream` in a helper thread that has finished
+    when this returns.
     """
     if fmt not in FORMATS:
         raise PrefStudioError(f"unknown format {fmt!r}; choose one of {', '.join(sorted(FORMATS))}", field="format")
     started = time.perf_counter()
     report = ImportReport(project=project_slug, format=fmt)
     with gc_paused(), ParseAhead(stream, fmt, options, size=PIECE_RECORDS) as pieces, transaction.atomic():
-        project = _project_for_import(slug=project_slug, user=user, report=report)
+        project = _project_for_import(slug=project_slug, user=user, report=report, requested_by=requested_by)
         writer = Writer(project, sink or default_sink(), report)
         parse_errors = writer.write_pieces(pieces, skip_invalid=skip_invalid)
         if writer.errors or (parse_errors and not (skip_invalid and report.records)):
@@ -71,14 +74,15 @@ def data_import(
     return report
 
 
-def _project_for_import(*, slug: str, user: AbstractBaseUser | None, report: ImportReport) -> Project:
+def _project_for_import(*, slug: str, user: AbstractBaseUser | None, report: ImportReport,
+                        requested_by: AbstractBaseUser | None) -> Project:
     """The project to import into, locked for the import; a new one if there is none (then `user` owns it)."""
     project = Project.objects.select_for_update().filter(slug=slug).first()
     if project is None:
         # Created before the first row, with its real kinds set in Writer.finish; a rejected
         # import rolls it back with everything else.
         report.project_created = True
-        return project_create(slug=slug, owner=user)
+        return project_create(slug=slug, owner=user, requested_by=requested_by)
     if user is not None and not project.memberships.filter(user=user, role=Role.OWNER).exists():
         raise PermissionDenied(f"only an owner of {slug!r} may import into it", field="project")
     return project

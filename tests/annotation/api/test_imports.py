@@ -10,6 +10,19 @@ from tests.annotation.conftest import NATIVE_ITEMS, hh_lines, jsonl
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def anyone_creates_projects(settings):
+    """Uploads that name a new project create it: allowed here for anyone (the default is staff only, below)."""
+    settings.PREFSTUDIO_PROJECT_CREATORS = "any"
+
+
+def test_by_default_an_upload_does_not_create_a_project_for_non_staff(api, user, settings):
+    settings.PREFSTUDIO_PROJECT_CREATORS = "staff"
+    response = _upload(api(user), jsonl(NATIVE_ITEMS[:1]), project="fresh", format="native")
+    assert response.status_code == 403 and "PREFSTUDIO_PROJECT_CREATORS" in response.json()["error"]
+    assert _rows() == (0, 0, 0, 0, 0)
+
+
 def _upload(client, data: bytes, name: str = "data.jsonl", **fields):
     upload = io.BytesIO(data)
     upload.name = name

@@ -1,9 +1,29 @@
-"""/api/projects/: members list and read their projects; anyone signed in creates one and owns it."""
+"""/api/projects/: members list and read their projects; who may create one (PREFSTUDIO_PROJECT_CREATORS: staff
+by default, or anyone signed in) creates it and owns it."""
 import pytest
 
 from annotation.models import Membership, Project
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def anyone_creates_projects(settings):
+    """These tests are about what creating does; who may create is tested with the default setting below."""
+    settings.PREFSTUDIO_PROJECT_CREATORS = "any"
+
+
+def test_by_default_only_staff_create_projects(api, other_user, settings, django_user_model):
+    """The default setting: a signed-in non-staff user is refused (403 naming the setting), nothing is written."""
+    settings.PREFSTUDIO_PROJECT_CREATORS = "staff"
+    response = api(other_user).post("/api/projects/", {"slug": "mine"}, format="json")
+    assert response.status_code == 403, response.json()
+    assert "PREFSTUDIO_PROJECT_CREATORS" in response.json()["error"]
+    assert not Project.objects.exists() and not Membership.objects.exists()
+    staff = django_user_model.objects.create_user(username="stef", password="a-long-test-password", is_staff=True)
+    response = api(staff).post("/api/projects/", {"slug": "mine"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert Membership.objects.get(project__slug="mine").user == staff
 
 
 def test_members_list_their_projects_with_their_role(api, project, make_user):

@@ -46,6 +46,8 @@ class BackendSpec:
     backend: str
     location: str
     settings: dict[str, Any] = field(default_factory=dict)
+    # The openai backend's outbound.OutboundPolicy (None: its default, loopback only and no key variable).
+    outbound: Any = None
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -57,7 +59,10 @@ class BackendSpec:
     def key(self) -> tuple[str, str, str]:
         import json
 
-        return self.backend, self.location, json.dumps(self.settings, sort_keys=True, default=str)
+        settings = json.dumps(self.settings, sort_keys=True, default=str)
+        if self.backend == "openai" and self.outbound is not None:
+            settings += self.outbound.fingerprint  # a changed allow-list loads (and checks) the backend anew
+        return self.backend, self.location, settings
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The `openai` backend: any OpenAI-compatible chat-completions server (OpenAI, `vllm serve`, ...).
 
 `location` is the server's base URL ("http://127.0.0.1:8000/v1"). Settings: `model` (the served model's
-name; required), `api_key_env` (the environment variable holding the key, "OPENAI_API_KEY" by default;
-keys never go into settings, which are stored in the database), `concurrency` (requests in flight, 4),
+name; required), `api_key_env` (the environment variable holding the key; none: no key is sent; keys never go
+into settings, which are stored in the database), `concurrency` (requests in flight, 4),
 `timeout` (seconds, 120), `top_logprobs` (how many alternatives to ask for when scoring, 20: vLLM's
 default cap).
 
@@ -12,6 +12,9 @@ without that token) gets the log-prob of its first token when no other choice st
 token, else -inf, and so does any choice outside the top `top_logprobs`. The hf and vllm backends score
 whole choices exactly. Constrained output uses `response_format` (JSON schema, standard) and vLLM's
 `structured_outputs` extension (choice); scoring after a `prefix` uses vLLM's `continue_final_message`.
+
+Outbound checks (outbound.py): the key variable and the URL are checked against the spec's OutboundPolicy when
+the backend is built, and every request (redirects included) again right before it is sent.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling, per_prompt_seeds
+from .outbound import OutboundPolicy, OutboundRefused
 
 
 def logsumexp(values: list[float]) -> float:
@@ -57,15 +61,21 @@ class OpenAIBackend:
     supports_json_schema = True
 
     def __init__(self, spec: BackendSpec) -> None:
-        from openai import OpenAI
+        from openai import DefaultHttpxClient, OpenAI
 
         settings = spec.settings
         self.model = settings.get("model")
         if not self.model:
             raise BackendError("an openai backend needs settings.model (the name the server serves the model as)")
-        key = os.environ.get(settings.get("api_key_env", "OPENAI_API_KEY")) or "EMPTY"
+        self.policy = spec.outbound if spec.outbound is not None else OutboundPolicy()
+        # Both checks before the variable is read or any connection is made.
+        self.policy.check_url(spec.location)
+        key_env = settings.get("api_key_env")
+        key = (os.environ.get(self.policy.check_api_key_env(key_env)) if key_env is not None else None) or "EMPTY"
+        # The SDK's client follows redirects: the hook checks each request of a redirect chain before it leaves.
+        http_client = DefaultHttpxClient(event_hooks={"request": [self.policy.check_request], "response": []})
         self.client = OpenAI(base_url=spec.location, api_key=key, timeout=float(settings.get("timeout", 120)),
-                             max_retries=int(settings.get("max_retries", 2)))
+                             max_retries=int(settings.get("max_retries", 2)), http_client=http_client)
         self.concurrency = max(1, int(settings.get("concurrency", 4)))
         self.top_logprobs = int(settings.get("top_logprobs", 20))
 
@@ -81,6 +91,9 @@ class OpenAIBackend:
         try:
             return self.client.chat.completions.create(model=self.model, **kwargs)
         except OpenAIError as exc:
+            refused = exc.__cause__ if isinstance(exc.__cause__, OutboundRefused) else exc.__context__
+            if isinstance(refused, OutboundRefused):  # the SDK wraps the hook's refusal as a connection error
+                raise OutboundRefused(str(refused), setting=refused.setting) from exc
             raise BackendError(f"the OpenAI-compatible server at {self.client.base_url} failed: {exc}") from exc
 
     def generate(
