@@ -100,7 +100,7 @@ def parse_chunks(
             errors.append(LineError(number, problem))
             bad_left -= 1
             if bad_left == 0:
-                reason = f"{limits.max_bad_lines} bad lines so far: reading stopped here; fix the file and retry"
+                reason = f"reading stopped after {limits.max_bad_lines} bad lines"
                 errors.append(LineError(number, reason, limit=TOO_MANY_BAD_LINES))
                 break
         if len(records) + len(errors) >= limit:

@@ -22,6 +22,8 @@ class ImportRejected(PrefStudioError):
         if broken and broken.limit != TOO_MANY_BAD_LINES:
             self.status_code = 413
             message = f"import rejected: {broken}; nothing was imported"
+        elif broken:
+            message = f"import rejected: {broken}, the first {len(shown)} are listed; nothing was imported"
         else:
             message = f"import rejected: {len(errors)} bad record(s){more}; nothing was imported"
         super().__init__(message, field="file", details=[str(e) for e in shown])

@@ -73,7 +73,7 @@ def test_millions_of_bad_lines_stop_at_the_bad_line_limit():
     errors = [e for piece in pieces for e in piece.errors]
     assert len(errors) == 101 and pieces[-1].n_lines == 100
     assert errors[-1].limit == TOO_MANY_BAD_LINES
-    assert str(errors[-1]) == "line 100: 100 bad lines so far: reading stopped here; fix the file and retry"
+    assert str(errors[-1]) == "line 100: reading stopped after 100 bad lines"
 
 
 def test_a_text_over_the_text_limit_is_a_bad_line_naming_the_field():
