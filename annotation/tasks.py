@@ -8,3 +8,11 @@ from celery import shared_task
 def ping(message: str = "pong") -> dict[str, str]:
     """Answer from a worker: proves the broker, the worker and the task registry work end to end."""
     return {"message": message, "host": socket.gethostname()}
+
+
+@shared_task(name="annotation.import_run", acks_late=True, reject_on_worker_lost=True)
+def import_run_task(run_id: int) -> str:
+    """Import the upload of ImportRun `run_id` (annotation.services.import_runs); idempotent."""
+    from .services.import_runs import import_run_execute
+
+    return import_run_execute(run_id=run_id)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from ..importing import FORMATS
 from ..models import (
     AnnotatorKind,
+    ImportRun,
     Item,
     ItemFlag,
     ItemResponse,
@@ -160,6 +161,21 @@ class ImportReportSerializer(serializers.Serializer):
     annotators_created = serializers.ListField(child=serializers.CharField())
     skipped = serializers.ListField(child=serializers.CharField(), help_text="Bad lines left out (skip_invalid).")
     changed_nothing = serializers.BooleanField()
+
+
+class ImportRunSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api-import-run", help_text="Poll this for progress.")
+    percent = serializers.FloatField(help_text="Share of the file read, 0-100.")
+    finished = serializers.BooleanField()
+
+    class Meta:
+        model = ImportRun
+        fields = [
+            "id", "url", "project_slug", "format", "options", "file_name", "file_bytes", "state", "lines_read",
+            "records_written", "bytes_read", "percent", "finished", "report", "error", "error_details",
+            "error_status", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
 
 
 # -- inputs -----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ urlpatterns = [
     path("labels/", views.LabelListApi.as_view(), name="api-labels"),
     path("labels/<int:pk>/", views.LabelDetailApi.as_view(), name="api-label"),
     path("imports/", views.ImportApi.as_view(), name="api-imports"),
+    path("imports/<int:pk>/", views.ImportRunDetailApi.as_view(), name="api-import-run"),
     # The labeling queue (annotation.api.queue): any member, on their own leases.
     path("projects/<slug:slug>/next/", queue.ProjectNextApi.as_view(), name="api-project-next"),
     path("assignments/<int:pk>/submit/", queue.AssignmentSubmitApi.as_view(), name="api-assignment-submit"),

@@ -6,7 +6,6 @@ may see is decided by annotation.selectors, who may write by the services.
 from dataclasses import asdict
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -16,18 +15,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors
-from ..errors import TooLarge
 from ..importing import ImportOptions
-from ..models import Item, Label, Project, Prompt
+from ..models import ImportRun, Item, Label, Project, Prompt
 from ..models import Response as ResponseModel
-from ..services.imports import data_import
+from ..selectors.import_runs import import_run_for_user
+from ..services.import_runs import import_upload
 from ..services.labels import label_create_for_user
 from ..services.projects import project_create
 from . import filters
 from .permissions import IsProjectOwnerOrReviewer
+from ..uploads import upload_handlers_capped
 from .serializers import (
-    ImportSerializer,
     ImportReportSerializer,
+    ImportRunSerializer,
+    ImportSerializer,
     ItemDetailSerializer,
     ItemSerializer,
     LabelCreateSerializer,
@@ -178,26 +179,40 @@ class ImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
     error_responses = {"POST": {"413": "File too large"}}
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        upload_handlers_capped(request._request)  # before authentication, which may read the body (CSRF)
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         request={"multipart/form-data": ImportSerializer},
-        responses={200: ImportReportSerializer},
+        responses={200: ImportReportSerializer, 202: ImportRunSerializer},
         description="Import a JSONL file into a project (created if new, else you must own it). "
         "All or nothing: a file with bad records writes nothing and the 400 lists every bad line, "
-        "unless skip_invalid is set.",
+        "unless skip_invalid is set. A file over a size limit is a 413 naming the limit (and the line). "
+        "A large file (over PREFSTUDIO_IMPORT_INLINE_MAX_BYTES, decompressed) is imported by a job: "
+        "the answer is then a 202 with the run's `url` to poll for its progress and outcome.",
     )
     def post(self, request: Request) -> Response:
         data = validated(ImportSerializer, request.data)
-        upload = data["file"]
-        if upload.size > settings.PREFSTUDIO_MAX_IMPORT_BYTES:
-            raise TooLarge(f"the file is larger than {settings.PREFSTUDIO_MAX_IMPORT_BYTES} bytes", field="file")
-        report = data_import(
+        outcome = import_upload(
+            user=request.user,
             project_slug=data["project"],
             fmt=data["format"],
-            stream=upload,
+            upload=data["file"],
             options=ImportOptions(annotator=data.get("annotator"), annotator_kind=data["annotator_kind"]),
             skip_invalid=data["skip_invalid"],
-            user=request.user,
-            requested_by=request.user,
         )
-        body = {**asdict(report), "changed_nothing": report.changed_nothing}
+        if isinstance(outcome, ImportRun):
+            body = ImportRunSerializer(outcome, context={"request": request}).data
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        body = {**asdict(outcome), "changed_nothing": outcome.changed_nothing}
         return Response(ImportReportSerializer(body).data)
+
+
+class ImportRunDetailApi(generics.RetrieveAPIView):
+    """An import job you started: its state, progress (lines and bytes of the file read) and outcome."""
+
+    serializer_class = ImportRunSerializer
+
+    def get_object(self):
+        return import_run_for_user(user=self.request.user, run_id=self.kwargs["pk"])

@@ -8,6 +8,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
+from .records import LINE_SETTING, ImportLimits, size_text
+
 GZIP_MAGIC = b"\x1f\x8b"
 # Read the file in 1 MiB blocks: the per-call overhead of the Python-level sniffing stream below
 # is then negligible next to JSON decoding.
@@ -18,14 +20,48 @@ class RecordError(ValueError):
     """A record is invalid; the message says which field and why."""
 
 
-def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
+class LimitExceeded(Exception):
+    """The file broke a size limit at `line`; reading stops there. `setting` names the limit."""
+
+    def __init__(self, line: int, reason: str, setting: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+        self.setting = setting
+
+
+def _binary_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[bytes]:
+    """The file's lines (gunzipped if it is gzip), each read with a bounded `readline`.
+
+    Raises LimitExceeded as soon as a line or the decompressed total goes over its limit, having
+    held at most one line's limit in memory: a gzip bomb is refused after reading its first
+    `max_line_bytes`, not after inflating it.
+    """
     head = stream.read(2)
     data: IO[bytes] = io.BufferedReader(_Prepend(head, stream), buffer_size=READ_BLOCK)
     if head == GZIP_MAGIC:
-        # Iterated directly: its own small buffer hands out every complete line before the
-        # read that finds a truncated end raises (a bigger buffer on top would swallow them).
+        # Read directly: its own small buffer hands out every complete line before the read
+        # that finds a truncated end raises (a bigger buffer on top would swallow them).
         data = gzip.GzipFile(fileobj=data)  # type: ignore[assignment]
-    yield from data
+    readline = data.readline
+    cap = limits.max_line_bytes + 1  # one byte more than a line may hold, so that a longer one shows
+    budget = limits.max_bytes
+    number = 0
+    while line := readline(cap):
+        number += 1
+        budget -= len(line)
+        if len(line) == cap and line[-1:] != b"\n":
+            raise LimitExceeded(
+                number, f"longer than the {size_text(limits.max_line_bytes)} line limit ({LINE_SETTING})", LINE_SETTING
+            )
+        if budget < 0:
+            raise LimitExceeded(
+                number,
+                f"the file is larger than the {size_text(limits.max_bytes)} limit on its (decompressed) size "
+                f"({limits.bytes_setting})",
+                limits.bytes_setting,
+            )
+        yield line
 
 
 class _Prepend(io.RawIOBase):
@@ -100,15 +136,18 @@ def _unstorable_text(text: str, where: str) -> str | None:
     return None
 
 
-def iter_json_lines(stream: IO[bytes]) -> Iterator[tuple[int, Any, str | None]]:
+def iter_json_lines(
+    stream: IO[bytes], limits: ImportLimits | None = None
+) -> Iterator[tuple[int, Any, str | None]]:
     """Yield (line number, parsed object or None, error or None) for every non-blank line.
 
     A gzip stream that ends early or is corrupt yields one last error, numbered as the line
-    after the last one read.
+    after the last one read. A line or a file over `limits` raises LimitExceeded (after the
+    lines before it were yielded).
     """
     number = 0
     try:
-        for number, raw in enumerate(_binary_lines(stream), start=1):
+        for number, raw in enumerate(_binary_lines(stream, limits or ImportLimits()), start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

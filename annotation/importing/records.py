@@ -18,10 +18,15 @@ INT64 = (-(2**63), 2**63 - 1)  # BigIntegerField, e.g. Response.seed
 
 @dataclass(frozen=True)
 class LineError:
-    """A bad record: 1-based line number in the file and what is wrong with it."""
+    """A bad record: 1-based line number in the file and what is wrong with it.
+
+    `limit` names the size limit the file broke (an ImportLimits setting name), if any: reading
+    stopped there, and the whole file is refused, even when bad lines are skipped.
+    """
 
     line: int
     reason: str
+    limit: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -87,6 +92,70 @@ class ImportOptions:
             raise ValueError(f"annotator_kind must be one of {ANNOTATOR_KINDS}, got {self.annotator_kind!r}")
         if self.annotator and len(self.annotator) > MAX_ANNOTATOR_LENGTH:
             raise ValueError(f"annotator must be at most {MAX_ANNOTATOR_LENGTH} characters long")
+
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Size limits enforced while a file is read, before anything is held in memory.
+
+    Each limit has the name of the setting (and environment variable) that sets it, which the
+    error messages quote so that an operator knows what to raise. The defaults are the settings'
+    defaults (prefstudio/settings/imports.py).
+    """
+
+    max_bytes: int = 512 * MiB  # decompressed bytes of the whole file
+    max_line_bytes: int = 8 * MiB  # bytes of one line, without its newline
+    max_text_chars: int = 400_000  # characters of one text: a prompt message, a response, a rationale, an edit
+    # Bad lines kept before reading stops: each costs memory, and a file this bad is not worth reading on.
+    max_bad_lines: int = 10_000
+    # The setting named when max_bytes is exceeded (an upload read inline has a lower cap of its own).
+    bytes_setting: str = "PREFSTUDIO_IMPORT_MAX_DECOMPRESSED_BYTES"
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_line_bytes", "max_text_chars", "max_bad_lines"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+LINE_SETTING = "PREFSTUDIO_IMPORT_MAX_LINE_BYTES"
+TEXT_SETTING = "PREFSTUDIO_MAX_TEXT_CHARS"
+
+
+def size_text(n: int) -> str:
+    """A byte count as people write it: '1 MiB', '512 KiB', '1000 bytes'."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", MiB), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+def text_too_long(text: str, where: str, limit: int) -> str | None:
+    """Why `text` (named by `where`) is too long to store, or None."""
+    if len(text) <= limit:
+        return None
+    return f"{where} is {len(text)} characters long, over the {limit}-character text limit ({TEXT_SETTING})"
+
+
+def record_text_too_long(record: "ItemRecord", limit: int) -> str | None:
+    """The first text of `record` longer than `limit` characters, as an error message; or None."""
+    for i, message in enumerate(record.messages):
+        problem = text_too_long(message["content"], f"the prompt's message {i}", limit)
+        if problem:
+            return problem
+    for i, response in enumerate(record.responses):
+        problem = text_too_long(response.text, f"response {i}", limit)
+        if problem:
+            return problem
+    for label in record.labels:
+        for name in ("rationale", "raw_output", "edited_text"):
+            value = getattr(label, name)
+            problem = value and text_too_long(value, f"the {name} of {label.annotator!r}", limit)
+            if problem:
+                return problem
+    return None
 
 
 @dataclass

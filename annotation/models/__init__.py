@@ -19,6 +19,7 @@ from .choices import (
 from .content import Prompt, Response
 from .curation import ItemConsensus, RoutingDecision
 from .dataset import DatasetRow, DatasetVersion
+from .import_run import ImportRun, ImportRunState
 from .item import Item, ItemFlag, ItemResponse
 from .label import Label
 from .project import Membership, Project
@@ -31,6 +32,8 @@ __all__ = [
     "ConsensusSource",
     "DatasetRow",
     "DatasetVersion",
+    "ImportRun",
+    "ImportRunState",
     "Item",
     "ItemConsensus",
     "ItemFlag",

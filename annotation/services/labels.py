@@ -10,11 +10,12 @@ is one an import would accept, and the other way round.
 import re
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from ..errors import Conflict, PrefStudioError
-from ..importing import LabelRecord, ResponseRecord
+from ..importing import LabelRecord, ResponseRecord, text_too_long
 from ..importing.formats.common import check_ranking, parse_label
 from ..importing.ids import content_id
 from ..importing.reader import RecordError
@@ -44,6 +45,8 @@ KIND_FIELDS = {
     TaskKind.THUMBS: frozenset({"thumbs"}),
 }
 JUDGE_FIELDS = frozenset({"probability", "raw_output", "swap_consistent", "unparsable"})
+# Free texts of a label, capped at settings.PREFSTUDIO_MAX_TEXT_CHARS as in imports.
+TEXT_FIELDS = ("rationale", "raw_output", "edited_text")
 # Items in these states are decided; a late label would silently change a final verdict.
 CLOSED_STATES = frozenset({ItemState.FINAL, ItemState.EXCLUDED})
 # time_spent_ms is a PositiveIntegerField: PostgreSQL's integer tops out at 2**31 - 1 (~24.8 days).
@@ -142,6 +145,7 @@ def _validated(*, item: Item, annotator: Annotator, slots: list[ItemResponse], d
             raise PrefStudioError(
                 f"field '{key}' does not apply to a {item.kind} label by a {annotator.kind}", field=key
             )
+    _check_text_lengths(payload)
     _reject_nul(payload, "")
     _check_shape(payload)
     project: Project = item.project
@@ -170,6 +174,16 @@ def _shared_rule(check, *args, **kwargs):
     except RecordError as exc:
         found = _FIELD_IN_MESSAGE.search(str(exc))
         raise PrefStudioError(str(exc), field=found.group(1) if found else None) from exc
+
+
+def _check_text_lengths(payload: dict[str, Any]) -> None:
+    """The label's free texts are at most PREFSTUDIO_MAX_TEXT_CHARS long, as in an import."""
+    for name in TEXT_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str):
+            problem = text_too_long(value, f"field '{name}'", settings.PREFSTUDIO_MAX_TEXT_CHARS)
+            if problem:
+                raise PrefStudioError(problem, field=name)
 
 
 def _check_shape(payload: dict[str, Any]) -> None:

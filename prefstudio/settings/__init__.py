@@ -10,3 +10,4 @@ from .celery import *  # noqa: F401,F403
 from .storage import *  # noqa: F401,F403
 from .security import *  # noqa: F401,F403
 from .api import *  # noqa: F401,F403
+from .imports import *  # noqa: F401,F403

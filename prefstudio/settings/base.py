@@ -69,10 +69,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Imports larger than this are refused with a 413 by the upload endpoint; the CLI has no limit.
+# Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file; import limits: settings/imports.py.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-PREFSTUDIO_MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

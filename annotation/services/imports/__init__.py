@@ -8,13 +8,15 @@ project, writes nothing, and the error lists every bad line. Rows are keyed by e
 that adds labels to items already there (a judge's verdicts, say) adds just those labels.
 """
 import time
+from collections.abc import Callable, Iterator
 from typing import IO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from ...errors import PermissionDenied, PrefStudioError
-from ...importing import FORMATS, ImportOptions
+from ...importing import FORMATS, ImportLimits, ImportOptions, ParseResult
 from ...models import Project, Role
 from ..bulk import Sink, default_sink
 from ..projects import project_create
@@ -22,12 +24,24 @@ from .parsing import ParseAhead, gc_paused
 from .report import MAX_REPORTED_ERRORS, ImportRejected, ImportReport
 from .writer import Writer
 
-__all__ = ["MAX_REPORTED_ERRORS", "PIECE_RECORDS", "ImportRejected", "ImportReport", "data_import"]
+__all__ = [
+    "MAX_REPORTED_ERRORS", "PIECE_RECORDS", "ImportRejected", "ImportReport", "data_import", "import_limits",
+]
 
 # Records per piece: parsed ahead by the helper thread and written in one round of COPYs. Large
 # enough that per-statement costs vanish, small enough that writing starts early (5k and 20k
 # were both slower on the 100k-pair benchmark).
 PIECE_RECORDS = 10_000
+
+
+def import_limits(**overrides: int | str) -> ImportLimits:
+    """The size limits of the settings (prefstudio/settings/imports.py), with `overrides`."""
+    return ImportLimits(**{
+        "max_bytes": settings.PREFSTUDIO_IMPORT_MAX_DECOMPRESSED_BYTES,
+        "max_line_bytes": settings.PREFSTUDIO_IMPORT_MAX_LINE_BYTES,
+        "max_text_chars": settings.PREFSTUDIO_MAX_TEXT_CHARS,
+        **overrides,
+    })
 
 
 def data_import(
@@ -40,25 +54,32 @@ def data_import(
     user: AbstractBaseUser | None = None,
     sink: Sink | None = None,
     requested_by: AbstractBaseUser | None = None,
+    limits: ImportLimits | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import a JSONL file of format `fmt` into project `project_slug`, creating the project if needed.
 
     With `skip_invalid`, valid records are imported and bad lines are listed in the report;
     otherwise any bad line rejects the whole file. Conflicts with rows already in the project
-    reject it in both modes. `user`, when given, must own the project (or becomes the owner of
-    the new one). `requested_by`: the person asking (the API), who must be allowed to create projects
-    (PREFSTUDIO_PROJECT_CREATORS) if the slug names none. Reads `stream` in a helper thread that has finished
-    when this returns.
+    reject it in both modes, and so does a file over a size limit (`limits`, by default the
+    settings': a 413). `user`, when given, must own the project (or becomes the owner of the new
+    one). `requested_by`: the person asking (the API), who must be allowed to create projects
+    (PREFSTUDIO_PROJECT_CREATORS) if the slug names none. Reads `stream` in a helper thread that has
+    finished when this returns. `progress`, if given, is called with (lines read, records written so
+    far) after each piece, inside the import's transaction (so it must write elsewhere, if it writes).
     """
     if fmt not in FORMATS:
         raise PrefStudioError(f"unknown format {fmt!r}; choose one of {', '.join(sorted(FORMATS))}", field="format")
     started = time.perf_counter()
     report = ImportReport(project=project_slug, format=fmt)
-    with gc_paused(), ParseAhead(stream, fmt, options, size=PIECE_RECORDS) as pieces, transaction.atomic():
+    limits = limits or import_limits()
+    reading = ParseAhead(stream, fmt, options, size=PIECE_RECORDS, limits=limits)
+    with gc_paused(), reading as pieces, transaction.atomic():
         project = _project_for_import(slug=project_slug, user=user, report=report, requested_by=requested_by)
         writer = Writer(project, sink or default_sink(), report)
-        parse_errors = writer.write_pieces(pieces, skip_invalid=skip_invalid)
-        if writer.errors or (parse_errors and not (skip_invalid and report.records)):
+        parse_errors = writer.write_pieces(_reported(pieces, progress, report), skip_invalid=skip_invalid)
+        stopped = any(e.limit for e in parse_errors)  # a size limit or too many bad lines: never partial
+        if writer.errors or stopped or (parse_errors and not (skip_invalid and report.records)):
             raise ImportRejected(sorted(parse_errors + writer.errors, key=lambda e: e.line))
         finishing = time.perf_counter()
         writer.finish()
@@ -72,6 +93,16 @@ def data_import(
         "total": time.perf_counter() - started,
     }
     return report
+
+
+def _reported(
+    pieces: Iterator[ParseResult], progress: Callable[[int, int], None] | None, report: ImportReport
+) -> Iterator[ParseResult]:
+    """The pieces, calling `progress(lines read, records written)` after each is written."""
+    for piece in pieces:
+        yield piece
+        if progress is not None:
+            progress(piece.n_lines, report.records)
 
 
 def _project_for_import(*, slug: str, user: AbstractBaseUser | None, report: ImportReport,

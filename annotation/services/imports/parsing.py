@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Self
 
-from ...importing import ImportOptions, ParseResult, parse_chunks
+from ...importing import ImportLimits, ImportOptions, ParseResult, parse_chunks
 
 
 class ParseAhead:
@@ -21,11 +21,13 @@ class ParseAhead:
 
     _DONE = object()
 
-    def __init__(self, stream: IO[bytes], fmt: str, options: ImportOptions | None, *, size: int) -> None:
+    def __init__(
+        self, stream: IO[bytes], fmt: str, options: ImportOptions | None, *, size: int, limits: ImportLimits
+    ) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(stream, fmt, options, size), name="import-parser", daemon=True
+            target=self._run, args=(stream, fmt, options, size, limits), name="import-parser", daemon=True
         )
         self.cpu_seconds = 0.0
         self.wait_seconds = 0.0
@@ -49,10 +51,12 @@ class ParseAhead:
                 raise piece
             yield piece
 
-    def _run(self, stream: IO[bytes], fmt: str, options: ImportOptions | None, size: int) -> None:
+    def _run(
+        self, stream: IO[bytes], fmt: str, options: ImportOptions | None, size: int, limits: ImportLimits
+    ) -> None:
         began = time.thread_time()
         try:
-            for piece in parse_chunks(stream, fmt, options, size=size):
+            for piece in parse_chunks(stream, fmt, options, size=size, limits=limits):
                 if self._stop.is_set():  # the writer failed: nobody reads on
                     return
                 self._queue.put(piece)

@@ -2,22 +2,31 @@
 from dataclasses import dataclass, field
 
 from ...errors import PrefStudioError
-from ...importing import LineError
+from ...importing import TOO_MANY_BAD_LINES, LineError
 
 MAX_REPORTED_ERRORS = 1000
 
 
 class ImportRejected(PrefStudioError):
-    """The file has bad records (or conflicts with the project); nothing was written."""
+    """The file has bad records (or conflicts with the project); nothing was written.
+
+    A file that broke a size limit (`limit`: the setting's name) is a 413 whose message is that
+    error; reading stopped there.
+    """
 
     def __init__(self, errors: list[LineError]) -> None:
         shown = errors[:MAX_REPORTED_ERRORS]
         more = f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""
-        super().__init__(
-            f"import rejected: {len(errors)} bad record(s){more}; nothing was imported",
-            field="file",
-            details=[str(e) for e in shown],
-        )
+        broken = next((e for e in errors if e.limit), None)
+        self.limit = broken.limit if broken else ""
+        if broken and broken.limit != TOO_MANY_BAD_LINES:
+            self.status_code = 413
+            message = f"import rejected: {broken}; nothing was imported"
+        elif broken:
+            message = f"import rejected: {broken}, the first {len(shown)} are listed; nothing was imported"
+        else:
+            message = f"import rejected: {len(errors)} bad record(s){more}; nothing was imported"
+        super().__init__(message, field="file", details=[str(e) for e in shown])
         self.errors = errors
 
 

@@ -95,7 +95,7 @@ def test_missing_or_empty_file(api, user):
 
 
 def test_uploads_over_the_limit_are_413(api, user, settings):
-    settings.PREFSTUDIO_MAX_IMPORT_BYTES = 100
+    settings.PREFSTUDIO_IMPORT_MAX_UPLOAD_BYTES = 100
     response = _upload(api(user), jsonl(NATIVE_ITEMS), project="big", format="native")
     assert response.status_code == 413 and response.json()["field"] == "file"
     assert not Project.objects.exists()

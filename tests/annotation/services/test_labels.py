@@ -161,3 +161,21 @@ def test_annotator_for_user_is_stable_and_never_takes_an_imported_name(project, 
     assert annotator.name == f"annotator1-{person.pk}" and annotator.kind == "human"
     assert annotator_for_user(user=person).pk == annotator.pk
     assert Annotator.objects.get(name="annotator1").user is None
+
+
+@pytest.mark.parametrize(("kind", "field"), [("pair-2", "rationale"), ("edit-1", "edited_text")])
+def test_a_text_over_the_text_limit_is_refused_naming_the_field(items, me, settings, kind, field):
+    settings.PREFSTUDIO_MAX_TEXT_CHARS = 50
+    data = {"rationale": "r" * 51} if field == "rationale" else {"edited_text": "e" * 51}
+    if kind == "pair-2":
+        data["winner"] = "A"
+    before = _counts()
+    with pytest.raises(PrefStudioError) as caught:
+        label_create(item=items[kind], annotator=me, data=data)
+    assert caught.value.field == field
+    assert caught.value.message == (
+        f"field '{field}' is 51 characters long, over the 50-character text limit (PREFSTUDIO_MAX_TEXT_CHARS)"
+    )
+    assert _counts() == before
+    data[field] = data[field][:50]  # at the limit: accepted
+    assert label_create(item=items[kind], annotator=me, data=data).pk
