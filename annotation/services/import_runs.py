@@ -23,7 +23,7 @@ from ..errors import PermissionDenied, PrefStudioError
 from ..importing import FORMATS, ImportOptions
 from ..models import ImportRun, ImportRunState, Project, Role
 from .imports import ImportRejected, ImportReport, data_import, import_limits
-from .projects import project_may_create
+from .projects import project_check_may_create
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +194,8 @@ class _ProgressWriter:
 
 def _check_owner(*, user: AbstractBaseUser, slug: str) -> None:
     project = Project.objects.filter(slug=slug).first()
-    if project is None and not project_may_create(user=user):
-        raise PermissionDenied(f"no project {slug!r}, and you may not create projects", field="project")
+    if project is None:
+        project_check_may_create(user=user, field="project")
     if project is not None and not project.memberships.filter(user=user, role=Role.OWNER).exists():
         raise PermissionDenied(f"only an owner of {slug!r} may import into it", field="project")
 

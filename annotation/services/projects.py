@@ -16,6 +16,13 @@ def project_may_create(*, user: AbstractBaseUser) -> bool:
     return bool(user.is_staff or django_settings.PREFSTUDIO_PROJECT_CREATORS == "any")
 
 
+def project_check_may_create(*, user: AbstractBaseUser, field: str = "slug") -> None:
+    """Raise PermissionDenied, naming the operator's setting, when `user` may not create projects."""
+    if not project_may_create(user=user):
+        raise PermissionDenied("only staff may create projects (the operator's PREFSTUDIO_PROJECT_CREATORS setting "
+                               "is 'staff'); ask staff to create it and make you its owner", field=field)
+
+
 def project_create(
     *, slug: str, name: str = "", owner: AbstractBaseUser | None = None,
     requested_by: AbstractBaseUser | None = None, **settings,
@@ -25,9 +32,8 @@ def project_create(
     `requested_by`: the person asking (API, web import), checked with project_may_create (PermissionDenied);
     None = an operator, a command or the demo loader (no check).
     """
-    if requested_by is not None and not project_may_create(user=requested_by):
-        raise PermissionDenied("only staff may create projects (the operator's PREFSTUDIO_PROJECT_CREATORS setting "
-                               "is 'staff'); ask staff to create it and make you its owner", field="slug")
+    if requested_by is not None:
+        project_check_may_create(user=requested_by)
     if not slug or slugify(slug) != slug:
         raise PrefStudioError(f"project slug {slug!r} must be lowercase letters, digits and hyphens", field="slug")
     if Project.objects.filter(slug=slug).exists():

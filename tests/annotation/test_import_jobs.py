@@ -17,6 +17,13 @@ from tests.training.worker_process import CeleryWorker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker must see the rows: commit them
 
+
+@pytest.fixture(autouse=True)
+def may_create_projects(user) -> None:
+    """Only staff create projects by default (PREFSTUDIO_PROJECT_CREATORS); these tests are about the limits."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+
 HH = "hh_rlhf/helpful-rejection-sampled_test.jsonl.gz"  # 2749 lines, 3 of them bad (lines 720, 1598, ...)
 
 

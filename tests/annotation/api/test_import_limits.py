@@ -11,6 +11,13 @@ from tests.annotation.conftest import NATIVE_ITEMS, jsonl
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def may_create_projects(user) -> None:
+    """Only staff create projects by default (PREFSTUDIO_PROJECT_CREATORS); these tests are about the limits."""
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+
 LINE_LIMIT = "(PREFSTUDIO_IMPORT_MAX_LINE_BYTES)"
 
 
