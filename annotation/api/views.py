@@ -151,7 +151,7 @@ class ItemLabelListCreateApi(generics.ListAPIView):
         key = data.pop("idempotency_key", None)
         label = label_create_for_user(user=request.user, item_id=pk, data=data, idempotency_key=key)
         label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
-        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+        return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class LabelListApi(generics.ListAPIView):
