@@ -40,8 +40,8 @@ PAIR = [{"text": "Paris is the capital of France."}, {"text": "Lyon, I believe."
 
 
 def _records() -> list[dict]:
-    """wombat-h disagrees with everyone on eight items (so its competence is low), then is the only voice
-    on item `alone` (its winner rests on a low-competence vote: a noise reason naming wombat-h)."""
+    """wombat-h disagrees with everyone on eight items, so its competence is low; with a strict competence
+    threshold the winners rest on votes of "low-competence" quokka-h and the judges: noise reasons naming them."""
     records = []
     for i in range(8):
         labels = [{"annotator": name, "annotator_kind": "judge", "winner": "A", "probability": 0.9,
@@ -101,9 +101,9 @@ def _check_the_world_names_people(world) -> None:
     to hide (by token, never by name)."""
     reasons = " ".join(ItemFlag.objects.filter(item__project=world["project"]).values_list("reason", flat=True))
     quokka, wombat = (Annotator.objects.get(name=name).pk for name in IMPORTED)
-    assert f"{{annotator:{wombat}}}" in reasons and not any(name in reasons for name in SECRETS)
+    assert f"{{annotator:{quokka}}}" in reasons and not any(name in reasons for name in SECRETS)
     stats = json.dumps(DatasetVersion.objects.get(pk=world["version"].pk).stats)
-    assert f"{{annotator:{quokka}}}" in stats and not any(name in stats for name in SECRETS)
+    assert f"{{annotator:{wombat}}}" in stats and not any(name in stats for name in SECRETS)
     provenance = json.dumps(list(DatasetRow.objects.filter(version=world["version"]).values_list("provenance",
                                                                                                  flat=True)))
     assert "{annotator:" in provenance
@@ -142,20 +142,20 @@ def _covered(world) -> dict[str, list[tuple[dict, str]]]:
         # REST
         "api-projects": [({}, "")],
         "api-project": [(project, "")],
-        "api-project-labels": [(project, "page_size=1000")],
-        "api-prompts": [({}, "page_size=1000")],
+        "api-project-labels": [(project, "page_size=500")],
+        "api-prompts": [({}, "page_size=500")],
         "api-prompt": [({"pk": world["item"].prompt_id}, "")],
-        "api-responses": [({}, "page_size=1000")],
+        "api-responses": [({}, "page_size=500")],
         "api-response": [({"pk": world["item"].slots.first().response_id}, "")],
-        "api-items": [({}, "page_size=1000")],
+        "api-items": [({}, "page_size=500")],
         "api-item": [({"pk": item}, "")],
         "api-item-labels": [({"pk": i.pk}, "") for i in Item.objects.filter(project=world["project"])],
-        "api-labels": [({}, "page_size=1000")],
+        "api-labels": [({}, "page_size=500")],
         "api-label": [({"pk": label}, "")],
-        "api-review-queue": [(project, "page_size=1000")],
+        "api-review-queue": [(project, "page_size=500")],
         "api-datasets": [(project, "")],
         "api-dataset": [(project | {"number": number}, "")],
-        "api-dataset-rows": [(project | {"number": number}, "page_size=1000")],
+        "api-dataset-rows": [(project | {"number": number}, "page_size=500")],
         "api-dataset-export": [(project | {"number": number}, query) for query in exports],
         "api-jobs": [({}, "")],
         "api-job": [({"pk": job}, "")],
@@ -236,7 +236,7 @@ def test_no_person_is_named_to_a_reviewer_or_an_annotator(client, world, role):
     assert {url: names for url, names in leaks.items() if names} == {}
     if role == "reviewer":  # the pages a reviewer may read did answer (a 403 everywhere would pass too)
         statuses = {url: status for url, (status, _) in _fetch_all(client, world, role).items()}
-        assert statuses["/projects/blind/review/"] == statuses["/api/projects/blind/labels/?page_size=1000"] == 200
+        assert statuses["/projects/blind/review/"] == statuses["/api/projects/blind/labels/?page_size=500"] == 200
 
 
 def test_owners_see_every_name_the_others_do_not(client, world):
@@ -255,7 +255,7 @@ def test_owners_see_every_name_the_others_do_not(client, world):
 
 def test_judges_keep_their_names_for_everyone(client, world):
     client.force_login(world["viewers"]["reviewer"])
-    labels = client.get("/api/projects/blind/labels/?page_size=1000").json()["results"]
+    labels = client.get("/api/projects/blind/labels/?page_size=500").json()["results"]
     shown = {row["annotator"] for row in labels}
     assert set(JUDGES) <= shown
     people = shown - set(JUDGES)
