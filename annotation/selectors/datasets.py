@@ -178,5 +178,5 @@ def dataset_export_records(
             yield vote_record(label)
         return
     for row in dataset_rows_iter(version=version, split=options.split, kind=options.kind, chunk_size=chunk_size):
-        row["provenance"] = names.render_json(row["provenance"])
+        row["provenance"] = names.render_provenance(row["provenance"])
         yield format_row(row, options)

@@ -66,6 +66,16 @@ class AnnotatorNames:
         """A stored JSON value (statistics, provenance) with its annotator tokens rendered, keys included."""
         return render_annotators_json(value, self.name)
 
+    def render_provenance(self, provenance: dict[str, Any]) -> dict[str, Any]:
+        """A dataset row's provenance with its reasons rendered (the one field that names annotators).
+
+        The export's hot path: a row without a token in its reasons is returned as it is (no copy, no walk).
+        """
+        reasons = provenance.get("reasons") if isinstance(provenance, dict) else None
+        if not reasons or not any("{annotator:" in str(reason) for reason in reasons):
+            return provenance
+        return {**provenance, "reasons": [self.render(str(reason)) for reason in reasons]}
+
     def _outsider(self, annotator_id: int) -> str:
         """An annotator with no label in the project (any more): named by the same rule, never numbered."""
         row = Annotator.objects.filter(pk=annotator_id).values("name", "kind", "user_id").first()

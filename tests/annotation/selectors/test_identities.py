@@ -51,3 +51,15 @@ def test_numbers_are_per_project_and_outsiders_are_never_named(user, make_user):
     stranger = Annotator.objects.create(name="carol-elsewhere", kind="human")
     assert annotator_names_for(project=first, user=rita).name(stranger.pk) == "a former annotator"
     assert annotator_names_for(project=first, user=user).name(stranger.pk) == "carol-elsewhere"
+
+
+def test_provenance_is_copied_only_when_its_reasons_name_someone(user, make_user):
+    project = review_project(owner=user)
+    rita = make_user("rita", project=project, role="reviewer")
+    bert = Annotator.objects.get(name="bert").pk
+    names = annotator_names_for(project=project, user=rita)
+    plain = {"source": "human", "reasons": ["annotators split 1–1 (agreement 0.50 < 0.75)"]}
+    assert names.render_provenance(plain) is plain  # the export's common case: no copy
+    named = {"source": "human", "reasons": [f"votes ({annotator_token(bert)} 0.30; < 0.60)"]}
+    assert names.render_provenance(named) == {"source": "human", "reasons": ["votes (annotator 2 0.30; < 0.60)"]}
+    assert named["reasons"] == [f"votes ({annotator_token(bert)} 0.30; < 0.60)"]
