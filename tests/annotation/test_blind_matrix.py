@@ -9,10 +9,11 @@ it is added to COVERED (fetched) or EXEMPT (with the reason it cannot show an an
 """
 import io
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotation.curation.noise import NoiseConfig
 from annotation.models import Annotator, DatasetRow, DatasetVersion, Item, ItemFlag, Label, Project
@@ -215,8 +216,6 @@ def _body(response) -> str:
 
 
 def _fetch_all(client, world, role: str) -> dict[str, tuple[int, str]]:
-    from django.urls import reverse
-
     seen = {}
     for name, variants in _covered(world).items():
         for kwargs, query in variants:
@@ -231,12 +230,15 @@ def _fetch_all(client, world, role: str) -> dict[str, tuple[int, str]]:
 def test_no_person_is_named_to_a_reviewer_or_an_annotator(client, world, role):
     _check_the_world_names_people(world)
     client.force_login(world["viewers"][role])
-    leaks = {url: [name for name in SECRETS if name in body]
-             for url, (_, body) in _fetch_all(client, world, role).items()}
+    seen = _fetch_all(client, world, role)
+    leaks = {url: [name for name in SECRETS if name in body] for url, (_, body) in seen.items()}
     assert {url: names for url, names in leaks.items() if names} == {}
-    if role == "reviewer":  # the pages a reviewer may read did answer (a 403 everywhere would pass too)
-        statuses = {url: status for url, (status, _) in _fetch_all(client, world, role).items()}
-        assert statuses["/projects/blind/review/"] == statuses["/api/projects/blind/labels/?page_size=500"] == 200
+    # What the role may read did answer (a 403 everywhere would pass too), with the reasons rendered.
+    status, items = seen["/api/items/?page_size=500"]
+    assert status == 200 and "low-competence votes (" in items and "{annotator:" not in items
+    assert re.search(r"annotator \d+ 0\.\d\d", items)  # a person's vote in a reason, by pseudonym
+    if role == "reviewer":
+        assert seen["/projects/blind/review/"][0] == seen["/api/projects/blind/labels/?page_size=500"][0] == 200
 
 
 def test_owners_see_every_name_the_others_do_not(client, world):
