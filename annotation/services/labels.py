@@ -2,10 +2,10 @@
 
 `label_create` is the one write path for a single label given interactively: the labeling queue wraps it
 with its lease checks (`assignment.label_submit`), review and judge jobs call it, and the REST endpoint
-(`label_create_for_user`) goes through the queue's lease for people, or is bounded by overlap for owners. The payload uses the field names
-of the native import format (winner, strength, aspects, rationale, ranking, edited_text, thumbs,
-shown_order, time_spent_ms; judges also probability, raw_output, swap_consistent, unparsable), and
-is checked by the same `parse_label` / `check_ranking` the importer uses, so a label accepted here
+(`label_create_for_user`) goes through the queue's lease for people, or is bounded by overlap for owners.
+The payload uses the field names of the native import format (winner, strength, aspects, rationale,
+ranking, edited_text, thumbs, shown_order, time_spent_ms; judges also probability, raw_output,
+swap_consistent, unparsable), and is checked by the same `parse_label` / `check_ranking` the importer uses, so a label accepted here
 is one an import would accept, and the other way round.
 """
 import re

@@ -69,7 +69,8 @@ def test_export_records_are_the_same_whatever_the_chunk_size(version):
     whole = list(dataset_export_records(
         version=version, options=options, names=owner_names(version), chunk_size=1000))
     assert whole == _expected("trl", "all")
-    assert list(dataset_export_records(version=version, options=options, names=owner_names(version), chunk_size=1)) == whole
+    names = owner_names(version)
+    assert list(dataset_export_records(version=version, options=options, names=names, chunk_size=1)) == whole
 
 
 def test_votes_of_an_item_behind_rows_in_two_chunks_come_once(version, django_assert_num_queries):
