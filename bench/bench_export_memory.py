@@ -155,11 +155,13 @@ def _export(version, fmt: str, encoding: str, limit: int | None = None) -> int:
 
     from annotation.curation.export import arrow_schema, export_options, write_hf, write_jsonl, write_parquet
     from annotation.selectors.datasets import dataset_export_records
+    from annotation.selectors.identities import annotator_names_for
 
     options = export_options(format=fmt, encoding=encoding, split="all")
+    names = annotator_names_for(project=version.project, user=None, visible=True)
 
     def records():
-        return islice(dataset_export_records(version=version, options=options), limit)
+        return islice(dataset_export_records(version=version, options=options, names=names), limit)
 
     if encoding == "hf":
         with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:

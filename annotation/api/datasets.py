@@ -32,8 +32,8 @@ from ..selectors.datasets import (
     dataset_version_counts,
     dataset_version_for_user,
     dataset_versions_for_user,
-    export_pseudonyms_for,
 )
+from ..selectors.identities import annotator_names_for
 from .permissions import IsProjectMember, IsProjectOwnerOrReviewer
 from .serializers import (
     DatasetExportQuerySerializer,
@@ -85,8 +85,13 @@ class DatasetRowListApi(generics.ListAPIView):
 
     def get_queryset(self):
         split = validated(DatasetRowsQuerySerializer, self.request.query_params)["split"]
-        version = _version(self.request, self.kwargs)
-        return dataset_rows(version=version, split=split)
+        self.version = _version(self.request, self.kwargs)
+        return dataset_rows(version=self.version, split=split)
+
+    def get_serializer_context(self):
+        # get_queryset ran first (list() pages it before serializing); schema generation has no version.
+        version = getattr(self, "version", None)
+        return {**super().get_serializer_context(), "project": version.project if version else None}
 
 
 def _version(request: Request, kwargs: dict) -> DatasetVersion:
@@ -134,9 +139,8 @@ class DatasetExportApi(APIView):
         options = export_options(**query)
         version = dataset_version_for_user(user=request.user, slug=slug, number=number)
         dataset_export_count(version=version, options=options)  # refuses an empty export while it can still 400
-        records = dataset_export_records(
-            version=version, options=options, pseudonyms_for=export_pseudonyms_for(version=version, user=request.user)
-        )
+        names = annotator_names_for(project=version.project, user=request.user)
+        records = dataset_export_records(version=version, options=options, names=names)
         if options.encoding == "parquet":
             body = parquet_chunks(records, arrow_schema(options))
         else:

@@ -3,6 +3,7 @@ import django_filters
 from django import forms
 
 from ..models import Item, ItemState, Label, LabelSource, Prompt, Response, ResponseOrigin, Route, TaskKind
+from ..selectors.identities import annotator_ids_shown_as
 
 NO_LABELS = "none"  # LabelSource.NONE is "", which a query string cannot tell from "no filter"
 
@@ -59,8 +60,15 @@ class LabelFilter(django_filters.FilterSet):
     project = ProjectFilter(field_name="item__project__slug")
     item = IdFilter(field_name="item_id", help_text="Item id")
     kind = django_filters.ChoiceFilter(choices=TaskKind.choices)
-    annotator = django_filters.CharFilter(field_name="annotator_name", help_text="Annotator name (as shown)")
+    annotator = django_filters.CharFilter(
+        method="filter_annotator", help_text='Annotator as shown to you: a name, or a pseudonym ("annotator 3")'
+    )
 
     class Meta:
         model = Label
         fields = ["project", "item", "kind", "annotator"]
+
+    def filter_annotator(self, queryset, name, value):
+        # By the name the user sees, so a pseudonym finds its labels and a hidden real name finds none.
+        project_ids = queryset.order_by().values_list("item__project_id", flat=True).distinct()
+        return queryset.filter(annotator_ids_shown_as(user=self.request.user, project_ids=project_ids, shown=value))

@@ -104,7 +104,7 @@ class AssignmentSubmitApi(APIView):
         key = data.pop("idempotency_key", None)
         label = label_submit(assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=key)
         label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
-        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+        return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class AssignmentSkipApi(APIView):

@@ -56,4 +56,4 @@ class ReviewResolveApi(APIView):
         item = selectors.item_for_user(user=request.user, item_id=pk)
         label = review_resolve(item=item, reviewer_user=request.user, data=data, note=note)
         label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
-        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+        return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)

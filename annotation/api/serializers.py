@@ -1,4 +1,5 @@
 """Input and output shapes of the REST API. Types and bounds only: the rules live in the services."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..importing import FORMATS
@@ -18,6 +19,8 @@ from ..models import (
     TaskKind,
     Winner,
 )
+
+from ..selectors.identities import AnnotatorNames, annotator_names_for
 
 MAX_POSITION = 15  # items show at most 16 responses (RESPONSES_PER_KIND)
 MAX_INT32 = 2**31 - 1  # PositiveIntegerField's range in PostgreSQL
@@ -78,7 +81,7 @@ class ItemSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug", read_only=True)
     # Declared because DRF drops allow_blank from read-only model fields, and "" means "no labels".
     source = serializers.ChoiceField(choices=LabelSource.choices, allow_blank=True, read_only=True)
-    flags = FlagSerializer(many=True, read_only=True)
+    flags = serializers.SerializerMethodField()
 
     class Meta:
         model = Item
@@ -87,6 +90,13 @@ class ItemSerializer(serializers.ModelSerializer):
             "n_human_labels", "n_judge_labels", "priority", "flags", "created_at", "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(FlagSerializer(many=True))
+    def get_flags(self, item: Item) -> list[dict]:
+        """The flags, their reasons naming annotators as the viewer may see them (a blind project hides people)."""
+        names = annotator_names(self.context, item.project)
+        flags = FlagSerializer(item.flags.all(), many=True).data
+        return [{**row, "reason": names.render(row["reason"])} for row in flags]
 
 
 class SlotSerializer(serializers.ModelSerializer):
@@ -123,8 +133,8 @@ class ItemDetailSerializer(ItemSerializer):
 
 class LabelSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="item.project.slug", read_only=True)
-    annotator = serializers.CharField(
-        source="annotator_name", read_only=True, help_text='A pseudonym ("annotator #12") under blind review.'
+    annotator = serializers.SerializerMethodField(
+        help_text='The annotator\'s name; in a blind project a pseudonym ("annotator 3") for all but owners.'
     )
     annotator_kind = serializers.ChoiceField(source="annotator.kind", choices=AnnotatorKind.choices, read_only=True)
     # "" for labels that are not pairwise (DRF drops allow_blank from read-only model fields).
@@ -145,6 +155,18 @@ class LabelSerializer(serializers.ModelSerializer):
             "time_spent_ms", "probability", "raw_output", "swap_consistent", "created_at",
         ]
         read_only_fields = fields
+
+    def get_annotator(self, label: Label) -> str:
+        return annotator_names(self.context, label.item.project).name(label.annotator_id)
+
+
+def annotator_names(context: dict, project: Project) -> AnnotatorNames:
+    """The request user's AnnotatorNames of `project`, made once per response (cached in the context)."""
+    cache = context.setdefault("annotator_names", {})
+    if project.pk not in cache:
+        request = context.get("request")
+        cache[project.pk] = annotator_names_for(project=project, user=getattr(request, "user", None))
+    return cache[project.pk]
 
 
 class ImportReportSerializer(serializers.Serializer):
@@ -259,11 +281,17 @@ class DatasetVersionSerializer(serializers.Serializer):
 
 class DatasetVersionDetailSerializer(DatasetVersionSerializer):
     filter_config = serializers.JSONField(read_only=True, help_text="The curation config that made the version.")
-    stats = serializers.JSONField(read_only=True, help_text="Kept, dropped by reason, label-source mix.")
+    stats = serializers.SerializerMethodField(
+        help_text="Kept, dropped by reason, label-source mix; competence per annotator as you may see them."
+    )
     splits = serializers.DictField(child=serializers.IntegerField(), read_only=True,
                                    help_text='Rows per split, e.g. {"train": 900, "test": 100}.')
     kinds = serializers.DictField(child=serializers.IntegerField(), read_only=True,
                                   help_text='Rows per kind, e.g. {"pairwise": 950, "unpaired": 50}.')
+
+    @extend_schema_field(serializers.JSONField())
+    def get_stats(self, version) -> dict:
+        return annotator_names(self.context, version.project).render_json(version.stats)
 
 
 class DatasetRowSerializer(serializers.Serializer):
@@ -274,8 +302,14 @@ class DatasetRowSerializer(serializers.Serializer):
     data = serializers.JSONField(help_text="pairwise: prompt, chosen, rejected, margin; listwise: prompt, "
                                  "responses, ranking; unpaired: prompt, completion, label.")
     weight = serializers.FloatField(help_text="Training weight, >= 0 (down-weighted by noise).")
-    provenance = serializers.JSONField(help_text="item, origin, source, votes, agreement, probability, "
-                                       "noise_score, reasons.")
+    provenance = serializers.SerializerMethodField(help_text="item, origin, source, votes, agreement, probability, "
+                                                   "noise_score, reasons.")
+
+    @extend_schema_field(serializers.JSONField())
+    def get_provenance(self, row) -> dict:
+        # The view puts the version's project in the context: one AnnotatorNames for the whole page.
+        return annotator_names(self.context, self.context["project"]).render_json(row.provenance)
+
 
 class DatasetRowsQuerySerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=["train", "test", "all"], default="all")

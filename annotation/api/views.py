@@ -141,19 +141,24 @@ class ItemLabelListCreateApi(generics.ListAPIView):
 
     serializer_class = LabelSerializer
     queryset = Label.objects.none()  # the model, for the schema; rows come from the selector
-    error_responses = {"POST": {"409": "Already labeled, item closed, or idempotency key used elsewhere"}}
+    error_responses = {"POST": {
+        "403": "No live lease on the item (take it from the queue), and not an owner of its project",
+        "409": "Already labeled, item closed or full (overlap), lease expired, or idempotency key used elsewhere",
+    }}
 
     def get_queryset(self):
         return selectors.labels_for_item(user=self.request.user, item_id=self.kwargs["pk"])
 
     @extend_schema(request=LabelCreateSerializer, responses={201: LabelSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        """Label the item as yourself. Retrying with the same idempotency_key returns the same label."""
+        """Label the item as yourself: on your live lease of it (POST /api/projects/{slug}/next/ hands one out),
+        or, as an owner of its project, directly while it wants more human labels (overlap). Retrying with
+        the same idempotency_key returns the same label."""
         data = validated(LabelCreateSerializer, request.data)
         key = data.pop("idempotency_key", None)
         label = label_create_for_user(user=request.user, item_id=pk, data=data, idempotency_key=key)
         label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
-        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+        return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class LabelListApi(generics.ListAPIView):

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .identities import annotator_token
 from .rm_ensemble import EnsembleMargins
 from .text import ItemTexts, duplicate_key, pair_lengths, rowwise_cosine, token_containment
 from .votes import CLASS_TO_WINNER, CLASSES, NONE, PairwiseVotes
@@ -160,8 +161,8 @@ class _Votes:
             return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
     def name(self, j: int) -> str:
-        names = self.votes.annotator_names
-        return names[j] if j < len(names) and names[j] else f"annotator {self.votes.annotator_ids[j]}"
+        """A token for annotator j, never its name: reasons are stored and rendered per viewer (identities.py)."""
+        return annotator_token(int(self.votes.annotator_ids[j]))
 
 
 def _strict_majority(counts: np.ndarray) -> np.ndarray:

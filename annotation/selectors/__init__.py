@@ -7,8 +7,7 @@ judge is an annotator too) and only their own edits among the edited responses.
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from ..errors import NotFound
 from ..models import Item, ItemResponse, ItemState, Label, Membership, Project, Prompt, Response, ResponseOrigin, Role
@@ -130,21 +129,14 @@ def item_for_user(*, user: AbstractBaseUser, item_id: int) -> Item:
 def labels_visible_to(*, user: AbstractBaseUser) -> QuerySet[Label]:
     """All labels of the projects the user owns or reviews, and the user's own labels elsewhere.
 
-    Each label is annotated with `annotator_name`: the annotator's name, except for a reviewer of
-    a blind-review project, who sees others' labels as "annotator #<id>" (stable, so labels by
-    one annotator still group together, but not who it is).
+    Who gave a label is shown through annotation.selectors.identities (a blind project hides people
+    from everyone but its owners), not here.
     """
     visible = Q(item__project_id__in=_project_ids(user, SEE_ALL_LABELS)) | Q(
         item__project_id__in=_project_ids(user), annotator__user=user
     )
-    blind = Membership.objects.filter(user=user, role=Role.REVIEWER, project__blind_review=True).values("project_id")
-    hidden = Q(item__project_id__in=blind) & ~Q(annotator__user=user)
-    pseudonym = Concat(Value("annotator #"), Cast("annotator_id", CharField()))
     return (
         Label.objects.filter(visible)
-        .annotate(
-            annotator_name=Case(When(hidden, then=pseudonym), default=F("annotator__name"), output_field=CharField())
-        )
         .select_related("item__project", "annotator", "edited_response")
         .order_by("id")
     )

@@ -17,7 +17,8 @@ from django.db.models import Count, F, QuerySet
 from ..errors import NotFound
 from ..curation import agreement
 from ..curation.votes import PairwiseVotes, RankingVotes
-from ..models import DatasetRow, DatasetVersion, Item, ItemConsensus, Project, Role, Route, RoutingDecision
+from ..models import DatasetRow, DatasetVersion, Item, ItemConsensus, Project, Route, RoutingDecision
+from .identities import AnnotatorNames, annotator_names_for
 from .review import project_for_reviewer, ranking_text
 from .votes import pairwise_votes, ranking_votes
 
@@ -83,6 +84,7 @@ class AgreementPage:
     n_listwise_items: int
     include_judges: bool = False  # judges' votes count in the project figures too
     blind: bool = False  # people's names hidden (blind review, and the viewer is not an owner)
+    names: AnnotatorNames | None = None  # how the viewer sees the annotators (selectors.identities)
     figures: dict[str, FigureView] = field(default_factory=dict)
     annotators: list[AnnotatorAgreement] = field(default_factory=list)
     judges: list[JudgeAgreement] = field(default_factory=list)
@@ -118,12 +120,16 @@ class AgreementPage:
 
 def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool = False) -> AgreementPage:
     project = project_for_reviewer(user=user, slug=slug)
-    blind = bool(project.blind_review) and project.role != Role.OWNER
-    return agreement_page(project=project, include_judges=include_judges, blind=blind)
+    return agreement_page(project=project, include_judges=include_judges,
+                          names=annotator_names_for(project=project, user=user))
 
 
-def agreement_page(*, project: Project, include_judges: bool = False, blind: bool = False) -> AgreementPage:
-    """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones)."""
+def agreement_page(*, project: Project, include_judges: bool = False, names: AnnotatorNames | None = None
+                   ) -> AgreementPage:
+    """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones).
+
+    Annotators are named by `names` (a viewer's: selectors.identities); None names them all (an operator)."""
+    names = names or annotator_names_for(project=project, user=None, visible=True)
     votes = pairwise_votes(project=project)
     rankings = ranking_votes(project=project)
     page = AgreementPage(
@@ -134,7 +140,8 @@ def agreement_page(*, project: Project, include_judges: bool = False, blind: boo
         n_judges=int(votes.annotator_is_judge.sum()),
         n_listwise_items=int(len(np.unique(rankings.items))),
         include_judges=include_judges,
-        blind=blind,
+        blind=not names.visible,
+        names=names,
     )
     if page.is_empty:
         return page
@@ -153,7 +160,7 @@ def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: Ranking
             page.figures[key] = FigureView(None, 0, "no listwise items")
         else:
             page.figures[key] = FigureView(_num(figure.value), int(figure.n), figure.reason)
-    names = _display_names(votes, blind=page.blind)
+    names = [page.names.name(int(annotator_id)) for annotator_id in votes.annotator_ids]
     page.annotators = [
         AnnotatorAgreement(names[a.index], a.is_judge, _num(a.majority_agreement), a.n_majority)
         for a in report.annotators
@@ -170,20 +177,6 @@ def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: Ranking
         {"a": names[p.a], "b": names[p.b], "kappa": _num(p.kappa), "agreement": _num(p.agreement), "n": p.n_common}
         for p in sorted(report.cohen, key=lambda p: (names[p.a], names[p.b]))
     ]
-
-
-def _display_names(votes: PairwiseVotes, *, blind: bool) -> list[str]:
-    """Annotator names by index; under blind review people are "Annotator 1", "Annotator 2", ... (judges are
-    models and keep their names), as on the review pages."""
-    names = list(votes.annotator_names) + [""] * (votes.n_annotators - len(votes.annotator_names))
-    if not blind:
-        return names
-    shown, n = [], 0
-    for name, is_judge in zip(names, votes.annotator_is_judge):
-        if not is_judge:
-            n += 1
-        shown.append(name if is_judge else f"Annotator {n}")
-    return shown
 
 
 # -- consensus of one item (the review page) ----------------------------------------------------------
@@ -293,6 +286,7 @@ class VersionDetail:
     sources: list[tuple[str, int]]  # (label source, rows)
     splits: list[tuple[str, int]]  # (split, rows)
     kinds: list[tuple[str, int]]  # (row kind, rows)
+    names: AnnotatorNames | None = None  # how the viewer sees the annotators named in rows' reasons
 
     @property
     def n_dropped(self) -> int:
@@ -323,6 +317,7 @@ def dataset_version_for_user(*, user: AbstractBaseUser, slug: str, number: int) 
         sources=[(str(s or "unknown"), n) for s, n in sources],
         splits=list(rows.values_list("split").annotate(n=Count("id")).order_by("split")),
         kinds=list(rows.values_list("kind").annotate(n=Count("id")).order_by("kind")),
+        names=annotator_names_for(project=project, user=user),
     )
 
 
@@ -354,7 +349,8 @@ def _text(prompt: Any) -> str:
     return "" if prompt is None else str(prompt)
 
 
-def row_view(row: DatasetRow) -> RowView:
+def row_view(row: DatasetRow, *, names: AnnotatorNames) -> RowView:
+    """A row for the version page; the annotators its reasons name are shown as `names` shows them."""
     data, prov = row.data or {}, row.provenance or {}
     if row.kind == "listwise":
         responses = data.get("responses") or []
@@ -371,7 +367,7 @@ def row_view(row: DatasetRow) -> RowView:
     return RowView(
         row=row, prompt=_text(data.get("prompt")), first=first, second=second,
         source=str(prov.get("source") or ""), noise_score=_num(prov.get("noise_score")),
-        reasons=[str(r) for r in prov.get("reasons") or []],
+        reasons=[names.render(str(r)) for r in prov.get("reasons") or []],
     )
 
 

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project, Role
+from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project
+from .identities import AnnotatorNames, annotator_names_for
 from .review import duration_text, project_for_reviewer, review_queue
 
 DEFAULT_DAYS = 7  # the window of the labels-per-hour chart: one working week at a glance
@@ -93,12 +94,12 @@ def _hours(*, labels, now: datetime, days: int) -> list[tuple[datetime, int, int
     return hours
 
 
-def _annotators(*, labels, n_items: int, hide_names: bool) -> list[AnnotatorProgress]:
+def _annotators(*, labels, n_items: int, names: AnnotatorNames | None) -> list[AnnotatorProgress]:
     """Per annotator: labels, share of the items, median time per label, last label."""
     rows = (
         labels.values("annotator_id", "annotator__name", "annotator__kind")
-        .annotate(n=Count("id"), last=Max("created_at"))
-        .order_by("-n", "annotator__name")
+        .annotate(n=Count("id"), last=Max("created_at"), first=Min("id"))
+        .order_by("-n", "first")  # not by name: in a blind project the order would hint at who is who
     )
     # The median in Python: portable (SQLite for `make run` has no percentile aggregate) and one
     # integer per timed label is cheap at the sizes of a project.
@@ -107,11 +108,7 @@ def _annotators(*, labels, n_items: int, hide_names: bool) -> list[AnnotatorProg
         times[annotator_id].append(ms)
     progress = []
     for row in rows:
-        name = row["annotator__name"]
-        if hide_names and row["annotator__kind"] == AnnotatorKind.HUMAN:
-            # The REST API's pseudonym for a blind reviewer, so both views of a person agree.
-            # Judges are models, not people: blind review never hides them.
-            name = f"annotator #{row['annotator_id']}"
+        name = row["annotator__name"] if names is None else names.name(row["annotator_id"])
         timed = times.get(row["annotator_id"])
         progress.append(
             AnnotatorProgress(
@@ -127,8 +124,9 @@ def _annotators(*, labels, n_items: int, hide_names: bool) -> list[AnnotatorProg
 
 
 def project_dashboard(
-    *, project: Project, hide_names: bool = False, now: datetime | None = None, days: int = DEFAULT_DAYS
+    *, project: Project, names: AnnotatorNames | None = None, now: datetime | None = None, days: int = DEFAULT_DAYS
 ) -> ProjectDashboard:
+    """The dashboard; annotators named by `names` (a viewer's, see selectors.identities), or by name if None."""
     now = now or timezone.now()
     by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")).order_by())
     labels = Label.objects.filter(item__project=project)
@@ -147,15 +145,14 @@ def project_dashboard(
         n_review_queue=len(review_queue(project=project)),
         states=[(value, label, by_state.get(value, 0)) for value, label in ItemState.choices],
         hours=_hours(labels=annotations, now=now, days=days),
-        annotators=_annotators(labels=annotations, n_items=n_items, hide_names=hide_names),
+        annotators=_annotators(labels=annotations, n_items=n_items, names=names),
     )
 
 
 def project_dashboard_for_user(*, user: AbstractBaseUser, slug: str) -> ProjectDashboard:
     """The dashboard of a project the user owns or reviews (NotFound / PermissionDenied otherwise).
 
-    A reviewer of a blind-review project sees people as "annotator #<id>", as in the REST API.
+    Annotators are named as everywhere else (selectors.identities): pseudonyms in a blind project but for owners.
     """
     project = project_for_reviewer(user=user, slug=slug)
-    hide = project.blind_review and project.role == Role.REVIEWER
-    return project_dashboard(project=project, hide_names=hide)
+    return project_dashboard(project=project, names=annotator_names_for(project=project, user=user))

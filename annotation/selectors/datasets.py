@@ -14,13 +14,14 @@ from django.db.models import Count, Max, Min, QuerySet
 
 from ..curation.export import ExportOptions, format_row, vote_record
 from ..errors import NotFound, PrefStudioError
-from ..models import DatasetRow, DatasetVersion, Label, Project, Role
+from ..models import DatasetRow, DatasetVersion, Label, Project
 from . import project_for_user
+from .identities import AnnotatorNames
 
 __all__ = [
     "CHUNK_SIZE", "dataset_versions_for_user", "dataset_version_for_user", "dataset_version_get",
     "dataset_version_counts", "dataset_rows", "dataset_rows_iter", "dataset_votes_iter", "dataset_export_count",
-    "dataset_export_records", "export_pseudonyms_for",
+    "dataset_export_records",
 ]
 
 # Rows per query: big enough that the round trips do not dominate, small enough that a chunk of
@@ -116,34 +117,27 @@ def _drain(chunk: list) -> Iterator:
 
 
 def dataset_votes_iter(
-    *, version: DatasetVersion, split: str = "all", chunk_size: int = CHUNK_SIZE,
-    pseudonyms_for: AbstractBaseUser | None = None,
+    *, version: DatasetVersion, names: AnnotatorNames, split: str = "all", chunk_size: int = CHUNK_SIZE
 ) -> Iterator[dict[str, Any]]:
     """Every label (parsed or not, annotations and reviewer resolutions) of the items behind the
     version's rows of `split`: items by their first row's chunk (then by id), each item's labels by id.
 
-    Dicts with the keys of VOTE_COLUMNS. Walks the rows in ranges of `chunk_size` indexes (as
-    `dataset_rows_iter`) and reads the labels of the items first seen in that range: an item behind
-    several rows (a ranking expanded to pairs) is emitted once, and nothing grows with the version.
-    With `pseudonyms_for`, annotators other than that user are named "annotator #<id>", as reviewers
-    of a blind-review project see them everywhere else.
+    Dicts with the keys of VOTE_COLUMNS; `annotator` is the name as `names` shows it to its viewer
+    (a pseudonym in a blind project, for all but owners). Walks the rows in ranges of `chunk_size`
+    indexes (as `dataset_rows_iter`) and reads the labels of the items first seen in that range: an
+    item behind several rows (a ranking expanded to pairs) is emitted once, and nothing grows with the version.
     """
     rows = _version_rows(version, split).order_by().values_list("item_id", flat=True)
-    labels = Label.objects.order_by("item_id", "id").values_list(
-        "annotator_id", "annotator__user_id", *VOTE_COLUMNS.values()
-    )
-    keys = tuple(VOTE_COLUMNS)
-    hidden_from = None if pseudonyms_for is None else pseudonyms_for.pk
+    columns = {key: column for key, column in VOTE_COLUMNS.items() if key != "annotator"}
+    labels = Label.objects.order_by("item_id", "id").values_list("annotator_id", *columns.values())
+    keys = tuple(columns)
     for low in _index_ranges(version, chunk_size):
         items = set(rows.filter(index__gte=low, index__lt=low + chunk_size))
         if not items:
             continue
         items -= set(rows.filter(item_id__in=items, index__lt=low))  # emitted with an earlier chunk
-        for annotator_id, user_id, *values in labels.filter(item_id__in=items):
-            vote = dict(zip(keys, values))
-            if hidden_from is not None and user_id != hidden_from:
-                vote["annotator"] = f"annotator #{annotator_id}"
-            yield vote
+        for annotator_id, *values in labels.filter(item_id__in=items):
+            yield {**dict(zip(keys, values)), "annotator": names.name(annotator_id)}
 
 
 def _version_rows(version: DatasetVersion, split: str) -> QuerySet[DatasetRow]:
@@ -175,21 +169,14 @@ def dataset_export_count(*, version: DatasetVersion, options: ExportOptions) -> 
 
 
 def dataset_export_records(
-    *, version: DatasetVersion, options: ExportOptions, chunk_size: int = CHUNK_SIZE,
-    pseudonyms_for: AbstractBaseUser | None = None,
+    *, version: DatasetVersion, options: ExportOptions, names: AnnotatorNames, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[dict[str, Any]]:
-    """The export's records, one at a time (see annotation/curation/export.py for their shapes)."""
+    """The export's records, one at a time (see annotation/curation/export.py for their shapes), naming
+    annotators (raw votes, and the reasons in provenance) as `names` shows them to its viewer."""
     if options.kind is None:
-        for label in dataset_votes_iter(
-            version=version, split=options.split, chunk_size=chunk_size, pseudonyms_for=pseudonyms_for
-        ):
+        for label in dataset_votes_iter(version=version, names=names, split=options.split, chunk_size=chunk_size):
             yield vote_record(label)
         return
     for row in dataset_rows_iter(version=version, split=options.split, kind=options.kind, chunk_size=chunk_size):
+        row["provenance"] = names.render_provenance(row["provenance"])
         yield format_row(row, options)
-
-
-def export_pseudonyms_for(*, version: DatasetVersion, user: AbstractBaseUser) -> AbstractBaseUser | None:
-    """The user to pass as `pseudonyms_for`: a reviewer of a blind-review project, else None."""
-    role = getattr(version.project, "role", None)
-    return user if version.project.blind_review and role == Role.REVIEWER else None

@@ -7,7 +7,7 @@ curation adds its own (routed disagreements, noise scores) by appending a functi
 import string
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,6 +30,7 @@ from ..models import (
     Winner,
 )
 from . import project_for_user
+from .identities import AnnotatorNames, annotator_names_for
 
 REVIEWER_ROLES = (Role.OWNER, Role.REVIEWER)
 # A decision was taken on these items; nothing about them needs a person any more.
@@ -180,8 +181,16 @@ def review_queue(*, project: Project) -> list[ReviewQueueEntry]:
 
 
 def review_queue_for_user(*, user: AbstractBaseUser, slug: str) -> tuple[Project, list[ReviewQueueEntry]]:
+    """The queue of a project the user owns or reviews, its reasons naming annotators as the user may see them."""
     project = project_for_reviewer(user=user, slug=slug)
-    return project, review_queue(project=project)
+    names = annotator_names_for(project=project, user=user)
+    entries = review_queue(project=project)
+    return project, [ReviewQueueEntry(item=e.item, reasons=_rendered(e.reasons, names)) for e in entries]
+
+
+def _rendered(reasons: tuple[ReviewReason, ...], names: AnnotatorNames) -> tuple[ReviewReason, ...]:
+    """Reasons with their stored annotator tokens (noise reasons) rendered for one viewer."""
+    return tuple(replace(reason, detail=names.render(reason.detail)) for reason in reasons)
 
 
 # -- one item ---------------------------------------------------------------------------------------
@@ -209,6 +218,15 @@ class LabelView:
 
 
 @dataclass(frozen=True)
+class FlagView:
+    """A signal raised on the item, its reason rendered for the viewer."""
+
+    name: str
+    value: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReviewItem:
     project: Project
     item: Item
@@ -218,7 +236,7 @@ class ReviewItem:
     judges: list[LabelView]
     resolution: LabelView | None  # the reviewer's label, once the item is resolved
     reasons: tuple[ReviewReason, ...]
-    flags: tuple[ItemFlag, ...] = ()  # every signal raised on the item, with its value and reason
+    flags: tuple[FlagView, ...] = ()  # every signal raised on the item, with its value and reason
     consensus: Any = None  # selectors.curation.ItemConsensusView, once curation has aggregated the item
 
     @property
@@ -282,8 +300,8 @@ def _label_view(label: Label, *, who: str, strength_levels: list[str]) -> LabelV
 def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> ReviewItem:
     """One item of the project for its review page. NotFound unless the item is in project `slug`.
 
-    Every label is shown. Under `project.blind_review` people are named "Annotator 1", "Annotator 2",
-    … in the order they labeled, whoever is looking (judges keep their names: they are models).
+    Every label is shown, its annotator named as the user may see them (selectors.identities: in a blind
+    project people are "annotator 1", "annotator 2", … for all but owners; judges keep their names).
     """
     from .curation import item_consensus  # curation reads build on this module's access rules
 
@@ -301,15 +319,16 @@ def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> 
         Label.objects.filter(item=item).select_related("annotator", "edited_response").order_by("created_at", "id")
     )
     levels = list(project.strength_levels or [])
+    names = annotator_names_for(project=project, user=user)
     humans, judges, resolution = [], [], None
     for label in labels:
+        view = _label_view(label, who=names.name(label.annotator_id), strength_levels=levels)
         if label.role == LabelRole.REVIEW:
-            resolution = _label_view(label, who=label.annotator.name, strength_levels=levels)
+            resolution = view
         elif label.annotator.is_judge:
-            judges.append(_label_view(label, who=label.annotator.name, strength_levels=levels))
+            judges.append(view)
         else:
-            who = f"Annotator {len(humans) + 1}" if project.blind_review else label.annotator.name
-            humans.append(_label_view(label, who=who, strength_levels=levels))
+            humans.append(view)
     return ReviewItem(
         project=project,
         item=item,
@@ -321,7 +340,8 @@ def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> 
         humans=humans,
         judges=judges,
         resolution=resolution,
-        reasons=review_reasons(items=Item.objects.filter(pk=item.pk)).get(item.pk, ()),
-        flags=tuple(ItemFlag.objects.filter(item=item).order_by("id")),
+        reasons=_rendered(review_reasons(items=Item.objects.filter(pk=item.pk)).get(item.pk, ()), names),
+        flags=tuple(FlagView(flag.name, flag.value, names.render(flag.reason))
+                    for flag in ItemFlag.objects.filter(item=item).order_by("id")),
         consensus=item_consensus(item=item),
     )

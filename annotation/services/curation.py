@@ -22,6 +22,7 @@ from django.db import transaction
 from training.engine.progress import NullProgress, Progress
 
 from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
+from ..curation.identities import annotator_token
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
 from ..curation.noise_rankings import ranking_noise_report
 from ..curation.rm_members import combine_members
@@ -219,7 +220,7 @@ def consensus_refresh(
 
     Replaces the project's ItemConsensus rows and its "noise:*" ItemFlags atomically (other flags stay).
     Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
-    "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {annotator: p},
+    "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {"{annotator:<id>}": p},
     "rm_members": {"ensemble": K in-house heads, "reward_models": [ids]}}. Raises PrefStudioError for an unknown
     method or a reward model that is not one (field "reward_models").
     """
@@ -236,9 +237,11 @@ def consensus_refresh(
     members = {"ensemble": 0, "reward_models": []}
     if votes.n_items:
         consensus = aggregate_pairwise(votes, method=method, include_judges=include_judges)
+        # Keyed by token, not name: the statistics are stored on the version and shown to viewers who may not
+        # see who labeled (annotation.selectors.identities renders the keys per viewer).
         competence = {
-            name: round(float(c), 4)
-            for name, c in zip(votes.annotator_names, consensus.competence)
+            annotator_token(annotator_id): round(float(c), 4)
+            for annotator_id, c in zip(votes.annotator_ids.tolist(), consensus.competence)
             if math.isfinite(c)
         }
         progress.check_cancelled()

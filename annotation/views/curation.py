@@ -178,7 +178,7 @@ def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> Http
         "project": detail.project,
         "version": detail.version,
         "page": page,
-        "rows": [row_view(row) for row in page.object_list],
+        "rows": [row_view(row, names=detail.names) for row in page.object_list],
         "split": split,
         "splits": DatasetRow.Split.choices,
         "chart_data": detail.chart_data(),

@@ -9,7 +9,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from annotation import selectors
-from annotation.services.labels import label_create_for_user
+from annotation.services.accounts import annotator_for_user
+from annotation.services.labels import label_create
 from annotation.services.projects import project_create
 from tests.annotation.conftest import PASSWORD
 
@@ -27,8 +28,8 @@ def team(project, items, user, make_user):
         "zed": make_user("zed"),
     }
     project_create(slug="elsewhere", owner=people["zed"])
-    for name, winner in (("ada", "A"), ("bo", "B")):
-        label_create_for_user(user=people[name], item_id=items["pair-2"].pk, data={"winner": winner})
+    for name, winner in (("ada", "A"), ("bo", "B")):  # as the queue records them (who may label: test_labels)
+        label_create(item=items["pair-2"], annotator=annotator_for_user(user=people[name]), data={"winner": winner})
     return people
 
 
@@ -55,7 +56,8 @@ def test_an_annotator_does_not_see_other_peoples_edits(team, items):
     ada = team["ada"]
     edits = selectors.responses_for_user(user=ada).filter(origin="human_edit")
     assert not edits.exists()
-    label_create_for_user(user=ada, item_id=items["edit-1"].pk, data={"edited_text": "He goes to school daily."})
+    label_create(item=items["edit-1"], annotator=annotator_for_user(user=ada),
+                 data={"edited_text": "He goes to school daily."})
     assert [r.text for r in selectors.responses_for_user(user=ada).filter(origin="human_edit")] == [
         "He goes to school daily."
     ]

@@ -89,8 +89,7 @@ def test_an_empty_project_has_zeros_and_no_annotators(user):
 def test_a_blind_reviewer_sees_pseudonyms_and_the_owner_sees_names(project, now, user, make_user):
     rita = make_user("rita", project=project, role="reviewer")
     seen_by_rita = [a.name for a in project_dashboard_for_user(user=rita, slug="rev").annotators]
-    alice = Label.objects.filter(annotator__name="alice").first().annotator_id
-    assert seen_by_rita[0] == f"annotator #{alice}" and seen_by_rita[2:] == ["judge-gpt", "judge-panda"]
+    assert set(seen_by_rita[:2]) == {"annotator 1", "annotator 2"} and seen_by_rita[2:] == ["judge-gpt", "judge-panda"]
     assert [a.name for a in project_dashboard_for_user(user=user, slug="rev").annotators][:2] == ["alice", "bert"]
 
 

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from annotation.curation.export import export_options, format_row
 from annotation.selectors.datasets import dataset_export_records, dataset_rows_iter, dataset_votes_iter
+from annotation.selectors.identities import annotator_names_for
 from tests.annotation.curation.export_rows import ROWS
 from tests.annotation.dataset_factory import add_judge_labels, make_version, many_rows
 
@@ -58,22 +59,30 @@ def test_sparse_indexes_and_a_split_filter_miss_no_row(project):
     assert [r["index"] for r in dataset_rows_iter(version=version, chunk_size=3)] == [0, 1, 7, 8, 13]
 
 
+def owner_names(version):
+    """The annotators as the command line (an operator) names them: real names."""
+    return annotator_names_for(project=version.project, user=None, visible=True)
+
+
 def test_export_records_are_the_same_whatever_the_chunk_size(version):
     options = export_options(format="trl", split="all")
-    whole = list(dataset_export_records(version=version, options=options, chunk_size=1000))
+    whole = list(dataset_export_records(
+        version=version, options=options, names=owner_names(version), chunk_size=1000))
     assert whole == _expected("trl", "all")
-    assert list(dataset_export_records(version=version, options=options, chunk_size=1)) == whole
+    names = owner_names(version)
+    assert list(dataset_export_records(version=version, options=options, names=names, chunk_size=1)) == whole
 
 
 def test_votes_of_an_item_behind_rows_in_two_chunks_come_once(version, django_assert_num_queries):
     # chunk_size 3: rows 0-2 then 3-4, so rank-1 (rows 2 and 3) straddles the boundary.
+    names = owner_names(version)
     with django_assert_num_queries(7):  # the bounds, then per range: its items, those seen before, their labels
-        votes = list(dataset_votes_iter(version=version, chunk_size=3))
+        votes = list(dataset_votes_iter(version=version, names=names, chunk_size=3))
     assert [(v["item"], v["annotator"]) for v in votes] == [
         ("pair-1", "annotator1"), ("pair-1", "judge-1"), ("pair-1", "judge-2"), ("rank-1", "annotator1"),
         ("thumb-1", "judge-1"),
     ]
-    assert list(dataset_votes_iter(version=version, chunk_size=1)) == votes
+    assert list(dataset_votes_iter(version=version, names=names, chunk_size=1)) == votes
 
 
 # -- the command -------------------------------------------------------------------------------------

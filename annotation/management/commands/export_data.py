@@ -26,6 +26,7 @@ from annotation.curation.export import (
 )
 from annotation.errors import PrefStudioError
 from annotation.selectors.datasets import CHUNK_SIZE, dataset_export_count, dataset_export_records, dataset_version_get
+from annotation.selectors.identities import annotator_names_for
 
 
 class Command(BaseCommand):
@@ -63,7 +64,9 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
 
         def records() -> Iterator[dict]:
-            rows = dataset_export_records(version=version, options=options, chunk_size=opts["chunk_size"])
+            # The command line is the operator's: annotators by name, as the project's owners see them.
+            names = annotator_names_for(project=version.project, user=None, visible=True)
+            rows = dataset_export_records(version=version, options=options, names=names, chunk_size=opts["chunk_size"])
             return self._progress(rows, total)
 
         schema = arrow_schema(options)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from annotation.curation.identities import render_annotators
 from annotation.curation.noise import NoiseConfig, noise_report
 from annotation.curation.rm_ensemble import EnsembleMargins
 from annotation.curation.text import ItemTexts
@@ -15,6 +16,11 @@ from annotation.curation.votes import PairwiseVotes
 
 NAMES = ("ann", "bob", "cat", "gpt", "llama")
 JUDGES = np.array([False, False, False, True, True])
+
+
+def named(reason: str) -> str:
+    """A stored reason as an owner reads it: tokens rendered with the annotators' names."""
+    return render_annotators(reason, lambda annotator_id: NAMES[annotator_id])
 
 
 def votes(entries, n_items, gold=None):
@@ -65,7 +71,8 @@ def test_a_judge_that_changed_its_verdict_on_swap_is_named():
     v = votes([(0, 3, 0, np.nan, 0.9, 1.0), (0, 4, 1, np.nan, 0.4, 0.0), (1, 3, 0, np.nan, 0.9, 1.0)], 2)
     s = noise_report(v, consensus([0, 0])).signals["judge_swap_inconsistent"]
     assert s.values.tolist() == [0.5, 0.0] and s.flagged.tolist() == [True, False]
-    assert s.reasons[0] == "1 of 2 judge verdicts changed when the responses were swapped (llama)"
+    assert s.reasons[0] == "1 of 2 judge verdicts changed when the responses were swapped ({annotator:4})"
+    assert named(s.reasons[0]) == "1 of 2 judge verdicts changed when the responses were swapped (llama)"
 
 
 def test_a_winner_carried_by_low_competence_votes():
@@ -74,7 +81,9 @@ def test_a_winner_carried_by_low_competence_votes():
     c = consensus([0, 0], [0.67, 0.67], competence=[0.3, 0.3, 0.9, 0.9, 0.9])
     s = noise_report(v, c).signals["low_competence"]
     assert s.values.tolist() == [1.0, 0.0] and s.flagged.tolist() == [True, False]
-    assert "ann 0.30, bob 0.30" in s.reasons[0] and "not the majority" in s.reasons[0]
+    # Stored reasons name annotators by token, rendered per viewer (annotation.selectors.identities).
+    assert "ann 0.30" not in s.reasons[0] and "{annotator:0} 0.30" in s.reasons[0]
+    assert "ann 0.30, bob 0.30" in named(s.reasons[0]) and "not the majority" in s.reasons[0]
 
 
 def test_weak_strength_and_small_judge_margin():

@@ -1,8 +1,11 @@
 """Consensus refresh: hand-worked consensus per item, gold, noise flags in the review queue, replacement."""
+import re
+
 import pytest
 
 from annotation.errors import PrefStudioError
 from annotation.models import ItemConsensus, ItemFlag
+from annotation.selectors.identities import annotator_names_for
 from annotation.selectors.review import review_queue
 from annotation.services.curation import consensus_refresh
 from annotation.services.review import review_resolve
@@ -36,7 +39,10 @@ def test_every_voted_item_gets_its_hand_worked_consensus(project):
     assert found["agree"].agreement == 1.0 and found["split"].agreement == pytest.approx(0.75)
     assert found["rank"].ranking[0] == [2] and found["rank"].winner == "" and found["rank"].method == "plackett_luce"
     assert summary["consensus"] == 8 and summary["pairwise_items"] == 8 and summary["listwise_items"] == 1
-    assert set(summary["competence"]) >= {"alice", "bert", "carl", "judge-gpt"}
+    # Keyed by token (rendered per viewer by selectors.identities), never by name.
+    named = {annotator_names_for(project=project, user=None, visible=True).render(k) for k in summary["competence"]}
+    assert named >= {"alice", "bert", "carl", "judge-gpt"}
+    assert all(re.fullmatch(r"\{annotator:\d+\}", key) for key in summary["competence"])
     assert all(0 <= c.noise_score <= 1 for c in found.values() if c.winner)
 
 

@@ -1,9 +1,12 @@
 """Review: the queue on hand-built disagreements, resolving, blind names, and who may review."""
+import re
+
 import pytest
 
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from annotation.models import Item, ItemState, Label, LabelRole
 from annotation.selectors.review import project_for_reviewer, review_item_for_user, review_queue
+from annotation.selectors.identities import annotator_names_for
 from annotation.services.accounts import annotator_for_user
 from annotation.services.labels import label_create
 from annotation.services.review import review_resolve
@@ -169,7 +172,9 @@ def test_annotators_and_outsiders_may_not_review(project, make_user):
 
 def test_blind_review_names_people_by_number_and_judges_by_name(project, rita):
     review = review_item_for_user(user=rita, slug="rev", item_id=item(project, "split").pk)
-    assert [h.who for h in review.humans] == ["Annotator 1", "Annotator 2"]
+    names = annotator_names_for(project=project, user=rita)  # the pseudonyms of every other surface
+    assert [h.who for h in review.humans] == [names.name(h.label.annotator_id) for h in review.humans]
+    assert all(re.fullmatch(r"annotator \d+", h.who) for h in review.humans)
     assert [j.who for j in review.judges] == ["judge-gpt", "judge-panda"]
     shown = repr(review.humans)  # every field the page can show
     assert "alice" not in shown and "bert" not in shown
