@@ -1,8 +1,11 @@
-"""Security: secret key, cookies, CSRF, password policy. Safe (production) by default."""
+"""Security: secret key, cookies, CSRF, password policy, login throttling, API tokens, HTTPS and CSP.
+Safe (production) by default."""
+from datetime import timedelta
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import DEBUG
-from .env import env_bool, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -26,3 +29,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Revokes a user's API tokens whenever their password changes, by whatever path (admin, `changepassword`, a
+# password form): Django calls every validator's documented `password_changed` hook after the new password
+# is saved. Not a validator in the usual sense: it never rejects a password.
+AUTH_PASSWORD_VALIDATORS.append({"NAME": "annotation.auth.RevokeApiTokensOnPasswordChange"})
+
+# -- login throttling (django-axes) --------------------------------------------------------------------
+# The login page and the admin: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that
+# pair is locked out for AXES_COOLOFF_MINUTES (429 and a page saying so); a successful login resets the count.
+# Locking the pair rather than the username alone keeps an attacker from locking a real user out everywhere.
+# The address is REMOTE_ADDR: behind a proxy, set AXES_CLIENT_IP_CALLABLE (axes docs) or it is the proxy's.
+# The token endpoint goes through the same check (it authenticates with the request) and a DRF throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotation.auth.lockout_response"  # JSON under /api/, a page elsewhere; Retry-After
+
+# -- API tokens -----------------------------------------------------------------------------------------
+# A token older than this is refused (401); POST /api/auth/token/ or `manage.py api_token` gives a new one.
+API_TOKEN_MAX_AGE = timedelta(hours=env_int("API_TOKEN_MAX_AGE_HOURS", 24 * 7))
