@@ -54,3 +54,38 @@ AXES_LOCKOUT_CALLABLE = "annotation.auth.lockout_response"  # JSON under /api/, 
 # -- API tokens -----------------------------------------------------------------------------------------
 # A token older than this is refused (401); POST /api/auth/token/ or `manage.py api_token` gives a new one.
 API_TOKEN_MAX_AGE = timedelta(hours=env_int("API_TOKEN_MAX_AGE_HOURS", 24 * 7))
+
+# -- HTTPS: SSL redirect and HSTS ---------------------------------------------------------------------------
+# Off by default (`make run`, tests and a compose stack on plain http); HTTPS_ONLY=1 turns on the redirect to
+# https and HSTS for a year, which `manage.py check --deploy` asks of production (tests/test_deploy_check.py).
+# Behind a TLS-terminating proxy, set BEHIND_TLS_PROXY=1 too, or every request looks like http and redirects.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS_ONLY)
+SECURE_REFERRER_POLICY = "same-origin"
+
+# -- Content-Security-Policy (django-csp) ------------------------------------------------------------------
+# Scripts and styles only from our own static files: no inline <script>, no style="" attributes, no eval.
+# Data for a script goes in {{ value|json_script:"id" }} (a JSON block, never run); bar widths in data-width
+# (static/js/widths.js sets them); htmx is told not to inject its indicator styles or eval (base.html).
+# CSP_REPORT_ONLY=1 sends the same policy as Content-Security-Policy-Report-Only (to try a change first).
+_csp = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's icons are data: URLs
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+else:
+    CONTENT_SECURITY_POLICY = _csp
