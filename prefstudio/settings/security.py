@@ -70,7 +70,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Scripts and styles only from our own static files: no inline <script>, no style="" attributes, no eval.
 # Data for a script goes in {{ value|json_script:"id" }} (a JSON block, never run); bar widths in data-width
 # (static/js/widths.js sets them); htmx is told not to inject its indicator styles or eval (base.html).
-# CSP_REPORT_ONLY=1 sends the same policy as Content-Security-Policy-Report-Only (to try a change first).
+# CSP_REPORT_ONLY=1 sends the same policy as Content-Security-Policy-Report-Only (to try a change first); it is
+# the default with DEBUG=1, whose error pages (Django's technical 500) are inline code: the browser's console
+# still reports every violation.
 _csp = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -85,7 +87,7 @@ _csp = {
         "frame-ancestors": ["'none'"],
     }
 }
-if env_bool("CSP_REPORT_ONLY", False):
+if env_bool("CSP_REPORT_ONLY", DEBUG):
     CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
 else:
     CONTENT_SECURITY_POLICY = _csp
