@@ -9,6 +9,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = Path(os.environ.get("PREFSTUDIO_DATASETS", ROOT.parent / "shared" / "datasets"))
 
 
+@pytest.fixture(autouse=True)
+def _clear_throttle_counts():
+    """DRF's throttles count requests in the default cache (locmem here, shared by every test of the
+    process): start each test from zero so one test's requests never throttle another's. django-axes counts
+    failed logins in the database, which each test's transaction or flush already empties."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def datasets() -> Path:
     if not SHARED_DATASETS.is_dir():

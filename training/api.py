@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.filters import ProjectFilter
+from annotation.api.filters import ProjectFilter, StrictChoiceFilter
 from annotation.errors import NotFound
 from annotation.models import DatasetVersion, Project
 from annotation.selectors import project_for_user
@@ -68,8 +68,8 @@ class JobStartSerializer(serializers.Serializer):
 
 
 class JobFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=JobKind.choices)
-    state = django_filters.ChoiceFilter(choices=JobState.choices)
+    kind = StrictChoiceFilter(choices=JobKind.choices)
+    state = StrictChoiceFilter(choices=JobState.choices)
     project = ProjectFilter()
 
     class Meta:

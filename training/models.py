@@ -105,6 +105,9 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the current Celery message (celery_task_id) was sent: a job queued this long whose message the broker
+    # no longer holds has lost it, and the reaper sends it again (training.services.jobs: jobs_resend_lost).
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,11 +3,20 @@
 One task for every kind of job; `job_start` sends it to the kind's queue (`default` or `gpu`). Delivery
 semantics (acks_late, redelivery after a lost worker, duplicates) are decided from the Job row by `job_run`:
 see the docstring of training/services/jobs.py.
+
+Every worker also reaps: once when it starts (it may be the replacement of one that died mid-job) and then every
+JOBS_REAP_SECONDS on a thread of its main process. A timer inside the worker rather than celery beat, because
+beat is one more process a user can forget to start (`make run` starts one worker and nothing else); with
+several workers each reaps, which is safe: the reaper locks each row and skips rows another one holds.
 """
+import logging
 import os
+import threading
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, name="training.job_run", acks_late=True, reject_on_worker_lost=True)
@@ -18,14 +27,55 @@ def job_run_task(self, job_id: int) -> str:
     return job_run(job_id=job_id, worker=f"{self.request.hostname} pid {os.getpid()}")
 
 
-@worker_ready.connect
-def reap_stale_jobs_on_worker_ready(sender=None, **kwargs) -> None:
-    """A worker that starts may be the replacement of one that died mid-job: reap jobs left running."""
+def reap_once() -> None:
+    """Re-queue or fail jobs of lost workers and re-send lost messages; never raises (logged instead)."""
     from django.db import connections
 
-    from .services.jobs import jobs_reap_stale
+    from .services.jobs import jobs_reap_stale, jobs_resend_lost
 
     try:
-        jobs_reap_stale()
+        for job_id, outcome in jobs_reap_stale():
+            logger.warning("reaper: job %s %s (its worker stopped beating)", job_id, outcome)
+        for job_id in jobs_resend_lost():
+            logger.warning("reaper: job %s re-sent (the broker had lost its message)", job_id)
+    except Exception:  # noqa: BLE001 -- a database or broker outage must not kill the reaper thread
+        logger.exception("reaper: this round failed; trying again in %s s", _reap_seconds())
     finally:
-        connections.close_all()  # this is the worker's main process: keep no connection for forks to share
+        # This runs in the worker's main process: keep no connection open for pool processes forked later.
+        connections.close_all()
+
+
+def _reap_seconds() -> float:
+    from django.conf import settings
+
+    return settings.JOBS_REAP_SECONDS
+
+
+class _Reaper(threading.Thread):
+    """Calls reap_once() every JOBS_REAP_SECONDS until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(name="prefstudio-job-reaper", daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(_reap_seconds()):
+            reap_once()
+
+
+_reaper: _Reaper | None = None
+
+
+@worker_ready.connect
+def start_reaper_on_worker_ready(sender=None, **kwargs) -> None:
+    global _reaper
+    reap_once()
+    if _reap_seconds() > 0 and _reaper is None:
+        _reaper = _Reaper()
+        _reaper.start()
+
+
+@worker_shutdown.connect
+def stop_reaper_on_worker_shutdown(sender=None, **kwargs) -> None:
+    if _reaper is not None:
+        _reaper.stopped.set()

@@ -4,6 +4,7 @@
 DRF's own errors and the database errors a request can still provoke into that shape; the
 handlers at the bottom do the same for URLs no API view matched, so a client never gets HTML.
 """
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -75,7 +76,13 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: JSON under /api/, the usual page elsewhere."""
+    """handler500: JSON under /api/, the usual page elsewhere; 503 + Retry-After when the database is out of
+    reach (an outage raised outside any view, e.g. in a middleware; views' own go through
+    prefstudio.middleware). Django calls this while handling the exception, so sys.exc_info() names it."""
+    from prefstudio.middleware import database_unavailable_response, is_database_unavailable
+
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response(request)
     if request.path.startswith(API_PREFIX):
         return JsonResponse(error_body("internal server error"), status=500)
     return defaults.server_error(request)

@@ -8,6 +8,29 @@ from ..selectors.identities import annotator_ids_shown_as
 NO_LABELS = "none"  # LabelSource.NONE is "", which a query string cannot tell from "no filter"
 
 
+class StrictChoiceField(django_filters.fields.ChoiceField):
+    """A choice parameter that is either left out (no filter) or one of the choices.
+
+    django-filter treats `?state=` like no parameter, so a client whose variable came out empty gets every row
+    instead of an error; and its message for an unknown value does not say what is allowed. Here both are a
+    400 that names the allowed values.
+    """
+
+    def clean(self, value):
+        if value is None:  # the parameter is not in the query string
+            return ""
+        allowed = ", ".join(str(key) for key, _ in self.choices if key != "")
+        if value == "":
+            raise forms.ValidationError(f"is empty: leave the parameter out, or give one of: {allowed}", code="empty")
+        if not self.valid_value(value):
+            raise forms.ValidationError(f"{value!r} is not one of: {allowed}", code="invalid_choice")
+        return super().clean(value)
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    field_class = StrictChoiceField
+
+
 class IdFilter(django_filters.Filter):
     """An exact match on an integer id (NumberFilter would accept 1.5)."""
 
@@ -30,7 +53,7 @@ class PromptFilter(django_filters.FilterSet):
 class ResponseFilter(django_filters.FilterSet):
     project = ProjectFilter(field_name="prompt__project__slug")
     prompt = IdFilter(field_name="prompt_id", help_text="Prompt id")
-    origin = django_filters.ChoiceFilter(choices=ResponseOrigin.choices)
+    origin = StrictChoiceFilter(choices=ResponseOrigin.choices)
 
     class Meta:
         model = Response
@@ -39,10 +62,10 @@ class ResponseFilter(django_filters.FilterSet):
 
 class ItemFilter(django_filters.FilterSet):
     project = ProjectFilter()
-    state = django_filters.ChoiceFilter(choices=ItemState.choices)
-    kind = django_filters.ChoiceFilter(choices=TaskKind.choices)
-    route = django_filters.ChoiceFilter(choices=Route.choices)
-    source = django_filters.ChoiceFilter(
+    state = StrictChoiceFilter(choices=ItemState.choices)
+    kind = StrictChoiceFilter(choices=TaskKind.choices)
+    route = StrictChoiceFilter(choices=Route.choices)
+    source = StrictChoiceFilter(
         choices=[(NO_LABELS, "No labels"), *((v, l) for v, l in LabelSource.choices if v)], method="filter_source",
         help_text=f"Which kinds of annotator labeled the item; '{NO_LABELS}' for items without labels.",
     )
@@ -59,7 +82,7 @@ class ItemFilter(django_filters.FilterSet):
 class LabelFilter(django_filters.FilterSet):
     project = ProjectFilter(field_name="item__project__slug")
     item = IdFilter(field_name="item_id", help_text="Item id")
-    kind = django_filters.ChoiceFilter(choices=TaskKind.choices)
+    kind = StrictChoiceFilter(choices=TaskKind.choices)
     annotator = django_filters.CharFilter(
         method="filter_annotator", help_text='Annotator as shown to you: a name, or a pseudonym ("annotator 3")'
     )

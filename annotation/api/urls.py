@@ -1,8 +1,9 @@
 from django.urls import path
 
-from . import datasets, queue, review, views
+from . import auth, datasets, queue, review, views
 
 urlpatterns = [
+    path("auth/token/", auth.ApiTokenCreateApi.as_view(), name="api-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
     path("projects/<slug:slug>/labels/", views.ProjectLabelListApi.as_view(), name="api-project-labels"),

@@ -1,7 +1,8 @@
 """Django REST framework and the OpenAPI schema."""
+from .env import env_str
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.authentication.ExpiringTokenAuthentication",  # DRF tokens, refused after API_TOKEN_MAX_AGE
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -35,4 +36,25 @@ SPECTACULAR_SETTINGS = {
         "JobKindEnum": "training.models.JobKind",
         "JobStateEnum": "training.models.JobState",
     },
+}
+
+# -- throttling ------------------------------------------------------------------------------------------
+# Rates per user (by token or session) and per address for anonymous requests; `api_token` is the scope of
+# POST /api/auth/token/ (a password guess each). Counts live in the default cache: set CACHE_URL to a Redis
+# URL in production, so that all web processes share them (CACHES below; locmem counts per process).
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env_str("API_THROTTLE_ANON", "60/minute"),
+    "user": env_str("API_THROTTLE_USER", "1200/minute"),
+    "api_token": env_str("API_THROTTLE_TOKEN", "10/minute"),
+}
+
+_cache_url = env_str("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    if _cache_url.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

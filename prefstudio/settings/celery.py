@@ -40,17 +40,22 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # heartbeats long, so that a slow database write is not taken for a dead worker. Heartbeats are stamped with
 # the worker's clock and judged with the reaper's: keep machines' clocks in sync (NTP) well within that.
 JOBS_HEARTBEAT_SECONDS = float(env_str("JOBS_HEARTBEAT_SECONDS", "10"))
-JOBS_STALE_AFTER_SECONDS = float(env_str("JOBS_STALE_AFTER_SECONDS", "90"))
+JOBS_STALE_AFTER_SECONDS = float(env_str("JOBS_STALE_AFTER_SECONDS", "30"))
 JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 2)
+# Every worker reaps every JOBS_REAP_SECONDS (training/tasks.py; 0 turns the timer off): a dead worker's job is
+# re-queued or failed within JOBS_STALE_AFTER_SECONDS + JOBS_REAP_SECONDS of its last heartbeat (45 s: under a
+# minute), and a job queued for JOBS_RESEND_AFTER_SECONDS whose message the broker lost is sent again.
+JOBS_REAP_SECONDS = float(env_str("JOBS_REAP_SECONDS", "15"))
+JOBS_RESEND_AFTER_SECONDS = float(env_str("JOBS_RESEND_AFTER_SECONDS", "30"))
 # Progress, metrics and log lines are written to the row at most this often; cancel is looked up as often.
 JOBS_PROGRESS_WRITE_SECONDS = float(env_str("JOBS_PROGRESS_WRITE_SECONDS", "1"))
 JOBS_CANCEL_CHECK_SECONDS = float(env_str("JOBS_CANCEL_CHECK_SECONDS", "1"))
 
 # Redis redelivers a message that was taken but not acknowledged (acks_late: acknowledged when the job ends)
 # once `visibility_timeout` seconds have passed -- also while a healthy worker is still running a long job.
-# That duplicate is harmless: job_run sees a running job with a fresh heartbeat and leaves it alone. The
-# timeout is what bounds how long a job stays "running" after its worker vanished when no worker restarts
-# (a restart runs the reaper at once; see training/tasks.py), so it is kept well under kombu's 1 hour.
+# That duplicate is harmless: job_run sees a running job with a fresh heartbeat and leaves it alone. A job
+# whose worker vanished does not wait for it (the reaper re-queues it); the timeout still bounds how long the
+# message of a job a killed worker had taken but not started stays invisible, so it is kept well under 1 hour.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 900)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

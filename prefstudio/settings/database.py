@@ -22,3 +22,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["NAME"] = str(BASE_DIR / DATABASES["default"]["NAME"]) if not str(
         DATABASES["default"]["NAME"]
     ).startswith("/") else DATABASES["default"]["NAME"]
+
+# A request that finds the database out of reach answers 503 with this Retry-After (prefstudio/middleware.py).
+DB_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("DB_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)

@@ -1,4 +1,7 @@
-"""Security: secret key, cookies, CSRF, password policy. Safe (production) by default."""
+"""Security: secret key, cookies, CSRF, password policy, login throttling, API tokens, HTTPS and CSP.
+Safe (production) by default."""
+from datetime import timedelta
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import DEBUG
@@ -62,3 +65,66 @@ def _role_caps(name: str, default: str) -> dict[str, int]:
 PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE = _role_caps(
     "PREFSTUDIO_MAX_ACTIVE_JOBS_PER_ROLE", "owner=4,reviewer=2,annotator=1"
 )
+
+# Revokes a user's API tokens whenever their password changes, by whatever path (admin, `changepassword`, a
+# password form): Django calls every validator's documented `password_changed` hook after the new password
+# is saved. Not a validator in the usual sense: it never rejects a password.
+AUTH_PASSWORD_VALIDATORS.append({"NAME": "annotation.auth.RevokeApiTokensOnPasswordChange"})
+
+# -- login throttling (django-axes) --------------------------------------------------------------------
+# The login page and the admin: after AXES_FAILURE_LIMIT wrong passwords for one username from one address, that
+# pair is locked out for AXES_COOLOFF_MINUTES (429 and a page saying so); a successful login resets the count.
+# Locking the pair rather than the username alone keeps an attacker from locking a real user out everywhere.
+# The address is REMOTE_ADDR: behind a proxy, set AXES_CLIENT_IP_CALLABLE (axes docs) or it is the proxy's.
+# The token endpoint goes through the same check (it authenticates with the request) and a DRF throttle.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotation.auth.lockout_response"  # JSON under /api/, a page elsewhere; Retry-After
+
+# -- API tokens -----------------------------------------------------------------------------------------
+# A token older than this is refused (401); POST /api/auth/token/ or `manage.py api_token` gives a new one.
+API_TOKEN_MAX_AGE = timedelta(hours=env_int("API_TOKEN_MAX_AGE_HOURS", 24 * 7))
+
+# -- HTTPS: SSL redirect and HSTS ---------------------------------------------------------------------------
+# Off by default (`make run`, tests and a compose stack on plain http); HTTPS_ONLY=1 turns on the redirect to
+# https and HSTS for a year, which `manage.py check --deploy` asks of production (tests/test_deploy_check.py).
+# Behind a TLS-terminating proxy, set BEHIND_TLS_PROXY=1 too, or every request looks like http and redirects.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS_ONLY)
+SECURE_REFERRER_POLICY = "same-origin"
+
+# -- Content-Security-Policy (django-csp) ------------------------------------------------------------------
+# Scripts and styles only from our own static files: no inline <script>, no style="" attributes, no eval.
+# Data for a script goes in {{ value|json_script:"id" }} (a JSON block, never run); bar widths in data-width
+# (static/js/widths.js sets them); htmx is told not to inject its indicator styles or eval (base.html).
+# CSP_REPORT_ONLY=1 sends the same policy as Content-Security-Policy-Report-Only (to try a change first); it is
+# the default with DEBUG=1, whose error pages (Django's technical 500) are inline code: the browser's console
+# still reports every violation.
+_csp = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's icons are data: URLs
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", DEBUG):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+else:
+    CONTENT_SECURITY_POLICY = _csp

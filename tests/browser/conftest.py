@@ -37,8 +37,13 @@ def page(browser, live_server) -> Iterator:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # Every page runs under the Content-Security-Policy (prefstudio/settings/security.py): Chromium logs what it
+    # blocks ("Refused to execute inline script ... Content Security Policy"); a page that needed it is broken.
+    blocked: list[str] = []
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield page
     context.close()
+    assert not blocked, f"the Content-Security-Policy blocked: {blocked}"
 
 
 @pytest.fixture

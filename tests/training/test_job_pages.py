@@ -88,7 +88,7 @@ def test_the_job_page_shows_progress_eta_metrics_log_config_and_worker(client, s
     job = running(start_diagnostic(steps=10))
     client.force_login(owner)
     page = html(client.get(f"/jobs/{job.pk}/"))
-    assert 'aria-valuenow="40"' in page and "width: 40.00%" in page
+    assert 'aria-valuenow="40"' in page and 'data-width="40.00"' in page
     assert "about 1 min 15 s left" in page and "step 4 of 10" in page
     assert "gpu0@box pid 42" in page and "step 2/10" in page
     assert re.search(r"<dt>steps</dt><dd><code>10</code>", page)

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from training.models import Job, JobKind, JobState
 from training.services import jobs as jobs_service
-from training.services.jobs import job_cancel, job_run, job_start, jobs_reap_stale
+from training.services.jobs import job_cancel, job_run, job_start, jobs_reap_stale, jobs_resend_lost
 
 from .job_fixtures import broker, lab, member, outsider, owner, staff, start_diagnostic, temp_kind  # noqa: F401
 
@@ -272,6 +272,46 @@ def test_the_reaper_requeues_fails_or_cancels_stale_jobs_and_leaves_live_ones(
     assert Job.objects.get(pk=give_up.pk).error.startswith("worker lost: no heartbeat since")
     assert job_run(job_id=requeue.pk) == "succeeded"
     assert Job.objects.get(pk=requeue.pk).attempts == 2
+
+
+def test_lost_messages_of_queued_jobs_are_sent_again_and_waiting_ones_left_alone(
+    start_diagnostic, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lost = start_diagnostic(steps=1, seconds_per_step=0)
+        waiting = start_diagnostic(steps=1, seconds_per_step=0)
+        fresh = start_diagnostic(steps=1, seconds_per_step=0)
+    old = timezone.now() - timedelta(minutes=5)
+    Job.objects.filter(pk__in=[lost.pk, waiting.pk]).update(sent_at=old)
+    for raw in broker.lrange("default", 0, -1):  # lost's message is gone
+        if json.loads(raw)["headers"]["id"] == lost.celery_task_id:
+            broker.lrem("default", 0, raw)
+    assert broker.llen("default") == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_resend_lost(resend_after=timedelta(minutes=1)) == [lost.pk]
+        assert jobs_resend_lost(resend_after=timedelta(minutes=1)) == []  # sent: nothing more to do
+
+    resent = Job.objects.get(pk=lost.pk)
+    assert resent.state == JobState.QUEUED and resent.celery_task_id != lost.celery_task_id
+    assert resent.sent_at > old and "re-sent: the broker no longer held its message" in resent.log_tail
+    in_queue = [json.loads(raw)["headers"]["id"] for raw in broker.lrange("default", 0, -1)]
+    assert sorted(in_queue) == sorted([waiting.celery_task_id, fresh.celery_task_id, resent.celery_task_id])
+    assert Job.objects.get(pk=waiting.pk).celery_task_id == waiting.celery_task_id
+    assert job_run(job_id=lost.pk) == "succeeded"
+
+
+def test_a_message_a_worker_has_taken_is_not_lost(start_diagnostic, broker, django_capture_on_commit_callbacks):
+    """Redis keeps a taken, unacknowledged message (acks_late) in its `unacked` hash: it is not re-sent."""
+    with django_capture_on_commit_callbacks(execute=True):
+        job = start_diagnostic()
+    Job.objects.filter(pk=job.pk).update(sent_at=timezone.now() - timedelta(minutes=5))
+    raw = broker.rpop("default")  # what a worker's fetch does: off the list, into `unacked`
+    broker.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "default"]))
+    assert jobs_resend_lost(resend_after=timedelta(minutes=1)) == []
+    broker.delete("unacked")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_resend_lost(resend_after=timedelta(minutes=1)) == [job.pk]
 
 
 def test_a_run_whose_job_was_taken_over_stops_and_writes_nothing(lab, temp_kind):

@@ -19,7 +19,7 @@ from training.models import Job, JobKind, JobState
 from training.services.jobs import job_cancel, job_start
 
 from .job_fixtures import lab, owner  # noqa: F401
-from .worker_process import STALE_AFTER, CeleryWorker, pool_pid, wait_for
+from .worker_process import REAPING, STALE_AFTER, CeleryWorker, pool_pid, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers must see the rows: commit them
 
@@ -151,3 +151,46 @@ def test_a_job_whose_pool_process_was_killed_is_taken_over_by_its_redelivered_me
     assert job.state == JobState.SUCCEEDED and job.attempts == 2, job.log_tail
     assert pool_pid(job.worker_host) != first_pool
     assert "worker lost: no heartbeat since" in job.log_tail and "running it again here" in job.log_tail
+
+
+def test_the_reaper_of_a_running_worker_recovers_the_job_of_a_killed_one_within_a_minute(gpu_workers, lab):
+    """The replacement is already up when the first worker dies, so its start-up reap finds nothing: its timer
+    notices the stale heartbeat, re-queues the job, and the job runs again to the end."""
+    first = gpu_workers("gpu-e", **REAPING)
+    # 30 s of steps: still running when the second worker is up, however slow its start.
+    job = wait_until_running(diagnostic(lab, steps=300, seconds_per_step=0.1, queue="gpu"), first)
+    second = gpu_workers("gpu-f", **REAPING)
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING and job.worker_host.startswith("gpu-e@")  # the start-up reap left it
+    first.kill()
+    killed_at = timezone.now()
+
+    wait_for(lambda: Job.objects.filter(pk=job.pk, attempts=2, state=JobState.RUNNING).exists(), 60,
+             "the reaper to re-queue the job and the second worker to take it", second)
+    job.refresh_from_db()
+    assert job.started_at - killed_at < timedelta(seconds=60) and job.worker_host.startswith("gpu-f@")
+    assert "re-queued: worker lost: no heartbeat since" in job.log_tail and "(worker gpu-e@" in job.log_tail
+    assert f"reaper: job {job.pk} requeued" in second.log_text()
+    wait_for(lambda: finished(job), 60, "the re-run to finish", second)
+    assert job.state == JobState.SUCCEEDED and job.progress == 100.0, job.log_tail
+
+
+def test_a_queued_job_whose_message_the_broker_lost_is_sent_again_and_runs(gpu_workers, lab):
+    """A Redis restart without persistence loses the messages of queued jobs: the reaper sends them again."""
+    job = diagnostic(lab, steps=2, seconds_per_step=0.01, queue="gpu")  # no worker on queue gpu yet
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert job.celery_task_id.encode() in client.lindex("gpu", 0)
+    flush_broker()  # what a restart of a Redis without persistence does
+    assert client.llen("gpu") == 0
+    client.close()
+
+    worker = gpu_workers("gpu-g", **REAPING)
+    wait_for(lambda: finished(job), 30, "the re-sent job to run", worker)
+    assert job.state == JobState.SUCCEEDED and job.attempts == 1, job.log_tail
+    assert "re-sent: the broker no longer held its message" in job.log_tail
+
+
+def test_by_default_a_dead_workers_job_is_reaped_within_a_minute_of_its_last_heartbeat():
+    """The production timings: stale after JOBS_STALE_AFTER_SECONDS, noticed by the next round of the timer."""
+    assert settings.JOBS_STALE_AFTER_SECONDS + settings.JOBS_REAP_SECONDS < 60
+    assert settings.JOBS_STALE_AFTER_SECONDS >= 3 * settings.JOBS_HEARTBEAT_SECONDS  # a slow write is not a death

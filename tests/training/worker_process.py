@@ -26,7 +26,12 @@ TIMINGS = {
     "JOBS_STALE_AFTER_SECONDS": "2",
     "JOBS_PROGRESS_WRITE_SECONDS": "0.1",
     "JOBS_CANCEL_CHECK_SECONDS": "0.1",
+    # The reaper's timer is off unless a test turns it on (REAPING): a worker of another test reaping in the
+    # background would take the jobs the lost-worker tests want to watch.
+    "JOBS_REAP_SECONDS": "0",
+    "JOBS_RESEND_AFTER_SECONDS": "1",
 }
+REAPING = {"JOBS_REAP_SECONDS": "0.5"}
 STALE_AFTER = float(TIMINGS["JOBS_STALE_AFTER_SECONDS"])
 
 

@@ -20,8 +20,9 @@ runs a job twice at the same time:
   "worker lost: no heartbeat since ...".
 A worker killed outright leaves its message unacknowledged in Redis until the visibility timeout; so that the job
 does not wait that long, `jobs_reap_stale` applies the same rules to every stale running job (re-queueing with a
-fresh message instead of running it in place). It runs when any worker starts (training/tasks.py) and as
-`manage.py jobs reap` (e.g. from cron).
+fresh message instead of running it in place). A queued job whose message the broker lost (a Redis restart without
+persistence) is sent again by `jobs_resend_lost`. Both run when any worker starts and then every
+JOBS_REAP_SECONDS on a timer thread of every worker (training/tasks.py), and as `manage.py jobs reap`.
 
 Cancel. A queued job is cancelled at once (its message, when it comes, finds a finished job). A running job gets
 cancel_requested; the runner's next `progress.check_cancelled()` raises `Cancelled` and the job ends cancelled.
@@ -50,10 +51,11 @@ from annotation.models import DatasetVersion, Project
 
 from ..engine.progress import Cancelled
 from ..jobs.config import ConfigError
-from ..jobs.registry import JobContext, UnknownJobKind, job_type
+from ..jobs.registry import QUEUES, JobContext, UnknownJobKind, job_type
 from ..models import Job, JobState
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
 from .job_limits import job_limits_check, job_models_check
+from .broker import broker_task_ids_present
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
 
 logger = logging.getLogger(__name__)
@@ -116,6 +118,7 @@ def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project |
         dataset_version=dataset_version,
         created_by=user,
         celery_task_id=str(uuid.uuid4()),
+        sent_at=timezone.now(),
         message=f"waiting for a worker on queue {queue}",
     )
     _send_on_commit(job_id=job.pk, task_id=job.celery_task_id, queue=queue)
@@ -313,15 +316,70 @@ def jobs_reap_stale(*, stale_after: timedelta | None = None) -> list[tuple[int, 
             if not outcome:
                 job.state = JobState.QUEUED
                 job.celery_task_id = str(uuid.uuid4())
+                job.sent_at = timezone.now()
                 job.message = f"re-queued: {reason}"
                 job.log_tail = _append_line(job.log_tail, f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-queued: {reason}")
-                job.save(update_fields=["state", "celery_task_id", "message", "log_tail"])
+                job.save(update_fields=["state", "celery_task_id", "sent_at", "message", "log_tail"])
                 jtype = job_type(job.kind)  # known: _end_lost_or_none failed the job otherwise
                 _send_on_commit(job_id=job.pk, task_id=job.celery_task_id,
                                 queue=jtype.queue_for(jtype.parse_config(job.config)))
                 outcome = "requeued"
             done.append((pk, outcome))
     return done
+
+
+def jobs_resend_lost(*, resend_after: timedelta | None = None) -> list[int]:
+    """Send again the message of every queued job that has waited `resend_after` (default
+    JOBS_RESEND_AFTER_SECONDS) and whose message the broker no longer holds (training/services/broker.py);
+    returns their ids.
+
+    A message is lost when Redis restarts without persistence or its database is flushed: the job would stay
+    queued forever. A job still waiting behind others keeps its message in the queue and is left alone. Safe to
+    run concurrently (each row is re-checked under its lock and skipped if another reaper holds it) and
+    idempotent: the job gets a new task id, so a reaper that looked before the resend sees another id and
+    leaves it, and should the old message turn up after all, job_run runs the job only once.
+    Does nothing (returns []) when the transport cannot be inspected.
+    """
+    resend_after = resend_after if resend_after is not None else timedelta(
+        seconds=settings.JOBS_RESEND_AFTER_SECONDS)
+    cutoff = timezone.now() - resend_after
+    candidates = dict(
+        Job.objects.filter(state=JobState.QUEUED, cancel_requested=False)
+        .filter(Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", "celery_task_id")
+    )
+    if not candidates:
+        return []
+    present = broker_task_ids_present(task_ids=set(candidates.values()), queues=QUEUES)
+    if present is None:
+        return []
+    resent: list[int] = []
+    for pk, task_id in candidates.items():
+        if task_id in present:
+            continue
+        with transaction.atomic():
+            job = (
+                Job.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, state=JobState.QUEUED, celery_task_id=task_id).first()
+            )
+            if job is None:  # started, cancelled or re-sent meanwhile
+                continue
+            try:
+                jtype = job_type(job.kind)
+                queue = jtype.queue_for(jtype.parse_config(job.config))
+            except (UnknownJobKind, ConfigError) as exc:
+                _end_locked(job, JobState.FAILED, message="its message was lost and it cannot be sent again",
+                            error=f"message lost; cannot send it again: {exc}")
+                continue
+            now = timezone.now()
+            job.celery_task_id, job.sent_at = str(uuid.uuid4()), now
+            job.message = f"re-sent: its message was lost; waiting for a worker on queue {queue}"
+            job.log_tail = _append_line(
+                job.log_tail, f"[{now:%Y-%m-%d %H:%M:%S}] re-sent: the broker no longer held its message")
+            job.save(update_fields=["celery_task_id", "sent_at", "message", "log_tail"])
+            _send_on_commit(job_id=job.pk, task_id=job.celery_task_id, queue=queue)
+        resent.append(pk)
+    return resent
 
 
 def lost_reason(job: Job) -> str:

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotation.errors import PrefStudioError
 from annotation.models import DatasetVersion, Project
 from training.selectors import job_list_for_user
-from training.services.jobs import job_cancel, job_start, jobs_reap_stale
+from training.services.jobs import job_cancel, job_start, jobs_reap_stale, jobs_resend_lost
 
 
 class Command(BaseCommand):
@@ -35,7 +35,8 @@ class Command(BaseCommand):
                            help="dataset version: its id, or PROJECT:NUMBER as `curate` prints it (hh-demo:2)")
         cancel = sub.add_parser("cancel", help="cancel a job (a running one stops at its next step)")
         cancel.add_argument("job_id", type=int)
-        reap = sub.add_parser("reap", help="re-queue or fail running jobs whose worker stopped beating")
+        reap = sub.add_parser("reap", help="re-queue or fail running jobs whose worker stopped beating, and re-send "
+                                           "queued jobs whose message the broker lost")
         reap.add_argument("--stale-after", type=float, default=None,
                           help="seconds without a heartbeat (default: JOBS_STALE_AFTER_SECONDS)")
 
@@ -74,6 +75,10 @@ class Command(BaseCommand):
         for job_id, outcome in done:
             self.stdout.write(f"job {job_id}: {outcome}")
         self.stdout.write(f"{len(done)} stale job{'s' if len(done) != 1 else ''} reaped")
+        resent = jobs_resend_lost()
+        for job_id in resent:
+            self.stdout.write(f"job {job_id}: re-sent (the broker had lost its message)")
+        self.stdout.write(f"{len(resent)} lost message{'s' if len(resent) != 1 else ''} re-sent")
 
 
 def _dataset_version(text: str) -> DatasetVersion:
