@@ -91,8 +91,13 @@ def _merge(rows: list[tuple[str, list[Any]]]) -> list[tuple[str, list[Any]]]:
     return ordered
 
 
+HEURISTIC_BASELINES = ("longer response wins", "chance")  # shown after the models (jsonb does not keep key order)
+
+
 def _evaluation_table(evaluation: dict[str, Any], model: str) -> MetricTable:
-    baselines = evaluation.get("baselines") or {}
+    given = evaluation.get("baselines") or {}
+    order = sorted(given, key=lambda name: (HEURISTIC_BASELINES.index(name) if name in HEURISTIC_BASELINES else -1))
+    baselines = {name: given[name] for name in order}
     columns = [model, *baselines]
     rows = _eval_rows(evaluation.get("model") or {}, len(columns), 0)
     for i, metrics in enumerate(baselines.values(), start=1):

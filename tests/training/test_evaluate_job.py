@@ -1,6 +1,8 @@
 """The `evaluate` job end to end in the test process: train a reward model and a DPO policy on the tiny Llama (the
 real training jobs), then job_start(kind="evaluate") -> job_run (the real runner and engine) on the version's
 held-out rows, next to the baselines; its form; and the refusals that name the field."""
+import re
+
 import pytest
 
 from annotation.errors import PrefStudioError
@@ -51,6 +53,27 @@ def test_a_reward_model_is_evaluated_on_the_held_out_rows_next_to_the_baselines(
     assert evaluation["baselines"]["longer response wins"] == {"n": 4, "accuracy": 0.5}
     assert evaluation["baselines"]["chance"]["accuracy"] == 0.5
     assert job.progress == 100.0 and "accuracy" in job.message
+
+
+def test_the_evaluate_job_page_shows_the_model_next_to_its_baselines(client, owner, version, tiny, artifact_dir):
+    trained = run(JobKind.TRAIN_RM, version, base_model_id=tiny.pk, **QUICK)
+    rm = ModelArtifact.objects.get(produced_by=trained)
+    client.force_login(owner)
+    training_page = client.get(f"/jobs/{trained.pk}/").content.decode()
+    link = f"/jobs/evaluate/?model={rm.pk}&amp;dataset_version={version.pk}"
+    assert f'href="{link}" id="evaluate-model"' in training_page  # from the training run to its evaluation
+
+    job = run(JobKind.EVALUATE, version, model_id=rm.pk, max_length=64)
+    html = client.get(f"/jobs/{job.pk}/").content.decode()
+    table = re.search(r'<table class="jobs metric-table" data-table="held-out-evaluation">(.*?)</table>', html, re.S)
+    head = re.findall(r'<th scope="col">(.*?)</th>', table.group(1))
+    assert head == ["metric", rm.name, "longer response wins", "chance"]
+    accuracy = re.search(r'<tr data-metric="accuracy"><th scope="row">accuracy</th>(.*?)</tr>', table.group(1))
+    cells = re.findall(r"<td>(.*?)</td>", accuracy.group(1))
+    assert cells == [f"{job.artifacts['evaluation']['model']['accuracy']:.3f}", "0.500", "0.500"]
+    assert "<dt>model kind</dt><dd>reward</dd>" in html and "<dt>rows</dt><dd>4</dd>" in html
+    # ... and the training run lists it.
+    assert f'href="/jobs/{job.pk}/">Evaluate #{job.pk}</a>' in client.get(f"/jobs/{trained.pk}/").content.decode()
 
 
 def test_a_dpo_policy_is_evaluated_against_its_base_model_with_a_win_rate(version, tiny, artifact_dir):
