@@ -88,7 +88,7 @@ def test_train_a_reward_model_from_the_form_and_compare_runs(page, login, owner,
     assert evaluation.config["model_id"] == job.artifacts["model_artifact_id"]
     page.wait_for_selector("#job-live[data-state=succeeded]", timeout=120_000)
     table = page.locator("[data-table=held-out-evaluation]")
-    assert table.locator("thead th").all_inner_texts()[2:] == ["longer response wins", "chance"]
+    assert [t.lower() for t in table.locator("thead th").all_inner_texts()[2:]] == ["longer response wins", "chance"]
     assert table.locator("[data-metric=accuracy] td").count() == 3
     screenshot("evaluate-job")
 

@@ -104,6 +104,9 @@ def test_bad_evaluate_configs_are_refused_naming_the_field(version, tiny, lab, a
     with pytest.raises(PrefStudioError) as caught:
         job_start(kind=JobKind.EVALUATE, config={"model_id": tiny.pk, "max_rows": 0}, dataset_version=version)
     assert caught.value.field == "config.max_rows"
+    with pytest.raises(PrefStudioError) as caught:
+        job_start(kind=JobKind.EVALUATE, config={"model_id": tiny.pk}, project=lab)
+    assert caught.value.field == "dataset_version"
     assert not Job.objects.exists()
 
     # A base model names no base of its own: the reference must be chosen. Failed with the reason, nothing written.
