@@ -80,7 +80,8 @@ def temp_kind() -> Iterator[Callable[..., str]]:
     yield use
     registry.unregister(SPARE_KIND)
     registry.register(SPARE_KIND, config=real.config_class, queue=real.queue,
-                      rerun_on_worker_lost=real.rerun_on_worker_lost)(real.run)
+                      rerun_on_worker_lost=real.rerun_on_worker_lost,
+                      needs_dataset_version=real.needs_dataset_version)(real.run)
 
 
 @pytest.fixture

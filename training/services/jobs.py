@@ -51,7 +51,7 @@ from annotation.models import DatasetVersion, Project
 from ..engine.progress import Cancelled
 from ..jobs.config import ConfigError
 from ..jobs.registry import JobContext, UnknownJobKind, job_type
-from ..models import Job, JobKind, JobState
+from ..models import Job, JobState
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
 
@@ -88,9 +88,8 @@ def job_start(
     if jtype.kind in TRAINING_KINDS and dataset_version is None:
         # A trainer reads nothing else: refuse now rather than queue a job that can only fail on the worker.
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version to train on", field="dataset_version")
-    if jtype.kind == JobKind.EVALUATE and dataset_version is None:
-        raise PrefStudioError("an evaluate job needs a dataset version (its test split is what is scored)",
-                              field="dataset_version")
+    if jtype.needs_dataset_version and dataset_version is None:
+        raise PrefStudioError(f"a {jtype.kind} job needs a dataset version", field="dataset_version")
     if dataset_version is not None and project is not None and dataset_version.project_id != project.pk:
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
     try:

@@ -10,7 +10,7 @@ from ...models import JobKind
 from ..registry import JobContext, register
 
 
-@register(JobKind.EVALUATE, config=EvaluateConfig, queue="gpu")
+@register(JobKind.EVALUATE, config=EvaluateConfig, queue="gpu", needs_dataset_version=True)
 def run(config: EvaluateConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
     from ...services.evaluation import evaluation_run
 
