@@ -72,6 +72,13 @@ def length_baseline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"n": len(rows), "accuracy": correct / len(rows)}
 
 
+def _on_device(model):
+    """The model on the GPU when there is one (the loaders load on the CPU; the trainers move it themselves)."""
+    import torch
+
+    return model.to("cuda") if torch.cuda.is_available() else model
+
+
 def evaluate_reward_dir(model_dir: str | Path, rows: Sequence[dict[str, Any]], *, max_length: int) -> dict[str, Any]:
     """Pairwise accuracy of the reward model saved in `model_dir` on validated pairwise rows (data.pairwise_rows)."""
     from .common import free_memory
@@ -79,6 +86,7 @@ def evaluate_reward_dir(model_dir: str | Path, rows: Sequence[dict[str, Any]], *
     from .reward import load_reward_model
 
     model, tokenizer = load_reward_model(model_dir)
+    model = _on_device(model)
     try:
         return evaluate_reward_model(model, tokenizer, rows, max_length=max_length)
     finally:
@@ -96,6 +104,7 @@ def evaluate_policy_dir(policy_dir: str | Path, reference_dir: str | Path, rows:
 
     policy, tokenizer = load_policy(policy_dir)
     reference, _ = load_policy(reference_dir)
+    policy, reference = _on_device(policy), _on_device(reference)
     try:
         return evaluate_dpo(policy.eval(), reference.eval(), tokenizer, rows, beta=beta, max_length=max_length)
     finally:
