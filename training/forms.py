@@ -339,3 +339,63 @@ def config_form_field(f: dataclasses.Field, hint: Any, doc: str) -> forms.Field 
     if hint is str:
         return forms.CharField(**{**common, "required": False})
     return None
+
+
+# -- evaluation ----------------------------------------------------------------------------------------
+EVALUATE_MODEL_FIELDS = {  # form select -> config field (ModelArtifact ids)
+    "model": "model_id", "baseline_model": "baseline_model_id", "reference_model": "reference_model_id",
+    "win_rate_judge": "win_rate_judge_id",
+}
+
+
+class EvaluateForm(forms.Form):
+    """Start an `evaluate` job: a dataset version (its test split is what is scored), the model, optional baseline,
+    reference and win-rate judge, and the other EvaluateConfig fields with their defaults pre-filled."""
+
+    dataset_version = forms.ModelChoiceField(
+        queryset=None, empty_label=None, label="Dataset version",
+        help_text="The model is scored on this version's held-out (test-split) pairwise rows.",
+    )
+
+    def __init__(self, *args: Any, versions: Any, models: QuerySet[ModelArtifact], **kwargs: Any) -> None:
+        """`models`: those the user's projects may use (model_artifacts_for_start); job_start checks that the
+        chosen ones suit the dataset version's project."""
+        from .engine.trainers.heldout import EvaluateConfig
+
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.fields["dataset_version"].queryset = versions
+        self.fields["dataset_version"].label_from_instance = version_label
+        docs = dataclass_field_docs(EvaluateConfig)
+        local = models.exclude(backend=Backend.OPENAI)
+        querysets = {"model": local, "baseline_model": local.filter(kind=ArtifactKind.REWARD),
+                     "reference_model": local.filter(kind=ArtifactKind.BASE),
+                     "win_rate_judge": models}
+        for name, config_name in EVALUATE_MODEL_FIELDS.items():
+            required = name == "model"
+            self.fields[name] = forms.ModelChoiceField(
+                queryset=querysets[name], required=required, label=name.replace("_", " ").capitalize(),
+                empty_label=None if required else "— none —", help_text=docs.get(config_name, ""),
+            )
+            self.fields[name].label_from_instance = model_label
+        hints = typing.get_type_hints(EvaluateConfig)
+        self.config_fields: list[str] = []
+        for f in dataclasses.fields(EvaluateConfig):
+            if f.name in EVALUATE_MODEL_FIELDS.values():
+                continue
+            field = config_form_field(f, hints.get(f.name), docs.get(f.name, ""))
+            if field is not None:
+                self.fields[f.name] = field
+                self.config_fields.append(f.name)
+
+    def config(self) -> dict[str, Any]:
+        """The job's config (call after is_valid)."""
+        config: dict[str, Any] = {name: self.cleaned_data.get(name) for name in self.config_fields}
+        for name, config_name in EVALUATE_MODEL_FIELDS.items():
+            chosen = self.cleaned_data.get(name)
+            config[config_name] = chosen.pk if chosen is not None else None
+        return config
+
+    def add_config_error(self, field: str | None, message: str) -> None:
+        name = (field or "").removeprefix("config.").split(".")[0]
+        name = {v: k for k, v in EVALUATE_MODEL_FIELDS.items()}.get(name, name)
+        self.add_error(name if name in self.fields else None, message)

@@ -1,4 +1,5 @@
-"""Training pages: start a training job (one tab per trainer), download a job's artifacts, compare runs.
+"""Training pages: start a training job (one tab per trainer) or an evaluation, download a job's artifacts, compare
+runs.
 
 Shells like training/views.py: parse, call one selector or service, render.
 """
@@ -18,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import errors
 
-from .forms import TRAINERS, TrainForm
+from .forms import TRAINERS, EvaluateForm, TrainForm
+from .models import JobKind
 from .selectors import (
     job_artifact_path,
     job_for_user,
@@ -66,6 +68,33 @@ def train_start(request: HttpRequest) -> HttpResponse:
                "trainer_label": TRAINERS[kind], "trainer_doc": " ".join((form.config_class.__doc__ or "").split()),
                "has_versions": versions.exists()}
     return render(request, "training/train_start.html", context, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def evaluate_start(request: HttpRequest) -> HttpResponse:
+    """GET: the evaluation form (?model=<id> and ?dataset_version=<id> pre-select, e.g. from a training job's page).
+    POST: start the `evaluate` job; to its page, or the form again with its errors (400)."""
+    versions = training_versions_for_user(user=request.user, row_kind="pairwise")
+    initial = {}
+    for name in ("model", "dataset_version"):
+        if request.GET.get(name, "").isdigit():
+            initial[name] = int(request.GET[name])
+    form = EvaluateForm(request.POST or None, versions=versions, initial=initial,
+                        models=model_artifacts_for_start(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = job_start(kind=JobKind.EVALUATE, config=form.config(),
+                            dataset_version=form.cleaned_data["dataset_version"], user=request.user)
+        except errors.PermissionDenied as exc:
+            raise HttpForbidden(exc.message) from exc
+        except errors.PrefStudioError as exc:
+            form.add_config_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
+            return redirect("job-detail", job_id=job.pk)
+    context = {"form": form, "has_versions": versions.exists()}
+    return render(request, "training/evaluate_start.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

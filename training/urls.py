@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:job_id>/artifacts/", train_views.job_artifact_download, name="job-artifacts"),
     path("<int:job_id>/artifacts/<path:path>", train_views.job_artifact_download, name="job-artifact"),
     path("train/", train_views.train_start, name="job-start-train"),
+    path("evaluate/", train_views.evaluate_start, name="job-start-evaluate"),
     path("compare/", train_views.job_compare, name="job-compare"),
     path("models/", views.model_list, name="model-list"),
     path("models/register/", views.model_register, name="model-register"),

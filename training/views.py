@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import errors
@@ -25,6 +26,9 @@ from .jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
 from .engine.judging.templates import DEFAULT_TEMPLATES
 from .forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
 from .models import Job, JobKind, JobState
+from .result_selectors import (
+    job_eta_seconds, job_evaluations_of_model, job_failure_reason, job_metric_summary, job_records_page, job_result,
+)
 from .selectors import (
     TRAINING_KINDS,
     job_artifact_files,
@@ -144,10 +148,18 @@ def _start_choices(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @login_required
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    """One job: live progress, metrics chart, log tail, config, artifacts. htmx polls get `#job-live` only."""
+    """One job: live progress, result, metrics (table and chart), log tail, config, artifacts, and the rows it
+    wrote (judge verdicts, generated candidates) a page at a time. htmx polls get `#job-live` only; the pager of
+    the rows gets `#job-records`."""
     job = _visible(request, job_id)
-    template = "training/job_detail.html" + ("#job-live" if request.htmx else "")
-    return render(request, template, _job_context(request, job))
+    context = _job_context(request, job)
+    records_kind, records = job_records_page(job, page=request.GET.get("page"))
+    context.update({"records_kind": records_kind, "records": records,
+                    "records_query": ""})  # the pager's other parameters: none
+    fragment = ""
+    if request.htmx:
+        fragment = "#job-records" if request.htmx.target == "job-records" else "#job-live"
+    return render(request, "training/job_detail.html" + fragment, context)
 
 
 @require_POST
@@ -181,10 +193,20 @@ def _visible(request: HttpRequest, job_id: int) -> Job:
 def _job_context(request: HttpRequest, job: Job) -> dict[str, Any]:
     finished = job_is_finished(job)
     files = job_artifact_files(job)
+    may_manage = job_may_manage(user=request.user, job=job)
+    evaluated_model, evaluations = job_evaluations_of_model(user=request.user, job=job)
     return {
         "job": job,
         "finished": finished,
-        "may_cancel": not finished and job_may_manage(user=request.user, job=job),
+        "may_cancel": not finished and may_manage,
+        # A failed job's log holds its traceback: the job's starter, its project's owners and staff only.
+        "may_see_log": may_manage or job.state != JobState.FAILED,
+        "failure_reason": job_failure_reason(job),
+        "eta_seconds": job_eta_seconds(job, now=timezone.now()),
+        "result": job_result(job),
+        "metric_summary": job_metric_summary(job),
+        "evaluated_model": evaluated_model,
+        "evaluations": evaluations,
         "chart_data": job_chart_data(job),
         # Checkpoints (many files, only needed to resume) fold away under the model and results.
         "artifact_files": [f for f in files if not f[0].startswith("checkpoints/")],

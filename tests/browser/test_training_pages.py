@@ -73,7 +73,24 @@ def test_train_a_reward_model_from_the_form_and_compare_runs(page, login, owner,
     with page.expect_download() as download:
         page.click("#artifact-files a:text-is('model/metrics.json')")
     assert '"accuracy"' in open(download.value.path()).read()
+    assert page.locator("#metric-summary [data-metric=loss]").is_visible()  # the curves' numbers as a table
+    assert page.locator("[data-table=held-out-evaluation] [data-metric=accuracy] td").count() == 2  # vs chance
     screenshot("training-job")
+
+    # Evaluate the trained model on the held-out rows next to the baselines, from its job page.
+    page.click("#evaluate-model")
+    page.wait_for_url("**/jobs/evaluate/?model=*")
+    page.fill("#id_max_length", "64")
+    page.click("#evaluate-submit")
+    page.wait_for_url("**/jobs/*/")
+    job.refresh_from_db()
+    evaluation = Job.objects.get(kind=JobKind.EVALUATE)
+    assert evaluation.config["model_id"] == job.artifacts["model_artifact_id"]
+    page.wait_for_selector("#job-live[data-state=succeeded]", timeout=120_000)
+    table = page.locator("[data-table=held-out-evaluation]")
+    assert [t.lower() for t in table.locator("thead th").all_inner_texts()[2:]] == ["longer response wins", "chance"]
+    assert table.locator("[data-metric=accuracy] td").count() == 3
+    screenshot("evaluate-job")
 
     other = Job.objects.create(kind=JobKind.TRAIN_RM, state=JobState.SUCCEEDED, project=lab, dataset_version=version,
                                config={**job.config, "learning_rate": 1e-5}, artifacts={"metrics": {"accuracy": 0.5}},

@@ -91,7 +91,7 @@ def test_the_job_page_shows_progress_eta_metrics_log_config_and_worker(client, s
     assert 'aria-valuenow="40"' in page and 'data-width="40.00"' in page
     assert "about 1 min 15 s left" in page and "step 4 of 10" in page
     assert "gpu0@box pid 42" in page and "step 2/10" in page
-    assert re.search(r"<dt>steps</dt><dd><code>10</code>", page)
+    assert re.search(r"<dt>steps</dt><dd>10</dd>", page)
     assert '"points": [{"x": 1, "y": 0.9}, {"x": 2, "y": 0.7}]' in page  # the chart's data
     assert 'id="job-cancel"' in page and 'hx-trigger="every 1s"' in page
 

@@ -89,4 +89,4 @@ def test_unknown_kinds_and_double_registration_are_refused():
     with pytest.raises(ValueError, match="already has a runner"):
         registry.register("diagnostic", config=DiagnosticConfig)(lambda config, progress, context: {})
     with pytest.raises(ValueError, match="not one of"):
-        registry.register("evaluate", config=DiagnosticConfig, queue="tpu")(lambda config, progress, context: {})
+        registry.register("not_a_kind_yet", config=DiagnosticConfig, queue="tpu")(lambda config, progress, context: {})

@@ -72,7 +72,7 @@ def test_start_checks_the_config_and_returns_the_queued_job(lab, staff):
         ({"kind": "diagnostic", "config": {"steps": 0}, "project": "lab"}, 400, "config.steps"),
         ({"kind": "diagnostic", "config": {"sleep": 1}, "project": "lab"}, 400, "config.sleep"),
         ({"kind": "diagnostic", "config": "steps=3", "project": "lab"}, 400, "config"),
-        ({"kind": "evaluate", "config": {}, "project": "lab"}, 400, "kind"),
+        ({"kind": "evaluate", "config": {}, "project": "lab"}, 400, "dataset_version"),
         ({"kind": "bogus", "project": "lab"}, 400, "kind"),
         ({"kind": "diagnostic", "project": "elsewhere"}, 404, "project"),
         ({"kind": "diagnostic", "dataset_version": 999}, 404, "dataset_version"),

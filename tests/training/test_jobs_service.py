@@ -59,7 +59,7 @@ def test_start_refuses_a_bad_config_naming_the_field(lab, config, field):
 
 def test_start_refuses_a_kind_without_a_runner(lab):
     with pytest.raises(PrefStudioError) as caught:
-        job_start(kind="evaluate", config={}, project=lab)
+        job_start(kind="rank_everything", config={}, project=lab)
     assert caught.value.field == "kind" and "no job runner" in caught.value.message
 
 

@@ -69,6 +69,8 @@ class JobType:
     queue: str | Callable[[Any], str] = "default"
     # May a job whose worker was lost be run again from the start? See the module docstring.
     rerun_on_worker_lost: bool = True
+    # Does the job read a dataset version (job_start refuses one without, rather than queue a job that can only fail)?
+    needs_dataset_version: bool = False
 
     def parse_config(self, data: Any) -> Any:
         """The config dataclass for `data` (JSON); raises training.jobs.config.ConfigError naming the field."""
@@ -102,6 +104,7 @@ def register(
     config: type,
     queue: str | Callable[[Any], str] = "default",
     rerun_on_worker_lost: bool = True,
+    needs_dataset_version: bool = False,
 ) -> Callable[[Runner], Runner]:
     """Decorator: register the decorated function as the runner of `kind`. A kind has one runner."""
 
@@ -112,7 +115,7 @@ def register(
             raise ValueError(f"job kind {kind_value!r} already has a runner ({existing.run.__module__})")
         if isinstance(queue, str) and queue not in QUEUES:
             raise ValueError(f"queue {queue!r} is not one of {QUEUES}")
-        _types[kind_value] = JobType(kind_value, config, run, queue, rerun_on_worker_lost)
+        _types[kind_value] = JobType(kind_value, config, run, queue, rerun_on_worker_lost, needs_dataset_version)
         return run
 
     return decorate

@@ -100,6 +100,8 @@ def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project |
     if jtype.kind in TRAINING_KINDS and dataset_version is None:
         # A trainer reads nothing else: refuse now rather than queue a job that can only fail on the worker.
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version to train on", field="dataset_version")
+    if jtype.needs_dataset_version and dataset_version is None:
+        raise PrefStudioError(f"a {jtype.kind} job needs a dataset version", field="dataset_version")
     if dataset_version is not None and project is not None and dataset_version.project_id != project.pk:
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
     try:

@@ -36,3 +36,32 @@ def as_json(value) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
+
+
+@register.filter
+def readable(value) -> str:
+    """A config or result value in words, not JSON: None -> "—", booleans yes / no, lists joined by commas,
+    objects as "key: value" pairs, floats to 4 significant digits."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "; ".join(f"{str(k).replace('_', ' ')}: {readable(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value) or "none"
+    return str(value)
+
+
+@register.filter
+def metric(value) -> str:
+    """A number of a metrics table: "—" for not measured, integers as they are, the rest to 3 decimals."""
+    if value is None or isinstance(value, bool):
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
