@@ -90,8 +90,16 @@ def job_start(
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version to train on", field="dataset_version")
     if dataset_version is not None and project is not None and dataset_version.project_id != project.pk:
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
+    config = {} if config is None else config
+    if jtype.kind in TRAINING_KINDS and isinstance(config, dict):
+        from .training import training_config_resolve
+
+        # The model's limits and the version's rows: refuse what cannot run, fill in max_length / batch_size.
+        config = training_config_resolve(kind=jtype.kind, config=config, dataset_version=dataset_version)
+    elif jtype.kind == "generate" and isinstance(config, dict):
+        _check_generators(config.get("model_ids"))
     try:
-        parsed = jtype.parse_config({} if config is None else config)
+        parsed = jtype.parse_config(config)
     except ConfigError as exc:
         field = f"config.{exc.field}" if exc.field else "config"
         raise PrefStudioError(f"{field}: {exc.message}", field=field) from exc
@@ -107,6 +115,18 @@ def job_start(
     )
     _send_on_commit(job_id=job.pk, task_id=job.celery_task_id, queue=queue)
     return job
+
+
+def _check_generators(model_ids: Any) -> None:
+    """Refuse a generation job whose models cannot generate (an encoder such as all-MiniLM), naming the model."""
+    from ..models import ModelArtifact
+    from .model_facts import model_check_for_kind
+
+    if not isinstance(model_ids, list):
+        return  # the config dataclass names the bad type
+    ids = [i for i in model_ids if isinstance(i, int) and not isinstance(i, bool)]
+    for model in ModelArtifact.objects.filter(pk__in=ids):
+        model_check_for_kind(model=model, kind="generate", field="config.model_ids")
 
 
 def job_cancel(*, job_id: int, user: AbstractBaseUser | None) -> Job:
