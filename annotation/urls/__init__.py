@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("annotation.urls.review")),
     path("", include("annotation.urls.dashboard")),
     path("", include("annotation.urls.curation")),
+    path("", include("annotation.urls.projects")),
 ]
