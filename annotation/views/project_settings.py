@@ -91,7 +91,7 @@ def project_settings(request: HttpRequest, project: Project) -> HttpResponse:
                 return redirect("project-settings", slug=project.slug)
         except PrefStudioError as exc:
             form.add_config_error(exc.field, exc.message)
-    context = {"project": project, "form": form, "previews": _previews(shown)}
+    context = {"project": project, "form": form, "previews": _previews(shown), "unsaved": shown is not project}
     return render(request, SETTINGS_TEMPLATE, context, status=400 if form.errors else 200)
 
 
@@ -110,7 +110,8 @@ def project_settings_preview(request: HttpRequest, project: Project) -> HttpResp
             error = exc.message
     else:
         error = "Fix the settings marked in the form to see their preview."
-    context = {"project": project, "previews": _previews(shown), "preview_error": error}
+    context = {"project": project, "previews": _previews(shown), "preview_error": error,
+               "unsaved": shown is not project}
     return render(request, f"{SETTINGS_TEMPLATE}#preview", context)
 
 

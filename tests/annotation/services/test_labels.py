@@ -161,3 +161,16 @@ def test_annotator_for_user_is_stable_and_never_takes_an_imported_name(project, 
     assert annotator.name == f"annotator1-{person.pk}" and annotator.kind == "human"
     assert annotator_for_user(user=person).pk == annotator.pk
     assert Annotator.objects.get(name="annotator1").user is None
+
+
+def test_an_unparsable_judge_verdict_is_accepted_where_partial_rankings_are_allowed(items, project):
+    """Judge jobs used to fail on such projects: the ranking was checked before the verdict was seen to be
+    unparsable (issue 12, item 4)."""
+    project.allow_partial_ranking = True
+    project.save()
+    judge = Annotator.objects.create(name="judge-x", kind="judge")
+    label = label_create(item=items["rank-1"], annotator=judge, data={"unparsable": True, "raw_output": "hmm"})
+    assert label.status == "unparsable" and label.ranking in (None, []) and label.raw_output == "hmm"
+    partial = label_create(item=items["rank-1"], annotator=Annotator.objects.create(name="judge-y", kind="judge"),
+                           data={"ranking": [[1]], "probability": 0.7})
+    assert partial.ranking == [[1]]  # a parsable top-1 ranking still goes through the partial-ranking check
