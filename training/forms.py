@@ -179,8 +179,8 @@ TRAINERS = {  # JobKind -> what the trainer tab says
 AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (training_config_resolve)
     "max_length": "Empty: the default ({default}), capped by the base model's limit (shown beside its name); more "
                   "than that limit is refused.",
-    "batch_size": "Empty: the default ({default}), or the number of train rows when there are fewer; more than the rows "
-                  "is refused.",
+    "batch_size": "Empty: the default ({default}), or the number of train rows when there are fewer; more than "
+                  "the rows is refused.",
 }
 TRAIN_FORM_SKIPS = {"base_model_id", "win_rate_judge_id"}  # set by the model selects, not typed in
 WIN_RATE_SIZES = ("win_rate_prompts", "win_rate_max_new_tokens")  # optional on the form: empty = the default

@@ -227,18 +227,19 @@ def _version_name(version: DatasetVersion) -> str:
 def dataset_version_zero_rows_reason(*, version: DatasetVersion, row_kind: str) -> str:
     """Why `version` has no train rows of `row_kind`, in words, from its rows and curation's statistics.
 
-    Precondition: it has none. E.g. "all 37 rows are ties", "all 12 items were dropped: 9 tie, 3 no_consensus",
+    Precondition: it has none. E.g. "all 37 rows are ties", "all 12 items were dropped (9 tie, 3 no consensus)",
     "its 5 pairwise rows are all in the test split".
     """
     from django.db.models import Count
 
     by_split = dict(
-        DatasetRow.objects.filter(version=version, kind=row_kind).values_list("split").annotate(n=Count("pk"))
+        DatasetRow.objects.filter(version=version, kind=row_kind).order_by().values_list("split")
+        .annotate(n=Count("pk"))
     )
     if by_split.get(DatasetRow.Split.TEST):
         return (f"its {by_split[DatasetRow.Split.TEST]} {row_kind} rows are all in the test split "
                 "(curate again with a smaller test_fraction)")
-    by_kind = dict(DatasetRow.objects.filter(version=version).values_list("kind").annotate(n=Count("pk")))
+    by_kind = dict(DatasetRow.objects.filter(version=version).order_by().values_list("kind").annotate(n=Count("pk")))
     stats = version.stats or {}
     dropped = {str(k): int(v) for k, v in (stats.get("dropped") or {}).items() if isinstance(v, int)}
     if by_kind:
@@ -254,6 +255,7 @@ def dataset_version_zero_rows_reason(*, version: DatasetVersion, row_kind: str) 
             if reason == "tie":
                 return f"all {n} items are ties, and curation drops ties (ties=drop)"
             return f"all {n} items were dropped as {reason.replace('_', ' ')}"
-        parts = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]))
+        ranked = sorted(dropped.items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in ranked)
         return f"all {total} items were dropped ({parts})"
     return "it has no rows at all"
