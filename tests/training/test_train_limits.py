@@ -41,6 +41,25 @@ def test_model_facts_come_from_config_json(minilm, tiny):
     assert model_facts("/no/such/model") is None  # unknown: the checks that need facts are skipped
 
 
+def test_the_model_type_tables_are_transformers_own_and_reading_them_imports_no_torch(minilm):
+    """The tables are read from modeling_auto.py's source (importing it imports torch); they must be what the
+    module holds. And the facts of a model are read without importing torch or transformers (a web process)."""
+    import subprocess
+    import sys
+
+    from transformers.models.auto import modeling_auto
+
+    from training.services.model_facts import MAPPINGS, _auto_tables
+
+    assert _auto_tables() == {name: dict(getattr(modeling_auto, name)) for name in MAPPINGS}
+    script = ("import django, sys; django.setup(); from training.services.model_facts import model_facts; "
+              f"facts = model_facts({str(minilm.location)!r}); assert facts.max_length == 512, facts; "
+              "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]"
+
+
 def test_max_length_defaults_to_the_models_limit_and_is_capped_by_it(lab, minilm):
     """The README's walk-through: all-MiniLM with the default 1024 used to fail on the worker at 512."""
     version = version_with_rows(lab, pairwise=8)
