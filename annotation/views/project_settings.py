@@ -13,9 +13,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
+from ..errors import NotFound, PermissionDenied, PrefStudioError
 from ..models import Project, Role
 from ..selectors import project_for_user, project_members
 from ..selectors.labeling import labeling_preview
@@ -115,10 +115,11 @@ def project_settings_preview(request: HttpRequest, project: Project) -> HttpResp
     return render(request, f"{SETTINGS_TEMPLATE}#preview", context)
 
 
-@require_http_methods(["GET"])
+@require_GET
 @login_required
 @owners_only
 def members(request: HttpRequest, project: Project) -> HttpResponse:
+    """The members with their roles, a role select and a remove button each, and the add form."""
     return _members_page(request, project, MemberAddForm())
 
 
@@ -154,7 +155,7 @@ def member_role(request: HttpRequest, project: Project, membership_id: int) -> H
                                             role=request.POST.get("role", ""))
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    except (Conflict, PrefStudioError) as exc:
+    except PrefStudioError as exc:  # a bad role, or the last owner stepping down (409)
         messages.error(request, exc.message)
         return _members_page(request, project, MemberAddForm(), status=exc.status_code)
     messages.success(request, f"{membership.user.get_username()} is now {membership.get_role_display()}.")
