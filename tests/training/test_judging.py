@@ -154,3 +154,14 @@ def test_judge_jobs_go_to_the_gpu_queue_only_for_in_process_vllm(project, tiny):
 def test_a_missing_model_fails_the_job_with_a_clear_error(project):
     job = run_judge_job(project, model_id=999_999)
     assert job.state == JobState.FAILED and "no model 999999" in job.error
+
+
+def test_a_judge_job_works_on_a_project_that_allows_partial_rankings(project, tiny):
+    """The random tiny model says nothing readable in 4 tokens: its listwise verdict is unparsable, and the label is
+    recorded as such (issue 12, item 4: label_create checked the ranking before seeing the verdict unparsable)."""
+    Project.objects.filter(pk=project.pk).update(allow_partial_ranking=True)
+    listwise = Item.objects.get(project=project, kind="listwise")
+    job = run_judge_job(project, model_id=tiny.pk, max_tokens=4, item_ids=[listwise.pk])
+    assert job.state == JobState.SUCCEEDED, job.error
+    label = Label.objects.get(annotator_id=job.artifacts["annotator_id"], item=listwise)
+    assert label.status == LabelStatus.UNPARSABLE or label.ranking
