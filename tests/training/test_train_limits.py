@@ -156,3 +156,15 @@ def test_the_forms_offer_only_models_that_fit_and_fill_max_length_from_the_model
                                    "lora_r": "16", "lora_alpha": "32", "lora_dropout": "0.05", "seed": "1",
                                    "checkpoint_every": "5", "save_total_limit": "2", "logging_steps": "1"})
     assert response.status_code == 400 and "limit of 512 tokens" in response.content.decode()
+
+
+def test_the_jobs_api_answers_400_with_the_reason(lab, owner, minilm):
+    from rest_framework.test import APIClient
+
+    version = version_with_rows(lab, pairwise=8)
+    client = APIClient()
+    client.force_authenticate(owner)
+    response = client.post("/api/jobs/", {"kind": "train_dpo", "dataset_version": version.pk,
+                                          "config": {"base_model_id": minilm.pk}}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "config.base_model_id"
+    assert "not a causal language model" in response.json()["error"] and not Job.objects.exists()
