@@ -51,9 +51,11 @@ from annotation.models import DatasetVersion, Project
 from ..engine.progress import Cancelled
 from ..jobs.config import ConfigError
 from ..jobs.registry import JobContext, UnknownJobKind, job_type
-from ..models import Job, JobState
+from ..models import Job, JobKind, JobState, ModelArtifact
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
+from .model_facts import model_check_for_kind
+from .training import training_config_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +94,9 @@ def job_start(
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
     config = {} if config is None else config
     if jtype.kind in TRAINING_KINDS and isinstance(config, dict):
-        from .training import training_config_resolve
-
         # The model's limits and the version's rows: refuse what cannot run, fill in max_length / batch_size.
         config = training_config_resolve(kind=jtype.kind, config=config, dataset_version=dataset_version)
-    elif jtype.kind == "generate" and isinstance(config, dict):
+    elif jtype.kind == JobKind.GENERATE and isinstance(config, dict):
         _check_generators(config.get("model_ids"))
     try:
         parsed = jtype.parse_config(config)
@@ -119,9 +119,6 @@ def job_start(
 
 def _check_generators(model_ids: Any) -> None:
     """Refuse a generation job whose models cannot generate (an encoder such as all-MiniLM), naming the model."""
-    from ..models import ModelArtifact
-    from .model_facts import model_check_for_kind
-
     if not isinstance(model_ids, list):
         return  # the config dataclass names the bad type
     ids = [i for i in model_ids if isinstance(i, int) and not isinstance(i, bool)]

@@ -24,6 +24,7 @@ from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion
 
 from ..models import ArtifactKind, Backend, JobKind, ModelArtifact
+from .model_facts import model_check_for_kind
 
 __all__ = [
     "ROW_KIND", "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
@@ -180,8 +181,7 @@ def training_config_resolve(*, kind: str, config: dict[str, Any], dataset_versio
     than the train rows. Missing max_length = min(the default, the model's limit); missing batch_size =
     min(the default, the train rows). Facts of a model not on this disk are unknown, and those checks are skipped.
     """
-    from ..jobs.registry import job_type
-    from .model_facts import model_check_for_kind
+    from ..jobs.registry import job_type  # here: the registry imports the runners, which import this module
 
     config = dict(config)
     defaults = {f.name: f.default for f in fields(job_type(kind).config_class)}
