@@ -24,7 +24,8 @@ from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
 from .engine.trainers.config import DPO_LOSSES, LISTWISE_LOSSES
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
-from .selectors import model_label
+from .selectors import model_label as scope_label
+from .services.model_facts import model_facts_for, models_usable_for
 
 
 def _default(cls: type, name: str) -> Any:
@@ -136,6 +137,13 @@ class GenerateForm(JobConfigForm):
     limit = forms.IntegerField(min_value=1, required=False, label="At most this many prompts",
                                help_text="Empty = every prompt.")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["model_ids"]
+        usable = models_usable_for(kind=JobKind.GENERATE, models=list(field.queryset))  # causal LMs only
+        field.queryset = field.queryset.filter(pk__in=[m.pk for m in usable])
+        field.label_from_instance = model_label
+
     def config(self) -> dict[str, Any]:
         config = super().config()
         config["model_ids"] = [m.pk for m in self.cleaned_data["model_ids"]]
@@ -187,6 +195,12 @@ TRAINERS = {  # JobKind -> what the trainer tab says
     JobKind.TRAIN_LISTWISE.value: "Listwise (PRO / LiPO)",
     JobKind.TRAIN_KTO.value: "KTO",
 }
+AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (training_config_resolve)
+    "max_length": "Empty: the default ({default}), capped by the base model's limit (shown beside its name); more "
+                  "than that limit is refused.",
+    "batch_size": "Empty: the default ({default}), or the number of train rows when there are fewer; more than "
+                  "the rows is refused.",
+}
 TRAIN_FORM_SKIPS = {"base_model_id", "win_rate_judge_id"}  # set by the model selects, not typed in
 WIN_RATE_SIZES = ("win_rate_prompts", "win_rate_max_new_tokens")  # optional on the form: empty = the default
 CHOICE_FIELDS = {  # (kind, field) -> its allowed values: str fields the config checks against a list
@@ -225,8 +239,14 @@ class TrainForm(forms.Form):
         bases = models.exclude(backend=Backend.OPENAI)
         if kind != JobKind.TRAIN_RM:
             bases = bases.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
-        self.fields["base_model"].queryset = bases
+        usable = models_usable_for(kind=kind, models=list(bases))
+        self.fields["base_model"].queryset = bases.filter(pk__in=[m.pk for m in usable])
         self.fields["base_model"].label_from_instance = model_label
+        self.fields["base_model"].help_text = (
+            "A local model (backend hf or vllm) from the models page; "
+            + ("only models that can carry a score head are offered." if kind == JobKind.TRAIN_RM
+               else "only causal language models are offered.")
+        )
         self.config_fields: list[str] = []
         docs = dataclass_field_docs(self.config_class)
         hints = typing.get_type_hints(self.config_class)
@@ -240,6 +260,12 @@ class TrainForm(forms.Form):
             if field is not None:
                 self.fields[f.name] = field
                 self.config_fields.append(f.name)
+        for name, empty in AUTO_FIELD_HELP.items():  # empty = job_start picks what the model and version allow
+            if name in self.fields:
+                self.fields[name].required = False
+                self.fields[name].initial = None
+                default = _default(self.config_class, name)
+                self.fields[name].help_text = f"{docs.get(name, '')} {empty.format(default=default)}".strip()
         judge_field = []
         if any(f.name == "win_rate_judge_id" for f in dataclasses.fields(self.config_class)):
             self.fields["win_rate_judge"] = forms.ModelChoiceField(
@@ -282,6 +308,13 @@ class TrainForm(forms.Form):
         elif name == "win_rate_judge_id":
             name = "win_rate_judge"
         self.add_error(name if name in self.fields else None, message)
+
+
+def model_label(model: ModelArtifact) -> str:
+    """'tiny-llama (lab) - causal LM, 2048 tokens' for the model selects: whose model it is (project or global)
+    and, where its config can be read here, what it is; the scope alone when the facts are unknown."""
+    facts = model_facts_for(model)
+    return f"{scope_label(model)} - {facts.describe()}" if facts is not None else scope_label(model)
 
 
 def version_label(version: Any) -> str:

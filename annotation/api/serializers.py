@@ -221,6 +221,24 @@ class ProjectCreateSerializer(serializers.Serializer):
     lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
 
 
+class ProjectUpdateSerializer(ProjectCreateSerializer):
+    """PATCH /api/projects/<slug>/: any of the settings; the slug cannot change. Types and bounds only: the rules
+    (annotation.services.project_settings) are checked by the service."""
+
+    slug = None  # not a setting: a project keeps its slug (URLs and exports name it)
+    name = serializers.CharField(max_length=200, required=False)
+    task_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=TaskKind.choices), min_length=1, max_length=4, required=False,
+        help_text="A kind that the project's items already have cannot be removed.",
+    )
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if hasattr(data, "keys") else []
+        if unknown:  # a typo would otherwise be ignored and look like success
+            raise serializers.ValidationError({unknown[0]: ["not a setting you can change"]})
+        return super().to_internal_value(data)
+
+
 class LabelCreateSerializer(serializers.Serializer):
     """A label in the native import format; which fields apply depends on the item's kind."""
 

@@ -21,7 +21,7 @@ from ..models import Response as ResponseModel
 from ..selectors.import_runs import import_run_for_user
 from ..services.import_runs import import_upload
 from ..services.labels import label_create_for_user
-from ..services.projects import project_create
+from ..services.projects import project_create, project_update
 from . import filters
 from .permissions import IsProjectOwnerOrReviewer
 from ..uploads import upload_handlers_capped
@@ -35,6 +35,7 @@ from .serializers import (
     LabelSerializer,
     ProjectCreateSerializer,
     ProjectSerializer,
+    ProjectUpdateSerializer,
     PromptSerializer,
     ResponseSerializer,
 )
@@ -42,6 +43,13 @@ from .serializers import (
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def validated_partial(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Like `validated`, for PATCH: only the fields sent, no defaults."""
+    serializer = serializer_class(data=data, partial=True)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -66,9 +74,18 @@ class ProjectListCreateApi(generics.ListAPIView):
 
 class ProjectDetailApi(generics.RetrieveAPIView):
     serializer_class = ProjectSerializer
+    error_responses = {"PATCH": {"403": "Not an owner of the project"}}
 
     def get_object(self):
         return selectors.project_for_user(user=self.request.user, slug=self.kwargs["slug"])
+
+    @extend_schema(request=ProjectUpdateSerializer, responses={200: ProjectSerializer})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change settings of a project you own (any subset of the fields); 400 names the field at fault."""
+        project = selectors.project_for_user(user=request.user, slug=slug)  # 404 for non-members
+        changes = validated_partial(ProjectUpdateSerializer, request.data)
+        project_update(project=project, user=request.user, changes=changes)
+        return Response(ProjectSerializer(selectors.project_for_user(user=request.user, slug=slug)).data)
 
 
 class ProjectLabelListApi(generics.ListAPIView):

@@ -43,6 +43,15 @@ def project_role(*, user: AbstractBaseUser, slug: str) -> str | None:
     return Membership.objects.filter(user=user, project__slug=slug).values_list("role", flat=True).first()
 
 
+def project_members(*, project: Project) -> list[Membership]:
+    """The project's memberships with their users: owners first, then reviewers, then annotators, by username.
+
+    Precondition: the caller may manage the project (the members page checks that the user owns it)."""
+    rank = Case(*(When(role=role, then=Value(i)) for i, role in enumerate(Role.values)), default=Value(9))
+    return list(Membership.objects.filter(project=project).select_related("user")
+                .annotate(rank=rank).order_by("rank", "user__username"))
+
+
 @dataclass(frozen=True)
 class ProjectSummary:
     project: Project

@@ -130,8 +130,43 @@ def labeling_task(*, lease: Assignment) -> LabelingTask:
     return task
 
 
+# What a settings preview shows when the project has no item of a kind yet (a static sample; nothing is saved).
+SAMPLE_PROMPT = "Explain in one sentence why the sky is blue."
+SAMPLE_RESPONSES = [
+    "Sunlight scatters off air molecules, and blue light scatters the most because of its short wavelength.",
+    "The sky reflects the colour of the oceans.",
+    "Because air molecules scatter blue light more strongly than red light (Rayleigh scattering).",
+]
+SAMPLE_SIZE = {TaskKind.PAIRWISE: 2, TaskKind.LISTWISE: 3, TaskKind.EDIT: 1, TaskKind.THUMBS: 1}
+
+
+def labeling_preview(*, project: Project, kind: str) -> LabelingTask:
+    """What the task page of a `kind` item of `project` looks like with `project`'s settings (which may be unsaved
+    edits on an in-memory copy): the project's first item of that kind, else a static sample. No lease; shown in
+    position order. `project` must be one the caller may manage (the settings page checks it)."""
+    item = (project.items.filter(kind=kind).select_related("prompt")
+            .prefetch_related(Prefetch("slots", queryset=ItemResponse.objects.select_related("response")
+                                       .order_by("position"))).order_by("pk").first()) if project.pk else None
+    if item is not None:
+        responses = [slot.response for slot in item.slots.all()]
+        messages = [m for m in item.prompt.messages or [] if isinstance(m, dict)]
+    else:
+        responses = [Response(text=text) for text in SAMPLE_RESPONSES[:SAMPLE_SIZE.get(kind, 2)]]
+        messages = [{"role": "user", "content": SAMPLE_PROMPT}]
+    panels = [Panel(letter=LETTERS[i], position=i, response=r) for i, r in enumerate(responses)]
+    task = LabelingTask(lease=None, project=project, kind=kind, messages=messages, panels=panels,
+                        shown_order=list(range(len(panels))))
+    if kind == TaskKind.PAIRWISE:
+        task.verdicts = [Choice(Winner.A, "A is better", "1"), Choice(Winner.B, "B is better", "2"),
+                         Choice(Winner.TIE, "Tie", "0"), Choice(Winner.BOTH_BAD, "Both bad", "x")]
+        task.aspect_verdicts = [Choice(Winner.A, "A", ""), Choice(Winner.B, "B", ""), Choice(Winner.TIE, "Tie", "")]
+        task.strength_levels = list(enumerate(project.strength_levels or [], start=1))
+    return task
+
+
 __all__ = [
     "Choice",
+    "labeling_preview",
     "LabelingTask",
     "Panel",
     "labeling_task",

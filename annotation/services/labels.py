@@ -194,7 +194,9 @@ def _validated(*, item: Item, annotator: Annotator, slots: list[ItemResponse], d
     project: Project = item.project
     responses = [ResponseRecord(text=s.response.text, external_id=s.response.external_id) for s in slots]
     partial = None
-    if item.kind == TaskKind.LISTWISE and project.allow_partial_ranking:
+    # A judge's unparsable verdict has no ranking to check: parse_label accepts it as such (checking the ranking
+    # first refused every unparsable judge verdict on projects that allow partial rankings).
+    if item.kind == TaskKind.LISTWISE and project.allow_partial_ranking and not payload.get("unparsable"):
         partial = _shared_rule(check_ranking, payload.get("ranking"), len(responses), "ranking", allow_partial=True)
         ranked = {position for group in partial for position in group}
         rest = [p for p in range(len(responses)) if p not in ranked]

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("annotation.urls.dashboard")),
     path("", include("annotation.urls.curation")),
     path("", include("annotation.urls.imports")),
+    path("", include("annotation.urls.projects")),
 ]

@@ -160,3 +160,14 @@ def test_a_missing_model_is_refused_at_start_and_fails_a_queued_job_with_a_clear
     assert job_run(job_id=job.pk, worker="test") == JobState.FAILED
     job.refresh_from_db()
     assert "no model" in job.error and str(job.config["model_id"]) in job.error
+
+
+def test_a_judge_job_works_on_a_project_that_allows_partial_rankings(project, tiny):
+    """The random tiny model says nothing readable in 4 tokens: its listwise verdict is unparsable, and the label is
+    recorded as such (issue 12, item 4: label_create checked the ranking before seeing the verdict unparsable)."""
+    Project.objects.filter(pk=project.pk).update(allow_partial_ranking=True)
+    listwise = Item.objects.get(project=project, kind="listwise")
+    job = run_judge_job(project, model_id=tiny.pk, max_tokens=4, item_ids=[listwise.pk])
+    assert job.state == JobState.SUCCEEDED, job.error
+    label = Label.objects.get(annotator_id=job.artifacts["annotator_id"], item=listwise)
+    assert label.status == LabelStatus.UNPARSABLE or label.ranking

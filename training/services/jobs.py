@@ -52,11 +52,13 @@ from annotation.models import DatasetVersion, Project
 from ..engine.progress import Cancelled
 from ..jobs.config import ConfigError
 from ..jobs.registry import QUEUES, JobContext, UnknownJobKind, job_type
-from ..models import Job, JobState
+from ..models import Job, JobKind, JobState, ModelArtifact
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
 from .job_limits import job_limits_check, job_models_check
 from .broker import broker_task_ids_present
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
+from .model_facts import model_check_for_kind
+from .training import training_config_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +106,14 @@ def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project |
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version", field="dataset_version")
     if dataset_version is not None and project is not None and dataset_version.project_id != project.pk:
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
+    config = {} if config is None else config
+    if jtype.kind in TRAINING_KINDS and isinstance(config, dict):
+        # The model's limits and the version's rows: refuse what cannot run, fill in max_length / batch_size.
+        config = training_config_resolve(kind=jtype.kind, config=config, dataset_version=dataset_version)
+    elif jtype.kind == JobKind.GENERATE and isinstance(config, dict):
+        _check_generators(config.get("model_ids"))
     try:
-        parsed = jtype.parse_config({} if config is None else config)
+        parsed = jtype.parse_config(config)
     except ConfigError as exc:
         field = f"config.{exc.field}" if exc.field else "config"
         raise PrefStudioError(f"{field}: {exc.message}", field=field) from exc
@@ -125,6 +133,15 @@ def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project |
     )
     _send_on_commit(job_id=job.pk, task_id=job.celery_task_id, queue=queue)
     return job
+
+
+def _check_generators(model_ids: Any) -> None:
+    """Refuse a generation job whose models cannot generate (an encoder such as all-MiniLM), naming the model."""
+    if not isinstance(model_ids, list):
+        return  # the config dataclass names the bad type
+    ids = [i for i in model_ids if isinstance(i, int) and not isinstance(i, bool)]
+    for model in ModelArtifact.objects.filter(pk__in=ids):
+        model_check_for_kind(model=model, kind="generate", field="config.model_ids")
 
 
 def job_cancel(*, job_id: int, user: AbstractBaseUser | None) -> Job:

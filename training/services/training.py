@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
 from django.db import transaction
@@ -24,10 +24,11 @@ from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion
 
 from ..models import ArtifactKind, Backend, Job, JobKind, ModelArtifact
+from .model_facts import model_check_for_kind
 
 __all__ = [
     "ROW_KIND", "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
-    "training_base_location", "training_result_register",
+    "training_base_location", "training_result_register", "training_config_resolve", "dataset_version_zero_rows_reason",
 ]
 
 ROW_KIND: dict[str, str] = {
@@ -164,3 +165,98 @@ def training_result_register(
         name=name, kind=artifact_kind, backend=Backend.HF, location=str(model_dir), settings=settings,
         produced_by_id=job_id, project_id=job.get("project_id"), created_by_id=job.get("created_by_id"),
     )
+
+
+# -- what a training job may ask for (job_start calls this before it parses the config) -------------------------
+# Fields job_start fills in when the config leaves them out (or null): the dataclass default, capped by what the
+# model and the version allow, so the defaults of a form never ask for more than the job can have.
+AUTO_FIELDS = ("max_length", "batch_size")
+
+
+def training_config_resolve(*, kind: str, config: dict[str, Any], dataset_version: DatasetVersion) -> dict[str, Any]:
+    """`config` with max_length and batch_size filled in where missing, after refusing what cannot run.
+
+    Refuses (PrefStudioError naming the field): a base model that cannot be trained this way (DPO / KTO / listwise
+    need a causal LM, a reward model needs a model that can carry a score head); a max_length above the model's
+    limit; a version with no train rows for the trainer (saying why: "all 37 rows are ties"); a batch_size larger
+    than the train rows. Missing max_length = min(the default, the model's limit); missing batch_size =
+    min(the default, the train rows). Facts of a model not on this disk are unknown, and those checks are skipped.
+    """
+    from ..jobs.registry import job_type  # here: the registry imports the runners, which import this module
+
+    config = dict(config)
+    defaults = {f.name: f.default for f in fields(job_type(kind).config_class)}
+    row_kind = ROW_KIND[kind]
+    n_rows = dataset_version_row_counts(dataset_version_ids=[dataset_version.pk])[dataset_version.pk].get(row_kind, 0)
+    if n_rows == 0:
+        raise PrefStudioError(
+            f"{_version_name(dataset_version)} leaves no rows for {kind}: "
+            f"{dataset_version_zero_rows_reason(version=dataset_version, row_kind=row_kind)}",
+            field="dataset_version",
+        )
+    facts = None
+    base_id = config.get("base_model_id")
+    if isinstance(base_id, int) and not isinstance(base_id, bool):
+        model = ModelArtifact.objects.filter(pk=base_id).first()
+        if model is not None:
+            facts = model_check_for_kind(model=model, kind=kind, field="config.base_model_id")
+    limit = facts.max_length if facts is not None else None
+    if config.get("max_length") is None:
+        default = defaults["max_length"]
+        config["max_length"] = min(default, limit) if limit else default
+    elif limit and isinstance(config["max_length"], int) and config["max_length"] > limit:
+        raise PrefStudioError(
+            f"config.max_length: {config['max_length']} is more than the base model's limit of {limit} tokens "
+            f"(its max_position_embeddings / model_max_length); use {limit} or less",
+            field="config.max_length",
+        )
+    if config.get("batch_size") is None:
+        config["batch_size"] = min(defaults["batch_size"], n_rows)
+    elif isinstance(config["batch_size"], int) and config["batch_size"] > n_rows:
+        raise PrefStudioError(
+            f"config.batch_size: {config['batch_size']} is more than the {n_rows} {row_kind} train rows of "
+            f"{_version_name(dataset_version)}; use {n_rows} or less",
+            field="config.batch_size",
+        )
+    return config
+
+
+def _version_name(version: DatasetVersion) -> str:
+    return f"{version.project.slug} v{version.number}"
+
+
+def dataset_version_zero_rows_reason(*, version: DatasetVersion, row_kind: str) -> str:
+    """Why `version` has no train rows of `row_kind`, in words, from its rows and curation's statistics.
+
+    Precondition: it has none. E.g. "all 37 rows are ties", "all 12 items were dropped (9 tie, 3 no consensus)",
+    "its 5 pairwise rows are all in the test split".
+    """
+    from django.db.models import Count
+
+    by_split = dict(
+        DatasetRow.objects.filter(version=version, kind=row_kind).order_by().values_list("split")
+        .annotate(n=Count("pk"))
+    )
+    if by_split.get(DatasetRow.Split.TEST):
+        return (f"its {by_split[DatasetRow.Split.TEST]} {row_kind} rows are all in the test split "
+                "(curate again with a smaller test_fraction)")
+    by_kind = dict(DatasetRow.objects.filter(version=version).order_by().values_list("kind").annotate(n=Count("pk")))
+    stats = version.stats or {}
+    dropped = {str(k): int(v) for k, v in (stats.get("dropped") or {}).items() if isinstance(v, int)}
+    if by_kind:
+        total = sum(by_kind.values())
+        if set(by_kind) == {"tie"}:
+            return f"all {total} rows are ties (kept as rows of kind tie, which no trainer reads)"
+        other = ", ".join(f"{n} {k}" for k, n in sorted(by_kind.items()))
+        return f"its {total} rows are of other kinds ({other}), none {row_kind}"
+    if dropped:
+        total = sum(dropped.values())
+        if len(dropped) == 1:
+            reason, n = next(iter(dropped.items()))
+            if reason == "tie":
+                return f"all {n} items are ties, and curation drops ties (ties=drop)"
+            return f"all {n} items were dropped as {reason.replace('_', ' ')}"
+        ranked = sorted(dropped.items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in ranked)
+        return f"all {total} items were dropped ({parts})"
+    return "it has no rows at all"

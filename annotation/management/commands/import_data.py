@@ -1,9 +1,10 @@
-"""python manage.py import_data --project SLUG --format FORMAT FILE"""
+"""python manage.py import_data --project SLUG --format FORMAT [--owner USER] FILE"""
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import PrefStudioError
 from annotation.importing import FORMATS, ImportOptions
 from annotation.services.imports import data_import
+from annotation.services.projects import user_find
 
 
 class Command(BaseCommand):
@@ -16,6 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--annotator", help="Who gave the preferences of a trl / hh / ranked file")
         parser.add_argument("--annotator-kind", choices=["human", "judge"], default="human")
         parser.add_argument(
+            "--owner", metavar="USER",
+            help="Username (or e-mail) who owns a project this import creates; for an existing project, one of "
+                 "its owners. Without it a new project has no members and only shows up after members are added.",
+        )
+        parser.add_argument(
             "--skip-invalid", action="store_true",
             help="Import the valid records and list the bad ones, instead of rejecting the file",
         )
@@ -23,10 +29,14 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         options = ImportOptions(annotator=opts["annotator"], annotator_kind=opts["annotator_kind"])
         try:
+            owner = user_find(who=opts["owner"]) if opts["owner"] else None
+        except PrefStudioError as exc:
+            raise CommandError(f"--owner: {exc.message}") from exc
+        try:
             with open(opts["file"], "rb") as stream:
                 report = data_import(
                     project_slug=opts["project"], fmt=opts["format"], stream=stream,
-                    options=options, skip_invalid=opts["skip_invalid"],
+                    options=options, skip_invalid=opts["skip_invalid"], user=owner,
                 )
         except OSError as exc:
             raise CommandError(f"cannot read {opts['file']}: {exc.strerror}") from exc
@@ -42,3 +52,4 @@ class Command(BaseCommand):
             f"{report.responses_created} responses, {report.labels_created} labels"
             + (f", {len(report.skipped)} bad lines skipped" if report.skipped else "")
         )
+

@@ -272,3 +272,16 @@ def test_owners_racing_for_the_last_slots_never_exceed_the_overlap(project, item
         thread.join()
     assert sorted(outcomes) == ["full"] * 4 + ["stored"] * 2
     assert Label.objects.filter(item=item).count() == 2 == Item.objects.get(pk=item.pk).n_human_labels
+
+
+def test_an_unparsable_judge_verdict_is_accepted_where_partial_rankings_are_allowed(items, project):
+    """Judge jobs used to fail on such projects: the ranking was checked before the verdict was seen to be
+    unparsable (issue 12, item 4)."""
+    project.allow_partial_ranking = True
+    project.save()
+    judge = Annotator.objects.create(name="judge-x", kind="judge")
+    label = label_create(item=items["rank-1"], annotator=judge, data={"unparsable": True, "raw_output": "hmm"})
+    assert label.status == "unparsable" and label.ranking in (None, []) and label.raw_output == "hmm"
+    partial = label_create(item=items["rank-1"], annotator=Annotator.objects.create(name="judge-y", kind="judge"),
+                           data={"ranking": [[1]], "probability": 0.7})
+    assert partial.ranking == [[1]]  # a parsable top-1 ranking still goes through the partial-ranking check
