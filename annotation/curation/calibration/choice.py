@@ -6,8 +6,8 @@ References come as `references` (I,) int8 (the item's known class, -1 = none) an
 of them may be used here). Cross-validation is honest: the items are split into n_folds stratified folds; for
 each fold every method is fitted with the OTHER folds' references as known truth (votes.gold) and none of this
 fold's (a reviewer's gold on a test item is hidden too), then scored on this fold's references. The best single
-annotator is chosen inside each fold the same way (best smoothed accuracy (k + 1) / (n + 2) on the training
-references) and scored on the test fold, where an item it did not vote on gets the majority vote. Each
+annotator is chosen inside each fold the same way (most right on the training references, an item it did not
+vote on getting the majority vote) and scored on the test fold the same way. Each
 accuracy carries its 95 % Wilson interval. The chosen aggregate is the most accurate method; if none beats
 the best single annotator, the single annotator is chosen. The final consensus is then fitted with all
 references as known truth (so reference items take their reference class).
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..aggregation import ALL_METHODS, aggregate_pairwise
+from ..aggregation.majority import majority_winner
 from ..aggregation._common import PairwiseConsensus, finish, per_annotator_mean, posthoc_competence
 from ..aggregation.options import ORDERS, competence_prior, select_annotators, split_orders
 from ..votes import CLASSES, NONE, PairwiseVotes
@@ -115,15 +116,21 @@ def _first_vote(votes: PairwiseVotes, j: int) -> np.ndarray:
     return out
 
 
-def _best_single(votes: PairwiseVotes, known: np.ndarray) -> tuple[int, float]:
-    """(annotator, smoothed accuracy (k + 1) / (n + 2)) of the most accurate annotator on the items where
-    `known` (I,) int != -1; the smoothing keeps one lucky vote from beating a hundred good ones."""
-    ref = known[votes.items]
-    right = np.where(ref != NONE, (votes.values == ref).astype(float), np.nan)
-    mean, n = per_annotator_mean(votes, right)
-    smoothed = (np.nan_to_num(mean) * n + 1) / (n + 2)
-    j = int(np.argmax(smoothed))
-    return j, float(smoothed[j])
+def _single_guess(votes: PairwiseVotes, j: int, fallback: np.ndarray) -> np.ndarray:
+    """(I,) annotator j's vote where it voted, `fallback` (I,) (the majority winner) elsewhere."""
+    mine = _first_vote(votes, j)
+    return np.where(mine != NONE, mine, fallback)
+
+
+def _best_single(votes: PairwiseVotes, known: np.ndarray, fallback: np.ndarray) -> tuple[int, float]:
+    """(annotator, smoothed accuracy (k + 1) / (n + 2)) of the annotator whose guess (its vote, else the
+    majority `fallback`) is right most often on the items where `known` (I,) int != -1. Every annotator is
+    scored on the same items, so one who skips the hard ones (a judge with unparsable verdicts) gains nothing;
+    the smoothing keeps the probability of a perfect record below 1."""
+    items = np.flatnonzero(known != NONE)
+    right = [int((_single_guess(votes, j, fallback)[items] == known[items]).sum()) for j in range(votes.n_annotators)]
+    j = int(np.argmax(right))
+    return j, (right[j] + 1) / (len(items) + 2)
 
 
 def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float) -> PairwiseConsensus:
@@ -131,7 +138,7 @@ def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float) -> Pairwise
     the majority vote elsewhere."""
     majority = aggregate_pairwise(votes, method="majority")
     mine = _first_vote(votes, j)
-    winner = np.where(mine != NONE, mine, majority.winner).astype(np.int64)
+    winner = _single_guess(votes, j, majority_winner(votes)).astype(np.int64)
     posterior = majority.posterior.copy()
     has = mine != NONE
     posterior[has] = (1 - accuracy) / (CLASSES - 1)
@@ -148,6 +155,7 @@ def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float) -> Pairwise
 def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.ndarray,
                     run: AggregationRun) -> dict[str, MethodScore]:
     items = np.flatnonzero(usable)
+    plain = majority_winner(votes)  # the single annotator's fallback: no known class may leak into it
     right = {m: 0 for m in (*run.methods, SINGLE)}
     picked: list[int] = []
     for train, test in folds(references[items], run.n_folds, run.seed):
@@ -156,20 +164,14 @@ def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.nda
         gold[items[train]] = references[items[train]]
         fold_votes = _with_gold(votes, gold)
         truth = references[items[test]]
-        majority = None
         for method in run.methods:
             c = aggregate_pairwise(fold_votes, method=method, **_method_options(method, votes, run))
             right[method] += int((c.winner[items[test]] == truth).sum())
-            if method == "majority":
-                majority = c
-        majority = majority or aggregate_pairwise(fold_votes, method="majority")
         train_known = np.full(votes.n_items, NONE, dtype=np.int64)
         train_known[items[train]] = references[items[train]]
-        j, _ = _best_single(votes, train_known)
+        j, _ = _best_single(votes, train_known, plain)
         picked.append(j)
-        mine = _first_vote(votes, j)[items[test]]
-        guess = np.where(mine != NONE, mine, majority.winner[items[test]])
-        right[SINGLE] += int((guess == truth).sum())
+        right[SINGLE] += int((_single_guess(votes, j, plain)[items[test]] == truth).sum())
     n = len(items)
     scores = {m: MethodScore(m, proportion(right[m], n)) for m in run.methods}
     scores[SINGLE] = MethodScore(SINGLE, proportion(right[SINGLE], n), annotator=max(set(picked), key=picked.count))
@@ -222,7 +224,7 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
         reason = f"{best} is the most accurate in cross-validation ({scores[best].accuracy})"
     else:
         chosen = SINGLE
-        annotator, accuracy = _best_single(used, known)
+        annotator, accuracy = _best_single(used, known, majority_winner(used))
         consensus = _single_consensus(final_votes, annotator, accuracy)
         names = used.annotator_names
         who = names[annotator] if annotator < len(names) else str(annotator)

@@ -23,10 +23,10 @@ scores so folds whose combiners differ rank on one scale. The final score of eve
 choice made on all references. Without references the default combiner is used, its directions judged
 against held-out labels (e.g. the human majority of items whose consensus was built from judges) when given.
 
-Soft labels (`expected_wrong`, optional): a handful of references holds too few wrong labels to learn from
-(5 % of 1,200 items at 90 % consensus accuracy: about six). When the consensus posterior has itself been
-validated on references (aggregation_choose picked it by cross-validation), its P(winner is wrong) = 1 -
-probability is an expected label for every other item: each enters as a wrong row of weight q and a right row
+Soft labels (`expected_wrong`, optional) fill in only when the references hold too few wrong (or right)
+labels to learn from (5 % of 1,200 items at 95 % consensus accuracy: about three), and only when they vary.
+When the consensus posterior has itself been validated on references (aggregation_choose picked it by
+cross-validation), its P(winner is wrong) = 1 - probability is an expected label for every other item: each enters as a wrong row of weight q and a right row
 of weight 1 - q, so AUROCs become expected AUROCs under that posterior and the logistic fit uses all items.
 Never pass an unsupervised posterior here: its confidence is exactly what fails when competences are inverted.
 No Django.
@@ -229,10 +229,10 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     """The checked noise score of `report` for the consensus `winner` (I,) (module docstring).
 
     references (I,) int (-1 = none) and calibration (I,) bool as in choice.aggregation_choose. expected_wrong
-    (I,): soft labels (module docstring), optional. With fewer than min_references labelled items, or fewer
-    than n_folds (weighted) wrong or right ones, the labels only judge the directions and the default combiner
-    is used. weights: per-signal defaults (noise.DEFAULT_WEIGHTS). flag_share: the top share of non-gold items
-    flagged. is_gold (I,): reviewer-resolved items, never flagged. The checks use the hard references only.
+    (I,): soft labels (module docstring), optional, used only where the references are too few. With fewer
+    than min_references labelled items, or fewer than n_folds (weighted) wrong or right ones, the labels only
+    judge the directions and the default combiner is used. weights: per-signal defaults (noise.DEFAULT_WEIGHTS).
+    flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The checks use the hard references only.
     """
     winner = np.asarray(winner, dtype=np.int64)
     n = len(winner)
@@ -249,7 +249,13 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     usable = calibration & (references >= 0) & (winner >= 0)
     checks = signal_checks(report, usable & (winner != references), usable)
     dropped = [c.name for c in checks.values() if c.direction == "wrong"]
-    rows = _rows(winner, references, usable, expected_wrong)
+    rows = _rows(winner, references, usable, None)
+    if expected_wrong is not None and not (usable.sum() >= min_references and rows.enough(n_folds)):
+        soft = _rows(winner, references, usable, expected_wrong)
+        spread = np.nanstd(np.asarray(expected_wrong, dtype=np.float64)[soft.item[len(rows.item):]]) if (
+            len(soft.item) > len(rows.item)) else 0.0
+        if spread > 0.01:  # a constant P(wrong) (e.g. one annotator's votes as the consensus) ranks nothing
+            rows = soft
     a, se = float("nan"), float("nan")
     if len(np.unique(rows.item)) >= min_references and rows.enough(n_folds):
         cross = np.zeros(len(rows.item))

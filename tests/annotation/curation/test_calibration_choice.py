@@ -56,7 +56,8 @@ def test_falls_back_to_the_best_single_annotator():
     """One annotator is always right, four vote at random: no aggregate beats it, so its votes are the consensus."""
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 2, 150)
-    rows = [(i, 0, truth[i]) for i in range(150)] + [(i, j, rng.integers(0, 2)) for i in range(150) for j in (1, 2, 3, 4)]
+    rows = [(i, 0, truth[i]) for i in range(150)]
+    rows += [(i, j, rng.integers(0, 2)) for i in range(150) for j in (1, 2, 3, 4)]
     choice = aggregation_choose(pairwise(rows), references=references(truth, 0.2))
     assert choice.chosen == SINGLE and choice.annotator == 0
     assert (choice.consensus.winner == truth).all()
