@@ -112,7 +112,7 @@ def synthetic(args) -> None:
                   f"per-vote agreement {choice.agreement.per_vote} | {took:.2f} s")
             for w in choice.warnings:
                 print(f"{tag} | WARNING {w.code}: {w.message[:140]}")
-            noise(tag, votes, choice.consensus, truth, refs, rm_truth)
+            noise(tag, votes, choice.held_out, truth, refs, rm_truth)
 
 
 def noise(tag, votes, consensus, truth, refs, rm_truth) -> None:

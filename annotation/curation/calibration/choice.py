@@ -83,7 +83,9 @@ class MethodScore:
 @dataclass
 class AggregationChoice:
     """chosen: a method name or SINGLE (then `annotator` is who); scores: every candidate's CV accuracy (empty
-    without references); consensus: the chosen aggregate over all items; reference_accuracy (J,): each
+    without references); consensus: the chosen aggregate over all items (reference items take their reference);
+    held_out: the same, except that each reference item carries the chosen candidate's cross-validated
+    posterior (fitted without it) and is not gold - check noise signals on this one; reference_accuracy (J,): each
     annotator's accuracy on all usable references; warnings: why an unsupervised consensus may be wrong (only
     computed without references); agreement: the consensus' per-item, per-vote and excluding-ties agreement."""
 
@@ -92,6 +94,7 @@ class AggregationChoice:
     reason: str
     scores: dict[str, MethodScore]
     consensus: PairwiseConsensus
+    held_out: PairwiseConsensus
     n_references: int
     reference_accuracy: list[Proportion]
     warnings: list[ReliabilityWarning]
@@ -153,10 +156,13 @@ def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float) -> Pairwise
 
 
 def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.ndarray,
-                    run: AggregationRun) -> dict[str, MethodScore]:
+                    run: AggregationRun) -> tuple[dict[str, MethodScore], dict[str, np.ndarray]]:
+    """(scores, held-out posteriors): every candidate's posterior (I, 3) on the reference items as fitted
+    without that fold's references (zero rows elsewhere)."""
     items = np.flatnonzero(usable)
     plain = majority_winner(votes)  # the single annotator's fallback: no known class may leak into it
     right = {m: 0 for m in (*run.methods, SINGLE)}
+    held = {m: np.zeros((votes.n_items, CLASSES)) for m in (*run.methods, SINGLE)}
     picked: list[int] = []
     for train, test in folds(references[items], run.n_folds, run.seed):
         gold = np.asarray(votes.gold, dtype=np.int64).copy()
@@ -167,15 +173,33 @@ def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.nda
         for method in run.methods:
             c = aggregate_pairwise(fold_votes, method=method, **_method_options(method, votes, run))
             right[method] += int((c.winner[items[test]] == truth).sum())
+            held[method][items[test]] = c.posterior[items[test]]
         train_known = np.full(votes.n_items, NONE, dtype=np.int64)
         train_known[items[train]] = references[items[train]]
-        j, _ = _best_single(votes, train_known, plain)
+        j, accuracy = _best_single(votes, train_known, plain)
         picked.append(j)
-        right[SINGLE] += int((_single_guess(votes, j, plain)[items[test]] == truth).sum())
+        guess = _single_guess(votes, j, plain)[items[test]]
+        right[SINGLE] += int((guess == truth).sum())
+        held[SINGLE][items[test]] = (1 - accuracy) / (CLASSES - 1)
+        held[SINGLE][items[test], np.maximum(guess, 0)] = accuracy
     n = len(items)
     scores = {m: MethodScore(m, proportion(right[m], n)) for m in run.methods}
     scores[SINGLE] = MethodScore(SINGLE, proportion(right[SINGLE], n), annotator=max(set(picked), key=picked.count))
-    return scores
+    return scores, held
+
+
+def _held_out(consensus: PairwiseConsensus, posterior: np.ndarray, usable: np.ndarray) -> PairwiseConsensus:
+    """The consensus with the reference items as the cross-validation saw them (winner, posterior and
+    probability fitted without their reference; not gold): what the noise signals must be checked against,
+    since the final consensus simply takes the reference there."""
+    out = replace(consensus, winner=consensus.winner.copy(), posterior=consensus.posterior.copy(),
+                  probability=consensus.probability.copy(), is_gold=consensus.is_gold.copy())
+    idx = np.flatnonzero(usable)
+    out.posterior[idx] = posterior[idx]
+    out.winner[idx] = posterior[idx].argmax(axis=1)
+    out.probability[idx] = posterior[idx].max(axis=1)
+    out.is_gold[idx] = False
+    return out
 
 
 def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = None,
@@ -212,10 +236,10 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
         consensus = aggregate_pairwise(final_votes, method=method, **_method_options(method, used, run))
         reason = (f"{int(usable.sum())} usable references (< {run.min_references}): no cross-validated choice, "
                   f"used {method}")
-        return AggregationChoice(method, None, reason, {}, consensus, int(usable.sum()), reference_accuracy,
-                                 reliability_check(used), consensus_agreement(used, consensus.winner))
+        return AggregationChoice(method, None, reason, {}, consensus, consensus, int(usable.sum()),
+                                 reference_accuracy, reliability_check(used), consensus_agreement(used, consensus.winner))
 
-    scores = _cross_validate(used, references, usable, run)
+    scores, held = _cross_validate(used, references, usable, run)
     best = max(run.methods, key=lambda m: (scores[m].accuracy.value, -run.methods.index(m)))
     single = scores[SINGLE].accuracy.value
     if scores[best].accuracy.value > single:
@@ -230,5 +254,5 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
         who = names[annotator] if annotator < len(names) else str(annotator)
         reason = (f"no method beats the best single annotator ({who}, {scores[SINGLE].accuracy}; best method "
                   f"{best} {scores[best].accuracy}): its votes are the consensus")
-    return AggregationChoice(chosen, annotator, reason, scores, consensus, int(usable.sum()), reference_accuracy,
-                             [], consensus_agreement(used, consensus.winner))
+    return AggregationChoice(chosen, annotator, reason, scores, consensus, _held_out(consensus, held[chosen], usable),
+                             int(usable.sum()), reference_accuracy, [], consensus_agreement(used, consensus.winner))

@@ -39,6 +39,10 @@ def test_choice_beats_majority_and_matches_best_single_on_weak_judges():
     assert choice.scores["majority"].accuracy.value < 0.5 < choice.scores[choice.chosen].accuracy.value
     assert choice.warnings == []
     assert (choice.consensus.winner[~test] == truth[~test]).all()  # reference items take their reference
+    held = choice.held_out  # ... except in the held-out view, where they show the cross-validated guess
+    assert not held.is_gold[~test].any() and (held.winner[test] == choice.consensus.winner[test]).all()
+    right_cv = int((held.winner[~test] == truth[~test]).sum())
+    assert right_cv == choice.scores[choice.chosen].accuracy.k
 
 
 def test_cross_validation_never_sees_the_scored_references():

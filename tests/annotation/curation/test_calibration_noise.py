@@ -111,3 +111,21 @@ def test_gold_items_are_never_flagged_and_bad_input_raises():
         noise_calibrate(report, winner=winner, references=np.zeros(3))
     with pytest.raises(ValueError, match="unknown noise signal"):
         noise_calibrate(report, winner=winner, weights={"vibes": 1.0})
+
+
+def test_checks_on_the_held_out_consensus_see_wrong_references():
+    """The final consensus takes the reference on reference items, so nothing there is wrong; the held-out view
+    of aggregation_choose keeps the cross-validated guess, and the checks count its mistakes."""
+    from annotation.curation.calibration import aggregation_choose
+    from annotation.curation.noise import noise_report
+
+    from .weak_fixtures import references, weak_judges
+
+    votes, truth, _ = weak_judges(n_items=400, n_weak=3, n_strong=1, seed=5)
+    refs = references(truth, 0.25)
+    choice = aggregation_choose(votes, references=refs)
+    final = noise_calibrate(noise_report(votes, choice.consensus), winner=choice.consensus.winner, references=refs)
+    held = noise_calibrate(noise_report(votes, choice.held_out), winner=choice.held_out.winner, references=refs)
+    assert final.checks["small_margin"].n_wrong == 0
+    wrong = int(((choice.held_out.winner != truth) & (refs >= 0)).sum())
+    assert held.checks["small_margin"].n_wrong == wrong > 0
