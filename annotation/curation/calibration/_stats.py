@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -34,8 +33,13 @@ def proportion(k: int, n: int) -> Proportion:
     coverage at 5 of 60 references, the sizes calibration sets have."""
     if n == 0:
         return Proportion(0, 0, float("nan"), float("nan"), float("nan"))
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-    return Proportion(int(k), int(n), k / n, float(ci.low), float(ci.high))
+    # Wilson (1927) in closed form; scipy's binomtest(k, n).proportion_ci(method="wilson") gives the same
+    # numbers (the tests compare) but also computes an exact p-value, 7 ms a call - 0.5 s per choice
+    z = 1.959963984540054  # the 97.5 % normal quantile
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Proportion(int(k), int(n), p, max(0.0, centre - half), min(1.0, centre + half))
 
 
 def auroc(score: np.ndarray, positive: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

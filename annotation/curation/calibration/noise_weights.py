@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from ..noise import DEFAULT_WEIGHTS, NoiseReport
 from ._stats import auroc, folds
@@ -122,7 +123,8 @@ class _Fitted:
                     self.weights[k] = 0.0
         elif kind == "learned":
             self.model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000, random_state=seed)
-            self.model.fit(np.nan_to_num(sev, nan=0.0), y, sample_weight=w)
+            with threadpool_limits(limits=1):  # small fits: BLAS threads cost more than they save
+                self.model.fit(np.nan_to_num(sev, nan=0.0), y, sample_weight=w)
             self.weights = self.model.coef_[0]
         else:
             self.column = names.index(kind.split(":", 1)[1])

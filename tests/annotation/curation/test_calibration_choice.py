@@ -13,11 +13,15 @@ from .agg_fixtures import pairwise, synthetic
 from .weak_fixtures import references, weak_judges
 
 
-def test_wilson_interval_known_value():
-    """8 of 10: Wilson 95 % interval [0.490, 0.943] (scipy's binomtest, the textbook value)."""
-    p = proportion(8, 10)
-    assert p.value == 0.8
-    np.testing.assert_allclose([p.low, p.high], [0.4902, 0.9433], atol=1e-4)
+@pytest.mark.parametrize("k, n", [(8, 10), (0, 7), (60, 60), (13, 94), (1, 1)])
+def test_wilson_interval_matches_scipy(k, n):
+    """The closed form equals scipy's binomtest(...).proportion_ci(method="wilson"); 8 of 10 -> [0.490, 0.943]."""
+    from scipy.stats import binomtest
+
+    p = proportion(k, n)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert p.value == k / n
+    np.testing.assert_allclose([p.low, p.high], [ci.low, ci.high], atol=1e-9)
     assert np.isnan(proportion(0, 0).value)
 
 
