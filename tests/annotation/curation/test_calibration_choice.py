@@ -131,3 +131,17 @@ def test_consensus_agreement_per_item_per_vote_and_without_ties():
     assert got.per_item == pytest.approx((2 / 3 + 3 / 4) / 2)
     assert (got.per_vote.k, got.per_vote.n) == (5, 7)
     assert (got.per_vote_no_ties.k, got.per_vote_no_ties.n) == (2, 3)
+
+
+def test_kappa_pairs_equal_the_agreement_module():
+    """The matrix form gives the same pairs, counts, kappas and raw agreement as agreement.cohen_kappa_pairs."""
+    from annotation.curation.agreement import cohen_kappa_pairs
+    from annotation.curation.calibration.reliability import kappa_pairs
+
+    votes, _ = synthetic(n_items=150, n_annotators=7, per_item=4, accuracy=np.linspace(0.4, 0.9, 7))
+    want = {(p.a, p.b): p for p in cohen_kappa_pairs(votes, min_common=5)}
+    got = {(p.a, p.b): p for p in kappa_pairs(votes, min_common=5)}
+    assert want.keys() == got.keys() and len(got) > 10
+    for key, p in want.items():
+        assert got[key].n_common == p.n_common
+        np.testing.assert_allclose([got[key].kappa, got[key].agreement], [p.kappa, p.agreement], equal_nan=True)
