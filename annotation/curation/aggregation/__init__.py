@@ -3,6 +3,9 @@
     majority.py       majority vote (draws -> tie), competence = agreement with the leave-one-out majority
     dawid_skene.py    Dawid-Skene EM, a confusion matrix per annotator (vectorised: 10^6 votes in seconds)
     mace.py           MACE, a knowing-vs-spamming model per annotator
+    weighted.py       weighted vote: log-odds of each annotator's accuracy (from references, priors or majority)
+    supervised.py     logistic regression from the votes to the class, fitted on calibration references
+    options.py        per run: include / exclude annotators, competence priors per kind, one or two judge orders
     plackett_luce.py  listwise: Plackett-Luce per item (choix), consensus tie groups, implied pairs
     _common.py        the PairwiseConsensus container and the per-item bookkeeping all methods share
 
@@ -20,25 +23,32 @@ from .dawid_skene import DawidSkene
 from .mace import MACE
 from .majority import majority_competence, majority_posterior, majority_winner
 from .plackett_luce import RankingConsensus, aggregate_rankings, ranking_pairs, ranking_tau
+from .supervised import SupervisedVote
+from .weighted import WeightedVote
 
 __all__ = ["PairwiseConsensus", "RankingConsensus", "aggregate_pairwise", "aggregate_rankings", "ranking_pairs",
-           "ranking_tau", "DawidSkene", "MACE", "METHODS"]
+           "ranking_tau", "DawidSkene", "MACE", "WeightedVote", "SupervisedVote", "METHODS", "ALL_METHODS"]
 
-METHODS = ("majority", "dawid_skene", "mace")
+METHODS = ("majority", "dawid_skene", "mace")  # unsupervised: what a run without references can use
+# weighted uses references where there are some (else the majority competence); supervised needs them
+ALL_METHODS = METHODS + ("weighted", "supervised")
+ESTIMATORS = {"dawid_skene": DawidSkene, "mace": MACE, "weighted": WeightedVote, "supervised": SupervisedVote}
 
 
 def aggregate_pairwise(votes: PairwiseVotes, *, method: str = "dawid_skene", include_judges: bool = True,
                        **options: Any) -> PairwiseConsensus:
-    """One consensus per pairwise item by `method` ("majority" | "dawid_skene" | "mace").
+    """One consensus per pairwise item by `method` (one of ALL_METHODS).
 
     include_judges=False leaves the judges' votes out of the estimate (and out of n_votes, n_judge, source and
     agreement, which describe the votes used); the judges still get a competence: the expected share of their
     votes that the human-only consensus calls correct. Gold items (votes.gold != -1) take the gold class with
     probability 1 and, in Dawid-Skene and MACE, act as known truth while fitting. `options` go to the
-    estimator (DawidSkene(max_iter, tol, smoothing), MACE(method, max_iter, tol, alpha, beta, xi_prior)).
+    estimator (DawidSkene(max_iter, tol, smoothing, prior_accuracy, prior_strength), MACE(method, max_iter, tol,
+    alpha, beta, xi_prior), WeightedVote(prior_accuracy, prior_strength, clip), SupervisedVote(C, min_known,
+    use_swap)). prior_accuracy (J,) covers every annotator of `votes` (see options.competence_prior).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown aggregation method {method!r}: use one of {', '.join(METHODS)}")
+    if method not in ALL_METHODS:
+        raise ValueError(f"unknown aggregation method {method!r}: use one of {', '.join(ALL_METHODS)}")
     used = votes if include_judges else votes.subset(~votes.vote_is_judge)
     details: dict[str, Any] = {}
     winner = None
@@ -51,6 +61,11 @@ def aggregate_pairwise(votes: PairwiseVotes, *, method: str = "dawid_skene", inc
         posterior, competence = model.posterior_, model.competence_
         details = {"priors": model.priors_, "confusion": model.confusion_, "n_iter": model.n_iter_,
                    "converged": model.converged_, "log_likelihood": model.log_likelihood_}
+    elif method in ("weighted", "supervised"):
+        model = ESTIMATORS[method](**options).fit(used)
+        posterior, competence = model.posterior_, model.competence_
+        details = ({"weight": model.weight_} if method == "weighted"
+                   else {"coef": model.coef_, "fallback": model.fallback_})
     else:
         model = MACE(**options).fit(used)
         posterior, competence = model.posterior_, model.competence_

@@ -9,6 +9,14 @@ and the M-step re-estimates, from the posteriors q_it,
 
     pi_j[t, k] proportional to smoothing + sum_{n: a_n = j, v_n = k} q_{i_n t},     p_t = mean_i q_it.
 
+A competence prior (prior_accuracy c_j, prior_strength s, both optional) adds Dirichlet pseudo-counts to the
+M-step, s * c_j on the diagonal and s * (1 - c_j) / 2 on each off-diagonal cell of row t:
+
+    pi_j[t, k] proportional to smoothing + s * (c_j if k = t else (1 - c_j) / 2) + sum_{n: a_n = j, v_n = k} q_{i_n t}
+
+so a run can say "people are right about 80 % of the time, this judge about 60 %" and EM starts from, and is
+pulled towards, that instead of treating every annotator alike (options.competence_prior builds c from kinds).
+
 Competence of annotator j = its expected accuracy sum_t p_t pi_j[t, t]. Items a reviewer resolved are known
 truth: their posterior is clamped to the gold class in every E-step, so a resolution sharpens the confusion
 matrices of everyone who voted on it. EM starts from the majority vote shares (as crowd-kit does), which
@@ -48,6 +56,8 @@ class DawidSkene:
     max_iter: int = 100
     tol: float = 1e-5  # on the change of the mean log-likelihood per vote, crowd-kit's criterion
     smoothing: float = 0.5
+    prior_accuracy: np.ndarray | None = None  # (J,) prior P(correct) per annotator; NaN = no prior for that one
+    prior_strength: float = 0.0  # pseudo-votes behind each prior (0 = no prior)
     posterior_: np.ndarray = field(init=False, repr=False)
     priors_: np.ndarray = field(init=False, repr=False)
     confusion_: np.ndarray = field(init=False, repr=False)
@@ -59,6 +69,12 @@ class DawidSkene:
     def __post_init__(self) -> None:
         if self.max_iter < 1 or self.tol < 0 or self.smoothing < 0:
             raise ValueError("max_iter must be >= 1, tol and smoothing >= 0")
+        if self.prior_strength < 0:
+            raise ValueError("prior_strength must be >= 0")
+        if self.prior_accuracy is not None:
+            acc = np.asarray(self.prior_accuracy, dtype=np.float64)
+            if acc.ndim != 1 or np.any((acc[~np.isnan(acc)] < 0) | (acc[~np.isnan(acc)] > 1)):
+                raise ValueError("prior_accuracy must be a (J,) array of probabilities in [0, 1] (NaN = none)")
 
     def fit(self, votes: PairwiseVotes) -> "DawidSkene":
         n_annot = votes.n_annotators
@@ -68,6 +84,8 @@ class DawidSkene:
             self.confusion_ = np.full((n_annot, CLASSES, CLASSES), 1.0 / CLASSES)
             self.competence_ = np.full(n_annot, np.nan)
             return self
+        if self.prior_accuracy is not None and len(self.prior_accuracy) != n_annot:
+            raise ValueError(f"prior_accuracy has {len(self.prior_accuracy)} entries, votes have {n_annot} annotators")
         m, m_t = vote_matrix(votes)  # (I, J*3), (J*3, I)
         n_per_item = np.asarray(m.sum(axis=1)).ravel()
         voted = n_per_item > 0
@@ -109,9 +127,20 @@ class DawidSkene:
         """(priors (3,), log pi (J*3, 3) with row = annotator*3 + vote, column = true class)."""
         priors = q[voted].mean(axis=0) if voted.any() else np.full(CLASSES, 1.0 / CLASSES)
         counts = (m_t @ q).reshape(n_annot, CLASSES, CLASSES)  # (J, vote, true): expected counts
-        counts = np.maximum(counts + self.smoothing, EPS)
+        counts = np.maximum(counts + self.smoothing + self._prior_counts(n_annot), EPS)
         pi = counts / counts.sum(axis=1, keepdims=True)  # normalise over the vote, per true class
         return priors, np.log(pi).reshape(n_annot * CLASSES, CLASSES)
+
+    def _prior_counts(self, n_annot: int) -> np.ndarray | float:
+        """(J, vote, true) Dirichlet pseudo-counts of the competence prior, or 0.0 without one."""
+        if self.prior_accuracy is None or self.prior_strength == 0:
+            return 0.0
+        acc = np.asarray(self.prior_accuracy, dtype=np.float64)
+        has = ~np.isnan(acc)
+        acc = np.where(has, acc, 0.0)[:, None, None]
+        eye = np.eye(CLASSES, dtype=bool)[None]
+        cells = np.where(eye, acc, (1.0 - acc) / (CLASSES - 1)) * self.prior_strength  # (J, 3, 3)
+        return np.where(has[:, None, None], cells, 0.0)
 
     @staticmethod
     def _e_step(log_pi, priors, log_mask, m, voted, n_votes):

@@ -1,0 +1,20 @@
+"""Calibration: checking an aggregate and a noise score against items whose class is known, and choosing by it.
+
+    choice.py         aggregation_choose: cross-validated choice among aggregators and the best single annotator
+    reliability.py    reliability_check: warnings from the agreement structure when there are no references;
+                      consensus_agreement: per-item, per-vote and excluding-ties agreement
+    noise_weights.py  noise_calibrate: each signal's AUROC and direction, learned or default weights with the
+                      wrong-way signals dropped, flag_top_share
+    _stats.py         Wilson intervals, AUROC with its standard error, stratified folds
+
+References enter as two arrays over the items of the votes: `references` (I,) int8, the known class (0 = A,
+1 = B, 2 = tie, -1 = none), and `calibration` (I,) bool, which of them this run may use. A selector that
+stores a reference per item only has to build these two arrays. No Django.
+"""
+from .choice import SINGLE, AggregationChoice, AggregationRun, MethodScore, aggregation_choose
+from .noise_weights import NoiseCalibration, SignalCheck, flag_top_share, noise_calibrate, signal_checks
+from .reliability import ConsensusAgreement, ReliabilityWarning, consensus_agreement, reliability_check
+
+__all__ = ["SINGLE", "AggregationChoice", "AggregationRun", "MethodScore", "aggregation_choose", "NoiseCalibration",
+           "SignalCheck", "flag_top_share", "noise_calibrate", "signal_checks", "ConsensusAgreement",
+           "ReliabilityWarning", "consensus_agreement", "reliability_check"]
