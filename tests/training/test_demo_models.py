@@ -35,3 +35,4 @@ def test_builds_once_and_registers_every_demo_model(tmp_path, settings):
     call_command("load_demo_models", stdout=again)
     assert "nothing changed" in again.getvalue()
     assert ModelArtifact.objects.count() == 3
+    assert not ModelArtifact.objects.filter(project__isnull=False).exists()  # global: every project may use them

@@ -3,7 +3,9 @@
 `make run` calls `demo_models_load` (through `manage.py load_demo_models`) after `load_demo`, so every job form of
 the demo projects has a model that runs with its defaults: the chat model for generation, judging, DPO, KTO,
 listwise training and evaluation (registered twice, once per local backend, `hf` and `vllm`), and all-MiniLM for
-reward-model training. Idempotent: the model is built once into MODEL_DIR/demo-chat and registered once.
+reward-model training. They are registered as global models (no project: what only an operator or staff may
+register), so every project, the demo ones and yours, can use them. Idempotent: the model is built once into
+MODEL_DIR/demo-chat and registered once.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def demo_models_load(*, model_dir: Path, steps: int | None = None) -> DemoModels
     with transaction.atomic():
         for name, kind, backend, location in specs:
             _, created = ModelArtifact.objects.get_or_create(
-                name=name, defaults={"kind": kind, "backend": backend, "location": str(location), "settings": {}},
+                name=name, project=None, defaults={"kind": kind, "backend": backend, "location": str(location), "settings": {}},
             )
             if created:
                 report.registered.append(name)
