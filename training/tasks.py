@@ -7,7 +7,7 @@ see the docstring of training/services/jobs.py.
 import os
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 
 @shared_task(bind=True, name="training.job_run", acks_late=True, reject_on_worker_lost=True)
@@ -29,3 +29,14 @@ def reap_stale_jobs_on_worker_ready(sender=None, **kwargs) -> None:
         jobs_reap_stale()
     finally:
         connections.close_all()  # this is the worker's main process: keep no connection for forks to share
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def close_engines_on_worker_shutdown(sender=None, **kwargs) -> None:
+    """A worker that stops (SIGTERM: warm shutdown) shuts its loaded engine down with the engine's own processes
+    (vLLM's engine core and its workers), which would otherwise outlive it. `worker_shutdown` fires in the main
+    process (where a `--pool solo` worker runs its jobs), `worker_process_shutdown` in each prefork child."""
+    from .engine.backends import forget_backend
+
+    forget_backend()
