@@ -30,13 +30,15 @@ EXCEPTION_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exceptio
 
 def first_exception(text: str) -> str | None:
     """The first "Type: message" line of the tracebacks in `text` (the root cause: the engine logs its own
-    follow-up failures after it), or None."""
-    for line in text.splitlines():
-        match = EXCEPTION_LINE.match(line.rstrip())  # code lines of a traceback are indented; exceptions are not
+    follow-up failures after it), else the first message logged (an error without a traceback, e.g. "Engine
+    core proc EngineCore died unexpectedly"), else None."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        match = EXCEPTION_LINE.match(line)  # code lines of a traceback are indented; exception lines are not
         if match:
             name, message = match.group(1).rsplit(".", 1)[-1], (match.group(2) or "").strip()
             return f"{name}: {message}" if message else name
-    return None
+    return lines[0] if lines else None
 
 
 class EngineErrorLog:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import threading
 from typing import Any
 
 from .base import BackendError, BackendSpec, Completion, Constraint, Messages, check_sampling, per_prompt_seeds
@@ -36,6 +37,7 @@ _LLM_KEYS = ("max_model_len", "enforce_eager", "gpu_memory_utilization", "tensor
              "trust_remote_code")
 # vLLM's own CPU default token budget per engine step (vllm.engine.arg_utils, LLM class).
 CPU_BATCHED_TOKENS = 4096
+DEATH_POLL_SECONDS = 0.5  # how often a running request checks that the engine is still alive
 
 
 class EngineDied(BackendError):
@@ -57,6 +59,26 @@ def engine_kwargs(settings: dict[str, Any], location: str, *, cuda: bool) -> dic
         kwargs["max_num_batched_tokens"] = max(CPU_BATCHED_TOKENS, context_length(settings, location) or 0)
     kwargs.update(settings.get("engine_args", {}))
     return kwargs
+
+
+def _wake_on_death(llm: Any, stop: threading.Event) -> None:
+    """Until `stop`: once the engine is marked dead, wake the caller blocked in `llm.generate` with EngineDeadError.
+
+    vllm 0.32's synchronous client waits for the engine's outputs on a queue without a timeout. When the engine
+    core process dies without a word (killed: the out-of-memory killer, a SIGKILL), its monitor thread marks the
+    engine dead and stops the thread that fills that queue, but nothing wakes the caller, and the job would hang
+    for ever. An engine that fails with an error needs none of this: its last message raises EngineDeadError.
+    """
+    client = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    resources, outputs = getattr(client, "resources", None), getattr(client, "outputs_queue", None)
+    if resources is None or outputs is None:  # an in-process engine: its failures raise in the caller
+        return
+    while not stop.wait(DEATH_POLL_SECONDS):
+        if getattr(resources, "engine_dead", False):
+            from vllm.v1.engine.exceptions import EngineDeadError
+
+            outputs.put_nowait(EngineDeadError())
+            return
 
 
 class VLLMBackend:
@@ -95,6 +117,9 @@ class VLLMBackend:
         """`llm.generate`, turning a death of the engine into EngineDied (with its root cause) after closing it."""
         if self.llm is None:
             raise EngineDied("the vLLM engine was shut down; load the model again")
+        stop = threading.Event()
+        watchdog = threading.Thread(target=_wake_on_death, args=(self.llm, stop), name="vllm-death-watch", daemon=True)
+        watchdog.start()
         try:
             return self.llm.generate(inputs, params, use_tqdm=False)
         except Exception as exc:
@@ -108,6 +133,8 @@ class VLLMBackend:
             self.close()
             raise EngineDied(f"the vLLM engine died: {cause} (it was shut down; the next job loads it again)") \
                 from exc
+        finally:
+            stop.set()
 
     def _engine_dead(self) -> bool:
         resources = getattr(getattr(getattr(self.llm, "llm_engine", None), "engine_core", None), "resources", None)
@@ -153,27 +180,40 @@ class VLLMBackend:
         ]
 
     def score_choices(self, prompts: list[Messages], choices: list[str], *, prefix: str = "") -> list[list[float]]:
-        """Each (prompt, choice) is one sequence whose prompt log-probs are read back (one token generated).
+        """One request per distinct prefix, each generating one token and reading the log-probs of exactly the
+        tokens that may come next (`logprob_token_ids`): the prompt, followed by the first tokens of the choices,
+        and for a choice of several tokens the prompt plus each proper start of it, followed by its next token.
 
-        Sequences of one prompt share their prefix, which vLLM's prefix cache computes once.
+        Choices of one token each (A / B / tie) are one request per prompt, all prompts in one engine call; the
+        requests of one prompt share its KV blocks through the prefix cache. (The obvious way -- one sequence per
+        prompt and choice, read back with `prompt_logprobs` -- prefills the prompt once per choice, because vLLM
+        skips the prefix cache for requests with prompt log-probs, and computes a full-vocabulary log-softmax at
+        every prompt position.) Log-probs are the model's raw ones, whatever the sampling settings.
         """
         from vllm.inputs import TokensPrompt
 
         options = choice_ids(self.tokenizer, choices)
         contexts = [render(self.tokenizer, m, prefix) for m in prompts]
-        inputs = [TokensPrompt(prompt_token_ids=ctx + opt) for ctx in contexts for opt in options]
-        # prompt_logprobs=0: just the log-prob of each prompt token itself, no alternatives.
-        outputs = self._run(inputs, self._params(max_tokens=1, prompt_logprobs=0))
-        scores, k = [], 0
-        for ctx in contexts:
-            row = []
-            for opt in options:
-                logprobs = outputs[k].prompt_logprobs  # one dict per prompt token (None for the first)
-                k += 1
-                start = len(ctx)
-                row.append(float(sum(logprobs[start + t][tok].logprob for t, tok in enumerate(opt))))
-            scores.append(row)
-        return scores
+        # (prompt index, choice tokens so far) -> the tokens that may follow there
+        nexts: dict[tuple[int, tuple[int, ...]], set[int]] = {}
+        for p in range(len(contexts)):
+            for option in options:
+                for t, token in enumerate(option):
+                    nexts.setdefault((p, tuple(option[:t])), set()).add(token)
+        nodes = list(nexts)
+        inputs = [TokensPrompt(prompt_token_ids=contexts[p] + list(path)) for p, path in nodes]
+        params = [self._params(max_tokens=1, temperature=0.0, logprob_token_ids=sorted(nexts[node]))
+                  for node in nodes]
+        outputs = self._run(inputs, params)
+        logprob: dict[tuple[int, tuple[int, ...], int], float] = {}
+        for (p, path), output in zip(nodes, outputs):
+            first = output.outputs[0].logprobs[0]  # token id -> Logprob at the first generated position
+            for token in nexts[(p, path)]:
+                logprob[(p, path, token)] = first[token].logprob
+        return [
+            [float(sum(logprob[(p, tuple(option[:t]), token)] for t, token in enumerate(option))) for option in options]
+            for p in range(len(contexts))
+        ]
 
     def close(self) -> None:
         """Shut the engine down with its processes (engine core, model workers). Safe to call twice."""
