@@ -143,9 +143,13 @@ def test_sigterm_stops_the_worker_and_the_engine_processes_with_it(worker, vllm_
     if not engine_processes(worker):  # run on its own: load the engine first
         job = run(judge(staff_client, native_project("vllm-term", PAIRS), vllm_model), worker)
         assert job.state == JobState.SUCCEEDED, job.error
+    engines = engine_processes(worker)
     descendants = psutil.Process(worker.process.pid).children(recursive=True)
-    assert engine_processes(worker) and descendants
+    assert engines and descendants
     worker.stop(timeout=120)
     assert worker.process.returncode == 0, worker.tail()
+    assert all(gone(p) for p in engines), "the engine core outlived the worker"  # shut down before it exited
+    # The rest (vLLM's model worker, multiprocessing's resource tracker) end once their parent or last user has.
+    psutil.wait_procs(descendants, timeout=30)
     alive = [(p.pid, p.name()) for p in descendants if not gone(p)]
     assert not alive, f"left running after the worker exited: {alive}\n{worker.tail()}"
