@@ -44,9 +44,10 @@ CMD ["gunicorn", "prefstudio.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
 FROM deps-cpu AS cpu
 COPY . .
 USER prefstudio
-CMD ["celery", "-A", "prefstudio", "worker", "-Q", "default", "--loglevel", "INFO"]
+CMD ["bash", "scripts/worker.sh", "--loglevel", "INFO"]
 
 FROM deps-gpu AS gpu
 COPY . .
 USER prefstudio
-CMD ["celery", "-A", "prefstudio", "worker", "-Q", "gpu", "--pool", "solo", "--prefetch-multiplier", "1", "--loglevel", "INFO"]
+ENV WORKER_QUEUES=gpu
+CMD ["bash", "scripts/worker.sh", "--loglevel", "INFO"]

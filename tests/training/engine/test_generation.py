@@ -115,3 +115,27 @@ def test_run_generation_stops_at_cancel_between_batches():
         run_generation({1: lambda: echo_backend("m")}, prompts, GenerationConfig(model_ids=[1], batch_size=2),
                        progress=MemoryProgress(cancel_at_check=2), write=written.append)
     assert len(written) == 1
+
+
+def test_tokens_per_s_counts_engine_time_not_model_loading():
+    """A model that takes 100 s to load and 2 s per batch generates at tokens / 4 s, not tokens / 104 s."""
+    now = [0.0]
+    backend = echo_backend("m")  # 2 non-empty completions of 3 tokens per prompt
+
+    def generate(*args, **kwargs):
+        now[0] += 2.0
+        return ScriptedBackend.generate(backend, *args, **kwargs)
+
+    def load():
+        now[0] += 100.0
+        return backend
+
+    backend.generate = generate
+    prompts = [PromptTask(k, [{"role": "user", "content": "q"}]) for k in range(4)]
+    progress = MemoryProgress()
+    stats = run_generation({1: load}, prompts, GenerationConfig(model_ids=[1], n=3, batch_size=2),
+                           progress=progress, write=lambda made: None, clock=lambda: now[0])
+    assert stats["tokens"] == 4 * 2 * 3
+    assert (stats["load_seconds"], stats["generate_seconds"], stats["seconds"]) == (100.0, 4.0, 104.0)
+    assert stats["tokens_per_s"] == 24 / 4.0
+    assert [m["tokens_per_s"] for m in progress.metrics] == [12 / 2.0, 24 / 4.0]

@@ -3,7 +3,8 @@
 `load_backend(spec)` returns a loaded backend and keeps it for the rest of the process: a worker that
 runs several jobs on the same model (same backend, location and settings) loads it once. Only the
 last model is kept -- a GPU worker runs one job at a time, and two engines would not both fit in GPU
-memory -- so asking for another model closes the one held first. Nothing here imports Django.
+memory -- so asking for another model closes the one held first. A backend that says `healthy = False`
+(a vLLM engine that died) is dropped and loaded again. Nothing here imports Django.
 """
 from __future__ import annotations
 
@@ -53,13 +54,15 @@ def open_backend(spec: BackendSpec) -> LLMBackend:
 
 
 def load_backend(spec: BackendSpec) -> LLMBackend:
-    """The process's backend for `spec`: the one held if it has the same key, else a newly loaded one.
+    """The process's backend for `spec`: the one held if it has the same key and is healthy, else a newly
+    loaded one.
 
-    Loading another model first closes the one held (its memory is freed before the new one loads).
+    Loading another model first closes the one held (its memory is freed before the new one loads); so does
+    reloading one whose engine died.
     """
     global _held
     with _lock:
-        if _held is not None and _held[0] == spec.key:
+        if _held is not None and _held[0] == spec.key and getattr(_held[1], "healthy", True):
             return _held[1]
         if _held is not None:
             _held[1].close()

@@ -1,6 +1,7 @@
 """The `hf` backend: transformers on the CPU (or whatever device torch picks), one prompt at a time.
 
-Settings (ModelArtifact.settings): `dtype` ("float32" default, "bfloat16", "float16"), `device`
+Settings (ModelArtifact.settings): `dtype` ("auto" default: the checkpoint's own, as the `vllm` backend
+loads it, see checkpoint.py; "float32", "bfloat16", "float16"), `device`
 ("cpu" default), `trust_remote_code` (false). Loads with `from_pretrained(location)` from a local
 directory; nothing is downloaded (HF_HUB_OFFLINE is set while loading).
 """
@@ -20,6 +21,7 @@ from .base import (
     per_prompt_seeds,
 )
 from .chat import choice_ids, render
+from .checkpoint import load_dtype
 
 
 @contextmanager
@@ -47,7 +49,10 @@ class HFBackend:
 
         settings = spec.settings
         self.device = torch.device(settings.get("device", "cpu"))
-        dtype = getattr(torch, settings.get("dtype", "float32"))
+        try:
+            dtype = getattr(torch, load_dtype(settings, spec.location))
+        except ValueError as exc:
+            raise BackendError(f"transformers settings of {spec.location!r}: {exc}") from exc
         remote = bool(settings.get("trust_remote_code", False))
         try:
             with _offline():

@@ -1,0 +1,120 @@
+"""Engine benchmark (issue 13 item 7): the app's `hf` and `vllm` backends on the same local model and prompts,
+through the app's own code -- `run_generation` (n = 1 and n = 4 per prompt) and the judge (`Judge.judge`,
+pairwise: both orders, choice log-probabilities).
+
+    .venv/bin/python bench/bench_engines.py     # BENCH_PROMPTS (32), BENCH_TOKENS (64), BENCH_ROUNDS (3),
+                                                # BENCH_MODEL (a local Llama folder; default: a 32.1M-parameter
+                                                # Llama of tests/training/tiny_model.py, built in a temp folder)
+
+Prompts and the two responses of each pair are the first HH-RLHF helpful-base test pairs of demo/data. Both
+backends are loaded once, before anything is timed (the load is not what is measured); every round runs each
+measurement on hf and then on vllm, and the next round in the other order, so that load from other processes
+hits both alike. Generation: temperature 1, `BENCH_TOKENS` new tokens at most, tokens/s = generated tokens /
+engine seconds (run_generation's own `tokens_per_s`). Judge: `output="choice"` (the verdict constrained to
+A / B / tie) with log-probabilities, the same config on both; verdicts/s = pairs judged / seconds.
+Prints a table per round to stderr and the vllm / hf ratios (min / median / max over rounds) to stdout.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+
+PROMPTS = int(os.environ.get("BENCH_PROMPTS", "32"))
+TOKENS = int(os.environ.get("BENCH_TOKENS", "64"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+HH = ROOT / "demo" / "data" / "hh_rlhf" / "helpful-base_test-first300.jsonl.gz"
+MAX_CHARS = 400  # of each prompt and response: HH turns run long, and the model is a 2,048-token one
+
+
+def hh_pairs(count: int) -> list[tuple[str, str, str]]:
+    """(prompt, chosen answer, rejected answer) of the first `count` single-turn HH pairs."""
+    pairs = []
+    with gzip.open(HH, "rt") as file:
+        for line in file:
+            row = json.loads(line)
+            chosen, rejected = row["chosen"].split("\n\nAssistant: "), row["rejected"].split("\n\nAssistant: ")
+            if len(chosen) != 2 or len(rejected) != 2:
+                continue  # multi-turn: keep the benchmark to one question, one answer
+            prompt = chosen[0].removeprefix("\n\nHuman: ").strip()[:MAX_CHARS]
+            pairs.append((prompt, chosen[1].strip()[:MAX_CHARS], rejected[1].strip()[:MAX_CHARS]))
+            if len(pairs) == count:
+                return pairs
+    raise SystemExit(f"only {len(pairs)} single-turn pairs in {HH}")
+
+
+def generation_speed(backend, prompts, n: int) -> float:
+    from training.engine.generation import GenerationConfig, run_generation
+    from training.engine.progress import MemoryProgress
+
+    # A generate job needs two responses per prompt to pair; with n = 1 the same backend stands for two models
+    # (different seeds), as a job sampling two models would run.
+    models = [1] if n > 1 else [1, 2]
+    config = GenerationConfig(model_ids=models, n=n, temperature=1.0, max_tokens=TOKENS, seed=0,
+                              batch_size=len(prompts))
+    stats = run_generation({m: (lambda: backend) for m in models}, prompts, config, progress=MemoryProgress(),
+                           write=lambda made: None)
+    return stats["tokens_per_s"]
+
+
+def judge_speed(backend, tasks) -> float:
+    from training.engine.judging import Judge, JudgeConfig
+
+    judge = Judge(backend, JudgeConfig(model_id=1, mode="pairwise", output="choice", use_logprobs=True,
+                                       batch_size=len(tasks)))
+    started = time.perf_counter()
+    results = judge.judge(tasks)
+    seconds = time.perf_counter() - started
+    assert len(results) == len(tasks) and not any(r.unparsable for r in results)
+    return len(tasks) / seconds
+
+
+def main() -> None:
+    from tests.training.tiny_model import SIZE_32M, build_tiny_model
+    from training.engine.backends import BackendSpec, open_backend
+    from training.engine.generation import PromptTask
+    from training.engine.judging import JudgeTask
+
+    model = os.environ.get("BENCH_MODEL") or str(build_tiny_model(Path(tempfile.mkdtemp()) / "llama-32m", size=SIZE_32M))
+    pairs = hh_pairs(PROMPTS)
+    prompts = [PromptTask(i, [{"role": "user", "content": p}]) for i, (p, _, _) in enumerate(pairs)]
+    tasks = [JudgeTask(i, "pairwise", [{"role": "user", "content": p}], [a, b]) for i, (p, a, b) in enumerate(pairs)]
+    backends = {name: open_backend(BackendSpec(name, model)) for name in ("hf", "vllm")}
+    measures = {"generate n=1 tokens/s": lambda b: generation_speed(b, prompts, 1),
+                "generate n=4 tokens/s": lambda b: generation_speed(b, prompts, 4),
+                "judge verdicts/s": lambda b: judge_speed(b, tasks)}
+    for backend in backends.values():  # warm-up: first calls compile kernels and fill caches
+        generation_speed(backend, prompts[:2], 1)
+        judge_speed(backend, tasks[:2])
+    results: dict[str, dict[str, list[float]]] = {m: {"hf": [], "vllm": []} for m in measures}
+    for round_ in range(ROUNDS):
+        order = ("hf", "vllm") if round_ % 2 == 0 else ("vllm", "hf")
+        for measure, run in measures.items():
+            for name in order:
+                results[measure][name].append(run(backends[name]))
+            print(f"round {round_ + 1} {measure:24s} hf {results[measure]['hf'][-1]:9.1f}  "
+                  f"vllm {results[measure]['vllm'][-1]:9.1f}", file=sys.stderr)
+    for backend in backends.values():
+        backend.close()
+    print(f"model {model}, {len(prompts)} prompts, {TOKENS} new tokens, {ROUNDS} rounds")
+    print("| measure | hf (median) | vllm (median) | vllm / hf min | median | max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for measure, by in results.items():
+        ratios = [v / h for h, v in zip(by["hf"], by["vllm"])]
+        print(f"| {measure} | {statistics.median(by['hf']):.1f} | {statistics.median(by['vllm']):.1f} | "
+              f"{min(ratios):.2f} | {statistics.median(ratios):.2f} | {max(ratios):.2f} |")
+
+
+if __name__ == "__main__":  # vLLM starts its engine by spawning processes, which re-import this module
+    main()
