@@ -14,7 +14,11 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 
 # HTTPS-only cookies unless explicitly relaxed (make run serves plain http on localhost).
-_secure = env_bool("SECURE_COOKIES", not DEBUG)
+# Secure (https-only) cookies where the site is served over https: HTTPS_ONLY=1 (or BEHIND_TLS_PROXY=1, a proxy that
+# terminates TLS). On plain http (make run, a compose stack on localhost) a secure cookie would never come back
+# and nobody could log in, so the default follows how the site is served; SECURE_COOKIES overrides it.
+_served_over_https = env_bool("HTTPS_ONLY", False) or env_bool("BEHIND_TLS_PROXY", False)
+_secure = env_bool("SECURE_COOKIES", _served_over_https)
 SESSION_COOKIE_SECURE = _secure
 CSRF_COOKIE_SECURE = _secure
 SESSION_COOKIE_HTTPONLY = True

@@ -80,3 +80,21 @@ def test_check_deploy_is_clean_with_production_settings():
     # Without HTTPS_ONLY the same check names what is missing.
     plain = run_deploy_check(**{**production, "HTTPS_ONLY": "0"})
     assert plain.returncode != 0 and "SECURE_HSTS_SECONDS" in plain.stderr + plain.stdout
+
+
+def _cookie_secure(**env: str) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS_ONLY", "SECURE_COOKIES", "BEHIND_TLS_PROXY")}
+    code = "import django; django.setup(); from django.conf import settings as s; " \
+           "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, "DEBUG": "0", **env},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_cookies_are_secure_where_the_site_is_served_over_https():
+    """A compose stack on plain http must be able to log in (issue 12, item 9); https turns secure cookies on."""
+    assert _cookie_secure() == "False False"
+    assert _cookie_secure(HTTPS_ONLY="1") == "True True"
+    assert _cookie_secure(BEHIND_TLS_PROXY="1") == "True True"
+    assert _cookie_secure(SECURE_COOKIES="1") == "True True"  # an explicit setting wins
