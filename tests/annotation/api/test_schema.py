@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from annotation.models import Label, Response
+from annotation.models import ImportRun, Label, Response
 from annotation.services.accounts import api_token_get_or_create
 from annotation.services.labeling import lease_next_for_user
 from annotation.services.labels import label_create_for_user
@@ -85,6 +85,9 @@ def _real_ids(items, project, user) -> dict[str, dict]:
         "labels": {"id": Label.objects.exclude(pk=label.pk).first().pk},
         "projects": {"slug": project.slug},
         "jobs": {"id": job_start(kind="diagnostic", config={}, project=project, user=user).pk},
+        "imports": {"id": ImportRun.objects.create(
+            project_slug=project.slug, format="native", file_path="imports/none.jsonl", file_bytes=1, created_by=user
+        ).pk},
     }
 
 
