@@ -34,7 +34,7 @@ def _binary_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[bytes]:
     """The file's lines (gunzipped if it is gzip), each read with a bounded `readline`.
 
     Raises LimitExceeded as soon as a line or the decompressed total goes over its limit, having
-    held at most one line's limit in memory: a gzip bomb is refused after reading its first
+    held at most one line's limit in memory: a one-line gzip bomb is refused after inflating its first
     `max_line_bytes`, not after inflating it.
     """
     head = stream.read(2)
