@@ -35,7 +35,7 @@ def _binary_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[bytes]:
 
     Raises LimitExceeded as soon as a line or the decompressed total goes over its limit, having
     held at most one line's limit in memory: a one-line gzip bomb is refused after inflating its first
-    `max_line_bytes`, not after inflating it.
+    `max_line_bytes`, not the whole line.
     """
     head = stream.read(2)
     data: IO[bytes] = io.BufferedReader(_Prepend(head, stream), buffer_size=READ_BLOCK)
