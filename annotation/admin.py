@@ -13,6 +13,7 @@ from .models import (
     Assignment,
     DatasetRow,
     DatasetVersion,
+    ImportRun,
     Item,
     ItemConsensus,
     ItemFlag,
@@ -217,3 +218,17 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     list_select_related = ["item", "project"]
     show_full_result_count = False
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Background imports: read-only (the worker writes them); the saved file is gone once a run ends."""
+
+    list_display = ["id", "project_slug", "format", "state", "lines_read", "file_bytes", "created_by", "created_at"]
+    list_filter = ["state", "format"]
+    search_fields = ["project_slug", "file_name"]
+    raw_id_fields = ["created_by"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []

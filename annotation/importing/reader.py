@@ -34,8 +34,8 @@ def _binary_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[bytes]:
     """The file's lines (gunzipped if it is gzip), each read with a bounded `readline`.
 
     Raises LimitExceeded as soon as a line or the decompressed total goes over its limit, having
-    held at most one line's limit in memory: a gzip bomb is refused after reading its first
-    `max_line_bytes`, not after inflating it.
+    held at most one line's limit in memory: a one-line gzip bomb is refused after inflating its first
+    `max_line_bytes`, not the whole line.
     """
     head = stream.read(2)
     data: IO[bytes] = io.BufferedReader(_Prepend(head, stream), buffer_size=READ_BLOCK)
@@ -145,13 +145,19 @@ def iter_json_lines(
     after the last one read. A line or a file over `limits` raises LimitExceeded (after the
     lines before it were yielded).
     """
+    for number, obj, problem, _ in sized_json_lines(stream, limits or ImportLimits()):
+        yield number, obj, problem
+
+
+def sized_json_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[tuple[int, Any, str | None, int]]:
+    """`iter_json_lines` with each line's size in bytes: no text in a line is longer than that."""
     number = 0
     try:
-        for number, raw in enumerate(_binary_lines(stream, limits or ImportLimits()), start=1):
+        for number, raw in enumerate(_binary_lines(stream, limits), start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, None, f"not valid UTF-8 (byte {exc.start + 1} of the line)"
+                yield number, None, f"not valid UTF-8 (byte {exc.start + 1} of the line)", 0
                 continue
             if number == 1 and text.startswith("\ufeff"):  # a byte order mark, as some editors write
                 text = text[1:]
@@ -161,24 +167,24 @@ def iter_json_lines(
                 obj = _DECODER.decode(text)
             except json.JSONDecodeError as exc:
                 where = "at the end of the line" if exc.pos >= len(text.rstrip()) else f"at column {exc.pos + 1}"
-                yield number, None, f"invalid JSON: {exc.msg} {where}"
+                yield number, None, f"invalid JSON: {exc.msg} {where}", 0
                 continue
             except ValueError as exc:  # from the number hooks above
-                yield number, None, f"invalid JSON: {exc}"
+                yield number, None, f"invalid JSON: {exc}", 0
                 continue
             except RecursionError:
-                yield number, None, "invalid JSON: nested too deeply"
+                yield number, None, "invalid JSON: nested too deeply", 0
                 continue
             if "\\u" in text and _SUSPECT_ESCAPE.search(text):
                 problem = _unstorable(obj)
                 if problem:
-                    yield number, None, problem
+                    yield number, None, problem, 0
                     continue
-            yield number, obj, None
+            yield number, obj, None, len(raw)
     except EOFError:
-        yield number + 1, None, "the gzip file is truncated: it ends before its end-of-stream marker"
+        yield number + 1, None, "the gzip file is truncated: it ends before its end-of-stream marker", 0
     except (OSError, zlib.error) as exc:
-        yield number + 1, None, f"the gzip data is corrupt after line {number}: {exc}"
+        yield number + 1, None, f"the gzip data is corrupt after line {number}: {exc}", 0
 
 
 # --- field checks: each raises RecordError naming the field -------------------------------------

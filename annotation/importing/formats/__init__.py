@@ -2,7 +2,7 @@
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from ..reader import LimitExceeded, RecordError, iter_json_lines
+from ..reader import LimitExceeded, RecordError, sized_json_lines
 from ..records import ImportLimits, ImportOptions, ItemRecord, LineError, ParseResult, record_text_too_long
 from . import hh, native, ranked, trl
 
@@ -70,42 +70,40 @@ def parse_chunks(
     n_lines = 0
     seen_any = False
     limit = max(1, size // 10)
-    lines = iter_json_lines(stream, limits)
-    while True:
-        try:
-            number, obj, problem = next(lines)
-        except StopIteration:
-            break
-        except LimitExceeded as exc:
-            errors.append(LineError(exc.line, exc.reason, limit=exc.setting))
-            n_lines = max(n_lines, exc.line)
+    try:
+        for number, obj, problem, line_bytes in sized_json_lines(stream, limits):
+            n_lines = number
             seen_any = True
-            break
-        n_lines = max(n_lines, number)
+            if problem is None:
+                try:
+                    record = parser(obj, number, options)
+                except RecordError as exc:
+                    problem = str(exc)
+                else:
+                    # A text has at most as many characters as its line has bytes: most lines need no look.
+                    if line_bytes > max_text:
+                        problem = record_text_too_long(record, max_text)
+            if problem is None:
+                earlier = first_line.get(record.external_id)
+                if earlier is None:
+                    first_line[record.external_id] = record
+                    records.append(record)
+                elif not _same(earlier, record):
+                    problem = f"item id {record.external_id!r} was already used on line {earlier.line}"
+            if problem is not None:
+                errors.append(LineError(number, problem))
+                bad_left -= 1
+                if bad_left == 0:
+                    reason = f"reading stopped after {limits.max_bad_lines} bad lines"
+                    errors.append(LineError(number, reason, limit=TOO_MANY_BAD_LINES))
+                    break
+            if len(records) + len(errors) >= limit:
+                yield ParseResult(records=records, errors=errors, n_lines=n_lines)
+                records, errors, limit = [], [], size
+    except LimitExceeded as exc:
+        errors.append(LineError(exc.line, exc.reason, limit=exc.setting))
+        n_lines = max(n_lines, exc.line)
         seen_any = True
-        if problem is None:
-            try:
-                record = parser(obj, number, options)
-                problem = record_text_too_long(record, max_text)
-            except RecordError as exc:
-                problem = str(exc)
-        if problem is None:
-            earlier = first_line.get(record.external_id)
-            if earlier is None:
-                first_line[record.external_id] = record
-                records.append(record)
-            elif not _same(earlier, record):
-                problem = f"item id {record.external_id!r} was already used on line {earlier.line}"
-        if problem is not None:
-            errors.append(LineError(number, problem))
-            bad_left -= 1
-            if bad_left == 0:
-                reason = f"reading stopped after {limits.max_bad_lines} bad lines"
-                errors.append(LineError(number, reason, limit=TOO_MANY_BAD_LINES))
-                break
-        if len(records) + len(errors) >= limit:
-            yield ParseResult(records=records, errors=errors, n_lines=n_lines)
-            records, errors, limit = [], [], size
     if not seen_any:
         errors.append(LineError(0, EMPTY_FILE))
     if records or errors or not n_lines:
