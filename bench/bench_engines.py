@@ -86,7 +86,8 @@ def main() -> None:
     from training.engine.generation import PromptTask
     from training.engine.judging import JudgeTask
 
-    model = os.environ.get("BENCH_MODEL") or str(build_tiny_model(Path(tempfile.mkdtemp()) / "llama-32m", size=SIZE_32M))
+    model = os.environ.get("BENCH_MODEL") or str(
+        build_tiny_model(Path(tempfile.mkdtemp()) / "llama-32m", size=SIZE_32M))
     pairs = hh_pairs(PROMPTS)
     prompts = [PromptTask(i, [{"role": "user", "content": p}]) for i, (p, _, _) in enumerate(pairs)]
     tasks = [JudgeTask(i, "pairwise", [{"role": "user", "content": p}], [a, b]) for i, (p, a, b) in enumerate(pairs)]
