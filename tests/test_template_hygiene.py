@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from annotation.models import Item, Label, Project
+from annotation.models import ImportRun, Item, Label, Project
 from annotation.services.datasets import dataset_version_create
 from annotation.services.demo import DEMO_OWNER, demo_load
 from training.models import Job, JobKind, JobState
@@ -25,7 +25,8 @@ DATA = Path(__file__).resolve().parents[1] / "demo" / "data"
 TEMPLATE_SYNTAX = re.compile(r"\{#|\{%|\{\{|#\}")
 APPS = ("annotation.", "training.")
 # Answers that are not HTML pages: downloads, and views that only take POST (405 to a GET).
-NOT_PAGES = {"job-artifacts", "job-artifact"}
+# Not pages: file downloads, and POST-only member changes (they redirect to the members page, which is rendered).
+NOT_PAGES = {"job-artifacts", "job-artifact", "project-member-role", "project-member-remove"}
 JSON_SCRIPT = re.compile(r'<script id="[^"]*" type="application/json">.*?</script>', re.S)
 
 
@@ -67,8 +68,11 @@ def demo(client):
             break
     else:
         pytest.fail("no demo project has an item left for its owner to label")
+    # An import job's run, as the upload page leaves it while the worker has not started it yet.
+    import_run = ImportRun.objects.create(project_slug="hh-demo", format="hh", file_path="imports/waiting.jsonl",
+                                          file_name="big.jsonl.gz", file_bytes=1 << 20, created_by=owner)
     return {"owner": owner, "version": version, "jobs": [done, failed, judge], "lease_url": lease_url,
-            "item": Item.objects.filter(project=pandalm).order_by("pk").first()}
+            "item": Item.objects.filter(project=pandalm).order_by("pk").first(), "import_run": import_run}
 
 
 def _judge_job_row(project, owner, label) -> Job:
@@ -101,6 +105,8 @@ def urls_for(route: str, name: str, demo) -> list[str]:
             values = [demo["version"].number]
         elif arg == "item_id":
             values = [demo["item"].pk]
+        elif arg == "pk" and name == "import-run":
+            values = [demo["import_run"].pk]
         elif arg == "assignment_id":
             values = [int(demo["lease_url"].rstrip("/").rsplit("/", 1)[1])]
         else:

@@ -7,7 +7,7 @@ judge is an annotator too) and only their own edits among the edited responses.
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 
 from ..errors import NotFound
 from ..models import Item, ItemResponse, ItemState, Label, Membership, Project, Prompt, Response, ResponseOrigin, Role

@@ -138,7 +138,11 @@ def _covered(world) -> dict[str, list[tuple[dict, str]]]:
         "job-start-train": [({}, "")],
         "job-start-generate": [({}, "")],
         "job-start-judge": [({}, "")],
+        "job-start-evaluate": [({}, "")],
         "model-list": [({}, "")],
+        "project-settings": [(project, "")],
+        "project-members": [(project, "")],
+        "import-upload": [({}, "")],
         "judge-templates": [(project, "")],
         # REST
         "api-projects": [({}, "")],
@@ -183,6 +187,13 @@ EXEMPT = {
     "api-assignment-skip": "POST: the caller's own lease", "api-assignment-refresh": "POST: the caller's own lease",
     "api-review-resolve": "POST: answers with the caller's own resolution",
     "api-job-cancel": "POST: cancels",
+    "api-token": "POST: the caller's own token",
+    "api-import-run": "the caller's own import run (state and counts); only its creator may read it",
+    "import-run": "the caller's own import run (state and counts); only its creator may read it",
+    "project-settings-preview": "POST: the settings form's preview of the task page, for owners only",
+    "project-member-add": "POST: owners only; redirects to the members page (covered)",
+    "project-member-role": "POST: owners only; redirects to the members page (covered)",
+    "project-member-remove": "POST: owners only; redirects to the members page (covered)",
 }
 
 

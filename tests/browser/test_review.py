@@ -53,7 +53,7 @@ def test_a_reviewer_resolves_a_disagreement_and_it_leaves_the_queue(page, login,
     first.get_by_role("link", name="Review").click()
     page.wait_for_url("**/projects/pandalm/review/*/")
     humans = page.locator("#human-labels tbody tr")
-    assert [humans.nth(i).locator(".who").inner_text() for i in range(3)] == [f"Annotator {n}" for n in (1, 2, 3)]
+    assert [humans.nth(i).locator(".who").inner_text() for i in range(3)] == [f"annotator {n}" for n in (1, 2, 3)]  # pseudonyms per project
     assert [humans.nth(i).locator(".verdict").inner_text() for i in range(3)] == ["A", "Tie", "A"]
     assert page.locator("#judge-labels tbody tr").count() == 2
     assert "pandalm-annotator1" not in page.content()  # blind review

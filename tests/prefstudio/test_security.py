@@ -62,7 +62,10 @@ def test_https_settings_are_off_by_default_and_hsts_and_redirect_follow_them(set
 
 
 def run_deploy_check(**env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "HTTPS_ONLY", "SECURE_COOKIES")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process (Playwright runs an event loop); it is no
+    # production setting, and check --deploy rightly refuses it.
+    leave_out = ("DEBUG", "HTTPS_ONLY", "SECURE_COOKIES", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in leave_out}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120,

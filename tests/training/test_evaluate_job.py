@@ -124,7 +124,7 @@ def test_the_evaluate_form_starts_a_job_with_working_defaults(client, owner, ver
     rm = ModelArtifact.objects.create(name="rm", kind=ArtifactKind.REWARD, backend="hf", location="/models/rm")
     client.force_login(owner)
     page = client.get(f"/jobs/evaluate/?model={rm.pk}&dataset_version={version.pk}").content.decode()
-    assert 'name="model"' in page and f'<option value="{rm.pk}" selected>rm</option>' in page
+    assert 'name="model"' in page and f'<option value="{rm.pk}" selected>rm (global)</option>' in page
     assert 'name="max_rows"' in page and 'value="500"' in page and "held-out" in page
     response = client.post("/jobs/evaluate/", {"dataset_version": version.pk, "model": rm.pk, "max_rows": "500",
                                                "max_length": "512", "win_rate_prompts": "32",

@@ -44,6 +44,7 @@ def no_json(html: str) -> None:
     data, base.html's CSRF header for htmx, and the table of model output (the tiny model was taught JSON
     verdicts, so its text may hold some, shown escaped as the text it is)."""
     visible = re.sub(r"hx-headers='[^']*'", "", RECORDS.sub("", JSON_SCRIPT.sub("", html)))
+    visible = re.sub(r'<meta name="htmx-config"[^>]*>', "", visible)  # htmx's settings (base.html), not data
     found = re.search(r'\{\s*(&quot;|")', visible)
     assert found is None and "[{" not in visible, visible[max(0, (found.start() if found else 0) - 300):][:600]
 

@@ -91,10 +91,9 @@ def test_a_training_job_without_a_version_or_rows_fails_saying_why(lab, tiny, ar
         job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, project=lab)
     assert caught.value.field == "dataset_version"
     thumbs = version_with_rows(lab, unpaired=4)
-    job = job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, dataset_version=thumbs)
-    job_run(job_id=job.pk, worker="test")
-    job.refresh_from_db()
-    assert job.state == JobState.FAILED and "has no pairwise rows in its train split" in job.error
+    with pytest.raises(PrefStudioError) as caught:  # no rows this trainer reads: refused at the start, with why
+        job_start(kind=JobKind.TRAIN_RM, config={"base_model_id": tiny.pk}, dataset_version=thumbs)
+    assert caught.value.field == "dataset_version" and "none pairwise" in caught.value.message
     job = job_start(kind=JobKind.TRAIN_RM, config={}, dataset_version=version_with_rows(lab, pairwise=4))
     job_run(job_id=job.pk, worker="test")
     job.refresh_from_db()

@@ -136,12 +136,12 @@ def test_the_forms_offer_only_models_that_fit_and_fill_max_length_from_the_model
     client.force_login(owner)
     dpo = client.get(TRAIN + "?trainer=train_dpo").content.decode()
     base_select = dpo.split('name="base_model"')[1].split("</select>")[0]
-    assert "tiny-llama (causal LM, 2048 tokens)" in base_select and "all-minilm" not in base_select
+    assert "tiny-llama (global) - causal LM, 2048 tokens" in base_select and "all-minilm" not in base_select
     rm = client.get(TRAIN + "?trainer=train_rm").content.decode()
-    assert f'<option value="{minilm.pk}">all-minilm (encoder, 512 tokens)</option>' in rm
+    assert f'<option value="{minilm.pk}">all-minilm (global) - encoder, 512 tokens</option>' in rm
     assert "capped by the base model&#x27;s limit" in rm
     generate = client.get("/jobs/").content.decode().split('name="model_ids"')[1].split("</select>")[0]
-    assert "tiny-llama (causal LM" in generate and "all-minilm" not in generate
+    assert "tiny-llama (global) - causal LM" in generate and "all-minilm" not in generate
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(TRAIN, {"trainer": "train_rm", "dataset_version": version.pk, "base_model": minilm.pk,
                                        "learning_rate": "1e-5", "epochs": "1", "batch_size": "",

@@ -98,7 +98,7 @@ def test_the_dpo_start_form_offers_the_judge_as_an_optional_model_choice(client,
     client.force_login(owner)
     page = client.get("/jobs/train/?trainer=train_dpo").content.decode()
     assert 'name="win_rate_judge"' in page and "— none: no win rate —" in page
-    assert f'<option value="{rm.pk}">minilm-rm</option>' in page and 'name="win_rate_judge_id"' not in page
+    assert f'<option value="{rm.pk}">minilm-rm (global)' in page and 'name="win_rate_judge_id"' not in page
     assert 'name="win_rate_prompts"' in page and 'value="32"' in page and "held-out" in page
     assert 'name="win_rate_judge"' not in client.get("/jobs/train/?trainer=train_rm").content.decode()
 

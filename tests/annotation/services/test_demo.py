@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.test import RequestFactory
 
 from annotation.errors import PrefStudioError
 from annotation.models import Item, Label, Membership, Project, Prompt, Response, Role
@@ -11,6 +12,11 @@ from annotation.services.demo import DEMO_ANNOTATOR, DEMO_OWNER, demo_load
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).resolve().parents[3] / "demo" / "data"
+
+
+def _login(username: str, password: str):
+    """authenticate() as the login page calls it: with a request (django-axes' backend needs one)."""
+    return authenticate(RequestFactory().post("/accounts/login/"), username=username, password=password)
 
 
 def _counts() -> tuple[int, ...]:
@@ -23,8 +29,8 @@ def test_demo_load_creates_the_users_and_projects():
         "hh-demo", "lamp-demo", "pandalm-demo", "pandalm-thumbs-demo", "qa-feedback-demo",
     ]
     assert sorted(report.users_created) == ["annotator", "demo"]
-    owner = authenticate(username=DEMO_OWNER.username, password=DEMO_OWNER.password)
-    annotator = authenticate(username=DEMO_ANNOTATOR.username, password=DEMO_ANNOTATOR.password)
+    owner = _login(DEMO_OWNER.username, DEMO_OWNER.password)
+    annotator = _login(DEMO_ANNOTATOR.username, DEMO_ANNOTATOR.password)
     assert owner is not None and owner.is_superuser and annotator is not None and not annotator.is_staff
     for project in Project.objects.all():
         roles = dict(project.memberships.values_list("user__username", "role"))
@@ -64,7 +70,7 @@ def test_demo_load_keeps_a_changed_password():
     owner.set_password("another-long-password")
     owner.save()
     demo_load(data_dir=DATA)
-    assert authenticate(username="demo", password="another-long-password") is not None
+    assert _login("demo", "another-long-password") is not None
 
 
 def test_demo_load_without_the_data_is_a_clear_error(tmp_path):
