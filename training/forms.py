@@ -1,53 +1,33 @@
-"""Forms of the training pages: register a model, start a generation or judge job, save a judge template.
+"""Forms of the training pages: register a model, start a generation, judge, training or evaluation job, save a
+judge template.
 
-The job forms show the main fields of the kind's config dataclass, pre-filled with the dataclass defaults, and an
-"advanced JSON" textarea for the rest; `config()` merges the two (the form's fields win) and `job_start` checks
-the result with the dataclass, naming the field at fault (`add_config_error` puts that error on the field).
+The job forms are prefstudio.config_forms.ConfigForm over the kind's config dataclass: its fields pre-filled with
+the defaults and its docstrings as help (the generation and judge forms show their main fields; the rest, and the
+training form's lists, go through an "advanced JSON" textarea). `config()` merges the two (the form's fields win)
+and `job_start` checks the result with the dataclass, naming the field at fault (`add_config_error` puts that error
+on the field).
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
-import json
-import textwrap
-import typing
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
 
 from annotation.models import Project
+from prefstudio.config_forms import ConfigForm, json_object
 
-from .engine.generation import PAIRINGS, GenerationConfig
+from .engine.generation import GenerationConfig
 from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
-from .engine.trainers.config import DPO_LOSSES, LISTWISE_LOSSES
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
 from .selectors import model_label as scope_label
 from .services.model_facts import model_facts_for, models_usable_for
 
 
-def _default(cls: type, name: str) -> Any:
-    """The default of dataclass field `name` (what the form pre-fills)."""
-    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
-
-
 def _choices(values: tuple[str, ...] | list[str]) -> list[tuple[str, str]]:
     return [(v, v.replace("_", " ")) for v in values]
-
-
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    """`text` parsed as a JSON object ("" = {}); a ValidationError in words a person can act on."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
-    if not isinstance(value, dict):
-        raise forms.ValidationError(f"{what} must be a JSON object, e.g. {{\"key\": \"value\"}}.")
-    return value
 
 
 class ModelRegisterForm(forms.Form):
@@ -76,11 +56,12 @@ class ModelRegisterForm(forms.Form):
             field.help_text = "Only this project's jobs may use the model; empty = a global model."
 
     def clean_settings(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["settings"], "Settings")
+        return json_object(self.cleaned_data["settings"], "Settings")
 
 
-class JobConfigForm(forms.Form):
-    """A project select, the kind's main config fields (subclasses) and the advanced JSON for the rest."""
+class JobConfigForm(ConfigForm):
+    """A project select, the kind's main config fields (`only`, generated from `config_class`) and the advanced JSON
+    for the rest."""
 
     kind: str  # the JobKind it starts
     prefix_id: str  # the form's id in the page, e.g. "generate-form"
@@ -94,48 +75,32 @@ class JobConfigForm(forms.Form):
     def __init__(self, *args: Any, projects: QuerySet[Project], models: QuerySet[ModelArtifact], **kwargs: Any) -> None:
         """`projects`: where the user may start jobs; `models`: the models those projects may use (job_start
         refuses a model of another project than the one chosen)."""
-        super().__init__(*args, label_suffix="", **kwargs)
+        super().__init__(*args, **kwargs)
         self.fields["project"].queryset = projects
         for field in self.fields.values():
             if isinstance(field, forms.ModelChoiceField) and field.queryset.model is ModelArtifact:
                 field.queryset = models.filter(pk__in=field.queryset.values("pk"))
                 field.label_from_instance = model_label
 
-    def clean_advanced(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["advanced"], "Advanced")
-
-    def config(self) -> dict[str, Any]:
-        """The job's config (call after is_valid): the advanced JSON overlaid with the form's fields."""
-        data = dict(self.cleaned_data)
-        config = dict(data.pop("advanced"))
-        data.pop("project")
-        config.update({k: v for k, v in data.items() if v is not None and v != ""})
-        return config
-
-    def add_config_error(self, field: str | None, message: str) -> None:
-        """Show a job_start error ("config.n") on the form's field for it, else above the form."""
-        name = (field or "").removeprefix("config.").split(".")[0]
-        self.add_error(name if name in self.fields else None, message)
-
 
 class GenerateForm(JobConfigForm):
     kind = JobKind.GENERATE
     prefix_id = "generate-form"
+    config_class = GenerationConfig
+    only = ("n", "temperature", "top_p", "max_tokens", "seed", "pairing", "limit")
+    model_fields = {"model_ids": "model_ids"}
+    overrides = {
+        "n": {"min_value": 1, "max_value": 64, "label": "Responses per prompt and model", "help_text": ""},
+        "temperature": {"min_value": 0, "max_value": 5},
+        "top_p": {"min_value": 0, "max_value": 1, "label": "Top p"},
+        "max_tokens": {"min_value": 1, "max_value": 32768, "label": "Max tokens"},
+        "limit": {"min_value": 1, "label": "At most this many prompts", "help_text": "Empty = every prompt."},
+    }
 
     model_ids = forms.ModelMultipleChoiceField(
         queryset=ModelArtifact.objects.exclude(kind=ArtifactKind.REWARD).order_by("name"), label="Models",
         help_text="Every prompt gets n responses from each.",
     )
-    n = forms.IntegerField(min_value=1, max_value=64, initial=_default(GenerationConfig, "n"),
-                           label="Responses per prompt and model")
-    temperature = forms.FloatField(min_value=0, max_value=5, initial=_default(GenerationConfig, "temperature"))
-    top_p = forms.FloatField(min_value=0, max_value=1, initial=_default(GenerationConfig, "top_p"), label="Top p")
-    max_tokens = forms.IntegerField(min_value=1, max_value=32768, initial=_default(GenerationConfig, "max_tokens"),
-                                    label="Max tokens")
-    seed = forms.IntegerField(initial=_default(GenerationConfig, "seed"))
-    pairing = forms.ChoiceField(choices=_choices(PAIRINGS), initial=_default(GenerationConfig, "pairing"))
-    limit = forms.IntegerField(min_value=1, required=False, label="At most this many prompts",
-                               help_text="Empty = every prompt.")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -144,38 +109,27 @@ class GenerateForm(JobConfigForm):
         field.queryset = field.queryset.filter(pk__in=[m.pk for m in usable])
         field.label_from_instance = model_label
 
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["model_ids"] = [m.pk for m in self.cleaned_data["model_ids"]]
-        return config
-
 
 class JudgeForm(JobConfigForm):
     kind = JobKind.JUDGE
     prefix_id = "judge-form"
+    config_class = JudgeConfig
+    only = ("mode", "output", "template_version", "judge_name", "samples", "temperature", "max_tokens", "seed")
+    model_fields = {"model_id": "model_id"}
+    overrides = {
+        "template_version": {"min_value": 1, "label": "Template version", "help_text": "Empty = the latest."},
+        "judge_name": {"max_length": 150, "label": "Judge name",
+                       "help_text": "Empty = derived from model, mode and template."},
+        "samples": {"min_value": 1, "max_value": 16},
+        "temperature": {"min_value": 0, "max_value": 5},
+        "max_tokens": {"min_value": 1, "max_value": 8192, "label": "Max tokens"},
+    }
 
     model_id = forms.ModelChoiceField(
         queryset=ModelArtifact.objects.order_by("name"), label="Judge model",
         help_text="A reward model judges by its scores (higher reward wins, P(A) = sigmoid(r_A - r_B)); "
                   "mode, output and template then do not apply.",
     )
-    mode = forms.ChoiceField(choices=_choices(["pairwise", "rating", "checklist"]),
-                             initial=_default(JudgeConfig, "mode"))
-    output = forms.ChoiceField(choices=_choices(["text", "choice", "json"]), initial=_default(JudgeConfig, "output"))
-    template_version = forms.IntegerField(min_value=1, required=False, label="Template version",
-                                          help_text="Empty = the latest.")
-    judge_name = forms.CharField(max_length=150, required=False, label="Judge name",
-                                 help_text="Empty = derived from model, mode and template.")
-    samples = forms.IntegerField(min_value=1, max_value=16, initial=_default(JudgeConfig, "samples"))
-    temperature = forms.FloatField(min_value=0, max_value=5, initial=_default(JudgeConfig, "temperature"))
-    max_tokens = forms.IntegerField(min_value=1, max_value=8192, initial=_default(JudgeConfig, "max_tokens"),
-                                    label="Max tokens")
-    seed = forms.IntegerField(initial=_default(JudgeConfig, "seed"))
-
-    def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["model_id"] = self.cleaned_data["model_id"].pk
-        return config
 
 
 class JudgeTemplateForm(forms.Form):
@@ -201,18 +155,19 @@ AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (tr
     "batch_size": "Empty: the default ({default}), or the number of train rows when there are fewer; more than "
                   "the rows is refused.",
 }
-TRAIN_FORM_SKIPS = {"base_model_id", "win_rate_judge_id"}  # set by the model selects, not typed in
 WIN_RATE_SIZES = ("win_rate_prompts", "win_rate_max_new_tokens")  # optional on the form: empty = the default
-CHOICE_FIELDS = {  # (kind, field) -> its allowed values: str fields the config checks against a list
-    (JobKind.TRAIN_DPO.value, "loss"): DPO_LOSSES,
-    (JobKind.TRAIN_LISTWISE.value, "loss"): LISTWISE_LOSSES,
-}
 
 
-class TrainForm(forms.Form):
+class TrainForm(ConfigForm):
     """Start a training job: a dataset version, a base model, and the trainer config's fields (built from the
     config dataclass of `kind`: defaults pre-filled, the field's docstring as help). Fields of types a form
     cannot show (nested objects, lists) go through the advanced JSON."""
+
+    show_default = True
+    show_lists = False
+    skip = frozenset({"base_model_id", "win_rate_judge_id"})  # set by the model selects, not typed in
+    model_fields = {"base_model": "base_model_id", "win_rate_judge": "win_rate_judge_id"}
+    empty_means_none = frozenset(AUTO_FIELD_HELP)
 
     dataset_version = forms.ModelChoiceField(
         queryset=None, empty_label=None, label="Dataset version",
@@ -231,9 +186,8 @@ class TrainForm(forms.Form):
         chosen ones suit the dataset version's project."""
         from .jobs.registry import job_type
 
-        super().__init__(*args, label_suffix="", **kwargs)
         self.kind = kind
-        self.config_class = job_type(kind).config_class
+        super().__init__(*args, config_class=job_type(kind).config_class, **kwargs)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
         bases = models.exclude(backend=Backend.OPENAI)
@@ -247,67 +201,21 @@ class TrainForm(forms.Form):
             + ("only models that can carry a score head are offered." if kind == JobKind.TRAIN_RM
                else "only causal language models are offered.")
         )
-        self.config_fields: list[str] = []
-        docs = dataclass_field_docs(self.config_class)
-        hints = typing.get_type_hints(self.config_class)
-        for f in dataclasses.fields(self.config_class):
-            if f.name in TRAIN_FORM_SKIPS or not f.init:
-                continue
-            hint = hints.get(f.name)
-            if (kind, f.name) in CHOICE_FIELDS:
-                hint = typing.Literal[CHOICE_FIELDS[kind, f.name]]  # a str field that takes only these values
-            field = config_form_field(f, hint, docs.get(f.name, ""))
-            if field is not None:
-                self.fields[f.name] = field
-                self.config_fields.append(f.name)
         for name, empty in AUTO_FIELD_HELP.items():  # empty = job_start picks what the model and version allow
             if name in self.fields:
+                default = self.fields[name].initial
                 self.fields[name].required = False
                 self.fields[name].initial = None
-                default = _default(self.config_class, name)
-                self.fields[name].help_text = f"{docs.get(name, '')} {empty.format(default=default)}".strip()
+                self.fields[name].help_text = f"{self.docs.get(name, '')} {empty.format(default=default)}".strip()
         judge_field = []
         if any(f.name == "win_rate_judge_id" for f in dataclasses.fields(self.config_class)):
-            self.fields["win_rate_judge"] = forms.ModelChoiceField(
-                queryset=models, required=False, label="Win-rate judge",
-                empty_label="— none: no win rate —", help_text=docs.get("win_rate_judge_id", ""),
-            )
-            self.fields["win_rate_judge"].label_from_instance = model_label
+            self.model_choice("win_rate_judge", models, required=False, empty_label="— none: no win rate —",
+                              label="Win-rate judge").label_from_instance = model_label
             judge_field = ["win_rate_judge"]
             for name in WIN_RATE_SIZES:
                 if name in self.fields:
                     self.fields[name].required = False
         self.order_fields(["dataset_version", "base_model", *self.config_fields, *judge_field, "advanced"])
-
-    def clean_advanced(self) -> dict[str, Any]:
-        return _json_object(self.cleaned_data["advanced"], "Advanced")
-
-    def config(self) -> dict[str, Any]:
-        """The job's config (call after is_valid): advanced JSON, overlaid with the fields and the base model."""
-        config = dict(self.cleaned_data["advanced"])
-        for name in self.config_fields:
-            value = self.cleaned_data.get(name)
-            if value is None or value == "":
-                if name in WIN_RATE_SIZES:
-                    continue  # left empty: the dataclass default (or the advanced JSON's value)
-                if name not in config:  # an empty optional field means None, unless the JSON sets it
-                    config[name] = None
-            else:
-                config[name] = value
-        config["base_model_id"] = self.cleaned_data["base_model"].pk
-        if "win_rate_judge" in self.fields:
-            judge = self.cleaned_data.get("win_rate_judge")
-            if judge is not None or "win_rate_judge_id" not in config:
-                config["win_rate_judge_id"] = judge.pk if judge is not None else None
-        return config
-
-    def add_config_error(self, field: str | None, message: str) -> None:
-        name = (field or "").removeprefix("config.").split(".")[0]
-        if name == "base_model_id":
-            name = "base_model"
-        elif name == "win_rate_judge_id":
-            name = "win_rate_judge"
-        self.add_error(name if name in self.fields else None, message)
 
 
 def model_label(model: ModelArtifact) -> str:
@@ -324,56 +232,6 @@ def version_label(version: Any) -> str:
     return f"{version.project.slug} v{version.number}{name}" + (f" - {rows} train rows" if rows is not None else "")
 
 
-def dataclass_field_docs(cls: type) -> dict[str, str]:
-    """field name -> its help: `metadata["help"]`, else the docstring written under the field (as in
-    JudgeConfig), found by parsing the class's source; "" where there is none."""
-    docs: dict[str, str] = {}
-    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):  # a subclass's doc wins
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
-                docs[node.target.id] = " ".join(after.value.value.split())
-    for f in dataclasses.fields(cls):
-        if f.metadata.get("help"):
-            docs[f.name] = str(f.metadata["help"])
-    return docs
-
-
-def config_form_field(f: dataclasses.Field, hint: Any, doc: str) -> forms.Field | None:
-    """A form field for dataclass field `f` (bool, int, float, str, Literal, each optionally None); None for
-    other types. Pre-filled with the default; the help says the default."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    if optional:
-        rest = [a for a in args if a is not type(None)]
-        hint = rest[0] if len(rest) == 1 else None
-    default = f.default if f.default is not dataclasses.MISSING else None
-    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return None  # lists and dicts: advanced JSON
-    shown = "empty" if default is None else json.dumps(default)
-    help_text = f"{doc} Default: {shown}.".strip()
-    label = f.name.replace("_", " ").capitalize()
-    common = {"label": label, "help_text": help_text, "initial": default, "required": not optional}
-    if typing.get_origin(hint) is typing.Literal:
-        choices = [(v, str(v)) for v in typing.get_args(hint)]
-        return forms.TypedChoiceField(choices=([("", "— none —")] if optional else []) + choices,
-                                      coerce=lambda v: v, empty_value=None if optional else "", **common)
-    if hint is bool:
-        return forms.BooleanField(**{**common, "required": False})
-    if hint is int:
-        return forms.IntegerField(**common)
-    if hint is float:
-        return forms.FloatField(**common)
-    if hint is str:
-        return forms.CharField(**{**common, "required": False})
-    return None
-
-
 # -- evaluation ----------------------------------------------------------------------------------------
 EVALUATE_MODEL_FIELDS = {  # form select -> config field (ModelArtifact ids)
     "model": "model_id", "baseline_model": "baseline_model_id", "reference_model": "reference_model_id",
@@ -381,9 +239,14 @@ EVALUATE_MODEL_FIELDS = {  # form select -> config field (ModelArtifact ids)
 }
 
 
-class EvaluateForm(forms.Form):
+class EvaluateForm(ConfigForm):
     """Start an `evaluate` job: a dataset version (its test split is what is scored), the model, optional baseline,
     reference and win-rate judge, and the other EvaluateConfig fields with their defaults pre-filled."""
+
+    show_default = True
+    show_lists = False
+    model_fields = EVALUATE_MODEL_FIELDS
+    skip = frozenset(EVALUATE_MODEL_FIELDS.values())
 
     dataset_version = forms.ModelChoiceField(
         queryset=None, empty_label=None, label="Dataset version",
@@ -395,40 +258,15 @@ class EvaluateForm(forms.Form):
         chosen ones suit the dataset version's project."""
         from .engine.trainers.heldout import EvaluateConfig
 
-        super().__init__(*args, label_suffix="", **kwargs)
+        super().__init__(*args, config_class=EvaluateConfig, **kwargs)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
-        docs = dataclass_field_docs(EvaluateConfig)
         local = models.exclude(backend=Backend.OPENAI)
         querysets = {"model": local, "baseline_model": local.filter(kind=ArtifactKind.REWARD),
                      "reference_model": local.filter(kind=ArtifactKind.BASE),
                      "win_rate_judge": models}
-        for name, config_name in EVALUATE_MODEL_FIELDS.items():
+        for name in EVALUATE_MODEL_FIELDS:
             required = name == "model"
-            self.fields[name] = forms.ModelChoiceField(
-                queryset=querysets[name], required=required, label=name.replace("_", " ").capitalize(),
-                empty_label=None if required else "— none —", help_text=docs.get(config_name, ""),
-            )
-            self.fields[name].label_from_instance = model_label
-        hints = typing.get_type_hints(EvaluateConfig)
-        self.config_fields: list[str] = []
-        for f in dataclasses.fields(EvaluateConfig):
-            if f.name in EVALUATE_MODEL_FIELDS.values():
-                continue
-            field = config_form_field(f, hints.get(f.name), docs.get(f.name, ""))
-            if field is not None:
-                self.fields[f.name] = field
-                self.config_fields.append(f.name)
-
-    def config(self) -> dict[str, Any]:
-        """The job's config (call after is_valid)."""
-        config: dict[str, Any] = {name: self.cleaned_data.get(name) for name in self.config_fields}
-        for name, config_name in EVALUATE_MODEL_FIELDS.items():
-            chosen = self.cleaned_data.get(name)
-            config[config_name] = chosen.pk if chosen is not None else None
-        return config
-
-    def add_config_error(self, field: str | None, message: str) -> None:
-        name = (field or "").removeprefix("config.").split(".")[0]
-        name = {v: k for k, v in EVALUATE_MODEL_FIELDS.items()}.get(name, name)
-        self.add_error(name if name in self.fields else None, message)
+            self.model_choice(name, querysets[name], required=required,
+                              empty_label=None if required else "— none —").label_from_instance = model_label
+        self.order_fields(["dataset_version", *EVALUATE_MODEL_FIELDS])

@@ -39,7 +39,7 @@ from ..selectors.curation import (
 )
 from ..selectors.review import project_for_reviewer
 from ..services.routing import routing_run
-from .curation_forms import ConfigForm, RoutingForm
+from .curation_forms import CurateForm, RoutingForm
 from .review import access_checked
 
 ROWS_PAGE_SIZE = 25
@@ -66,10 +66,10 @@ def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 # -- curation and routing ---------------------------------------------------------------------------
-def _curate_form(project: Project, data: Any = None) -> ConfigForm:
+def _curate_form(project: Project, data: Any = None) -> CurateForm:
     """The form of the `curate` job's config: its `curation` object shown as CurationConfig's fields."""
     config_class = job_type(JobKind.CURATE).config_class
-    return ConfigForm(data, config_class=config_class, inner=("curation", CurationConfig), project_id=project.pk)
+    return CurateForm(data, config_class=config_class, inner=("curation", CurationConfig), project_id=project.pk)
 
 
 def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:

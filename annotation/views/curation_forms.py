@@ -1,28 +1,21 @@
 """Forms of the curation pages: a curation run (built from the `curate` job's config dataclass) and routing.
 
-The curation form is built from the dataclass itself -- every field with its default as the initial value and
-its `metadata["help"]` as the help text -- so a field added to CurationConfig shows up on the page without a
-change here. Nested config dataclasses are flattened ("curation.test_fraction" becomes the form field
-"curation__test_fraction") and `config()` nests them again. The dataclass, through `job_start`, checks the
-values and names the field at fault; `add_config_error` puts that message on the form field.
+The curation form is prefstudio.config_forms.ConfigForm over the curate job's config, its `curation` object shown
+as CurationConfig's fields (a field added to CurationConfig shows up on the page without a change here); only the
+drop rules ({rule: threshold | true}) get fields of their own.
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
-import enum
-import inspect
-import textwrap
-import types
 import typing
 from typing import Any
 
 from django import forms
 
+from prefstudio.config_forms import SEP, ConfigForm
+
 from ..curation.noise import SIGNALS
 from ..models import RoutingPolicy
-
-SEP = "__"  # nested field path separator in form field names ("." is not allowed in a field name)
 
 
 def _reward_model_choices(project_id: int | None) -> list[tuple[int, str]]:
@@ -39,148 +32,21 @@ def _reward_model_choices(project_id: int | None) -> list[tuple[int, str]]:
 OPTION_SOURCES = {"reward_models": _reward_model_choices}
 
 
-def _id_choice_field(f: dataclasses.Field, doc: str, project_id: int | None) -> forms.Field:
-    meta = dict(f.metadata or {})
-    choices = OPTION_SOURCES[meta["options_from"]](project_id)
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else (f.default or [])
-    help_text = meta.get("help", doc)
-    if not choices:
-        help_text = (help_text + " None registered yet.").strip()
-    return forms.TypedMultipleChoiceField(
-        choices=[(str(pk), label) for pk, label in choices], coerce=int, required=False,
-        widget=forms.CheckboxSelectMultiple, initial=[str(v) for v in default], label=meta.get("label") or
-        _label(f.name), help_text=help_text,
-    )
+class CurateForm(ConfigForm):
+    """The curate job's config (`config_class`, `inner`, `project_id`: see ConfigForm)."""
 
+    option_sources = OPTION_SOURCES
 
-def _strip_optional(hint: Any) -> tuple[Any, bool]:
-    """(the type inside Optional[...], whether None is allowed)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], len(args) < len(typing.get_args(hint))
-    return hint, False
-
-
-def attribute_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass (the string literal right after `name: type = ...`)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    docs: dict[str, str] = {}
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    for node, after in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
-            docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
-
-
-def _field_for(f: dataclasses.Field, hint: Any, doc: str = "", module_options: Any = ()) -> forms.Field | None:
-    """A form field for dataclass field `f` of type `hint`, or None for a type a form cannot show."""
-    hint, optional = _strip_optional(hint)
-    default = None
-    if f.default is not dataclasses.MISSING:
-        default = f.default
-    elif f.default_factory is not dataclasses.MISSING:
-        default = f.default_factory()
-    meta = dict(f.metadata or {})
-    common: dict[str, Any] = {"label": meta.get("label") or _label(f.name), "help_text": meta.get("help", doc)}
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    choices = meta.get("choices")
-    if isinstance(default, enum.Enum):
-        default = default.value
-    if hint is bool:
-        return forms.BooleanField(required=False, initial=bool(default), **common)
-    if origin is typing.Literal or choices or (isinstance(hint, type) and issubclass(hint, enum.Enum)):
-        values = list(choices or (args if origin is typing.Literal else [m.value for m in hint]))
-        blank = [("", "—")] if optional else []
-        return forms.ChoiceField(
-            choices=blank + [(str(v), str(v).replace("_", " ")) for v in values], required=not optional,
-            initial="" if default is None else str(default), **common,
-        )
-    if hint is int:
-        return forms.IntegerField(required=not optional, initial=default, **common)
-    if hint is float:
-        return forms.FloatField(required=not optional, initial=default, **common)
-    if hint is str:
-        return forms.CharField(required=False, initial=default or "", **common)
-    if hint in (list, tuple) or origin in (list, tuple, frozenset, set):
-        inner, _ = _strip_optional(args[0]) if args else (str, False)
-        options = (meta.get("options") or (typing.get_args(inner) if typing.get_origin(inner) is typing.Literal else ())
-                   or module_options)
-        if options:
-            return forms.MultipleChoiceField(
-                choices=[(str(v), str(v).replace("_", " ")) for v in options], required=False,
-                widget=forms.CheckboxSelectMultiple, initial=[str(v) for v in default or ()], **common,
-            )
-        common["help_text"] = (common["help_text"] + " Separate values with commas.").strip()
-        return forms.CharField(required=False, initial=", ".join(str(v) for v in default or ()), **common)
-    return None
-
-
-class ConfigForm(forms.Form):
-    """A form for the config dataclass `config_class` (nested dataclasses flattened)."""
-
-    def __init__(self, *args: Any, config_class: type, inner: tuple[str, type] | None = None,
-                 project_id: int | None = None, **kwargs: Any) -> None:
-        """`inner` = (field, dataclass): a field of `config_class` that holds another config as a JSON object
-        (the curate job's `curation` is a CurationConfig): its fields are shown without a prefix. `project_id`:
-        the project whose id choices (its reward models) are offered."""
-        super().__init__(*args, label_suffix="", **kwargs)
-        self.config_class = config_class
-        self.inner = inner
-        self.project_id = project_id
-        self.paths: dict[str, tuple[str, ...]] = {}  # form field name -> path in the config
-        self.lists: set[str] = set()  # comma-separated text fields that become lists
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.drop_path: tuple[str, ...] = ()  # where CurationConfig.drop is, if the config has it
-        self._add(config_class, ())
+        super().__init__(*args, **kwargs)
 
-    def _name(self, path: tuple[str, ...]) -> str:
-        if self.inner and len(path) > 1 and path[0] == self.inner[0]:
-            path = path[1:]
-        return SEP.join(path)
-
-    def _add(self, cls: type, prefix: tuple[str, ...]) -> None:
-        hints = typing.get_type_hints(cls)
-        docs = attribute_docs(cls)
-        for f in dataclasses.fields(cls):
-            if not f.init:
-                continue
-            if not prefix and self.inner and f.name == self.inner[0]:
-                self._add(self.inner[1], (f.name,))
-                continue
-            hint, _ = _strip_optional(hints.get(f.name, Any))
-            if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-                self._add(hint, prefix + (f.name,))
-                continue
-            if f.name == "drop" and (hint is dict or typing.get_origin(hint) is dict):
-                self._add_drop(prefix + (f.name,), docs.get(f.name, ""))
-                continue
-            # A list field whose allowed values the config's module names in a constant (sources -> SOURCES).
-            options = getattr(inspect.getmodule(cls), f.name.upper(), ())
-            options = options if isinstance(options, (tuple, list)) else ()
-            if (f.metadata or {}).get("options_from") in OPTION_SOURCES:
-                field = _id_choice_field(f, docs.get(f.name, ""), self.project_id)
-            else:
-                field = _field_for(f, hints.get(f.name, Any), docs.get(f.name, ""), options)
-            if field is None:
-                continue  # a dict or another shape a form cannot show: the dataclass default stands
-            name = self._name(prefix + (f.name,))
-            self.fields[name] = field
-            self.paths[name] = prefix + (f.name,)
-            if isinstance(field, forms.CharField) and typing.get_origin(hint) in (list, tuple, frozenset, set):
-                self.lists.add(name)
-
-    def _add_drop(self, path: tuple[str, ...], doc: str) -> None:
+    def add_special(self, f: dataclasses.Field, hint: Any, path: tuple[str, ...], doc: str) -> bool:
         """CurationConfig.drop ({rule: threshold | true}) as two fields: a noise-score threshold and the
         signals whose flag drops an item (every other flagged item is only down-weighted)."""
-        name = self._name(path)
+        if f.name != "drop" or not (hint is dict or typing.get_origin(hint) is dict):
+            return False
+        name = self.name_for(path)
         self.fields[name + SEP + "noise_score"] = forms.FloatField(
             required=False, min_value=0, max_value=1, label="Drop at noise score ≥",
             help_text="Drop items whose combined noise score reaches this (0..1). Empty: no threshold.",
@@ -191,47 +57,24 @@ class ConfigForm(forms.Form):
             help_text="Items flagged by these signals are dropped; other flagged items are only down-weighted.",
         )
         self.drop_path = path
+        self.targets[path] = name + SEP + "noise_score"  # a drop rule's error, on the first of the drop fields
+        return True
 
     def config(self) -> dict[str, Any]:
         """The config as JSON for `job_start` (call after is_valid): blank optional fields are left out."""
-        config: dict[str, Any] = {}
+        config = super().config()
         if self.drop_path:
-            config_drop = self._drop_rules()
+            name = self.name_for(self.drop_path)
+            rules: dict[str, Any] = {}
+            threshold = self.cleaned_data.get(name + SEP + "noise_score")
+            if threshold is not None:
+                rules["noise_score"] = threshold
+            rules.update({signal: True for signal in self.cleaned_data.get(name + SEP + "signals") or []})
             target = config
             for key in self.drop_path[:-1]:
                 target = target.setdefault(key, {})
-            target[self.drop_path[-1]] = config_drop
-        for name, path in self.paths.items():
-            value = self.cleaned_data.get(name)
-            if name in self.lists:
-                value = [part.strip() for part in (value or "").split(",") if part.strip()]
-            elif value in ("", None) and not isinstance(self.fields[name], forms.CharField):
-                continue  # the dataclass default (or None) stands
-            elif isinstance(self.fields[name], forms.MultipleChoiceField):
-                value = list(value)
-            target = config
-            for key in path[:-1]:
-                target = target.setdefault(key, {})
-            target[path[-1]] = value
+            target[self.drop_path[-1]] = rules
         return config
-
-    def _drop_rules(self) -> dict[str, Any]:
-        name = self._name(self.drop_path)
-        rules: dict[str, Any] = {}
-        threshold = self.cleaned_data.get(name + SEP + "noise_score")
-        if threshold is not None:
-            rules["noise_score"] = threshold
-        signals = self.cleaned_data.get(name + SEP + "signals") or []
-        rules.update({signal: True for signal in signals})
-        return rules
-
-    def add_config_error(self, field: str | None, message: str) -> None:
-        """Put a `job_start` error ("config.curation.seed") on its form field, or on the form."""
-        path = tuple((field or "").removeprefix("config.").split("."))
-        name = self._name(path) if field else None
-        if name and self.drop_path and name == self._name(self.drop_path):
-            name += SEP + "noise_score"  # a drop rule's error, on the first of the drop fields
-        self.add_error(name if name in self.fields else None, message)
 
 
 class RoutingForm(forms.Form):

@@ -1,6 +1,6 @@
 """Forms of the project settings and members pages.
 
-The settings form is curation_forms.ConfigForm built from the ProjectSettings dataclass (every setting with its
+The settings form is prefstudio.config_forms.ConfigForm over the ProjectSettings dataclass (every setting with its
 docstring as help), pre-filled with the project's current values; the strength level names become a choice of
 scale. The service (project_update / project_settings_check) checks the values and names the field at fault;
 `add_config_error` puts that message on the form field.
@@ -11,13 +11,12 @@ from typing import Any
 
 from django import forms
 
+from prefstudio.config_forms import ConfigForm
+
 from ..models import Project, Role, RoutingPolicy
-from ..services.project_settings import EDITABLE, STRENGTH_SCALES, ProjectSettings
-from .curation_forms import ConfigForm
+from ..services.project_settings import STRENGTH_SCALES, ProjectSettings
 
 KEEP = "keep"  # the strength-scale choice that keeps a project's own level names
-LABELS = {"task_kinds": "Labeling kinds", "allow_partial_ranking": "Top-k rankings (partial)",
-          "blind_review": "Blind review", "lease_minutes": "Lease (minutes)", "overlap": "Overlap"}
 
 
 def _scale_choices(current: list[str]) -> tuple[list[tuple[str, str]], str]:
@@ -32,28 +31,32 @@ def _scale_choices(current: list[str]) -> tuple[list[tuple[str, str]], str]:
 class ProjectSettingsForm(ConfigForm):
     """The editable settings of `project`; `changes()` is the dict for project_update."""
 
+    config_class = ProjectSettings
+    skip = frozenset({"strength_levels"})  # offered as a choice of scale (strength_scale)
+    error_fields = {"strength_levels": "strength_scale"}
+    empty_means_none = frozenset({"human_budget_fraction", "human_budget_count"})  # empty: no budget
+    overrides = {
+        "name": {"required": True},
+        "description": {"widget": forms.Textarea(attrs={"rows": 2})},
+        "guidelines": {"widget": forms.Textarea(attrs={"rows": 8})},
+        "task_kinds": {"label": "Labeling kinds"},
+        "allow_partial_ranking": {"label": "Top-k rankings (partial)"},
+        "blind_review": {"label": "Blind review"},
+        "lease_minutes": {"label": "Lease (minutes)"},
+        "overlap": {"label": "Overlap"},
+        "routing_policy": {"choices": RoutingPolicy.choices},
+    }
+
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         current = ProjectSettings.of(project)
-        initial = {name: getattr(current, name) for name in EDITABLE}
-        initial["aspects"] = ", ".join(current.aspects)
         choices, scale = _scale_choices(current.strength_levels)
-        initial["strength_scale"] = scale
-        super().__init__(*args, config_class=ProjectSettings, initial=initial, **kwargs)
+        super().__init__(*args, values=current, **kwargs)
         self.current_levels = current.strength_levels
-        self.fields.pop("strength_levels")
-        self.paths.pop("strength_levels")
-        self.lists.discard("strength_levels")
         self.fields["strength_scale"] = forms.ChoiceField(
-            choices=choices, label="Strength scale",
+            choices=choices, initial=scale, label="Strength scale",
             help_text="How much better the preferred response is, weakest first. A scale shorter than a strength "
                       "already given is refused.",
         )
-        self.fields["name"].required = True
-        self.fields["description"].widget = forms.Textarea(attrs={"rows": 2})
-        self.fields["guidelines"].widget = forms.Textarea(attrs={"rows": 8})
-        self.fields["routing_policy"].choices = RoutingPolicy.choices
-        for name, label in LABELS.items():
-            self.fields[name].label = label
         self.order_fields(["name", "description", "guidelines", "task_kinds", "aspects", "strength_scale"])
 
     def changes(self) -> dict[str, Any]:
@@ -62,14 +65,7 @@ class ProjectSettingsForm(ConfigForm):
         scale = self.cleaned_data["strength_scale"]
         changes["strength_levels"] = list(self.current_levels) if scale == KEEP else list(STRENGTH_SCALES.get(
             int(scale), []))
-        for name in ("human_budget_fraction", "human_budget_count"):
-            changes.setdefault(name, None)
         return changes
-
-    def add_config_error(self, field: str | None, message: str) -> None:
-        if field == "strength_levels":
-            field = "strength_scale"
-        self.add_error(field if field in self.fields else None, message)
 
 
 class MemberAddForm(forms.Form):

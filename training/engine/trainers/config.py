@@ -118,7 +118,7 @@ class DPOTrainConfig(TrainConfig):
 
     learning_rate: float = 1e-6
     """Peak learning rate of AdamW (DPO needs a small one)."""
-    loss: str = "sigmoid"
+    loss: str = field(default="sigmoid", metadata={"choices": DPO_LOSSES})  # a select on the form
     """"sigmoid" (DPO), "ipo", "robust" (rDPO with flip rate robust_epsilon) or "hinge" (SLiC)."""
     beta: float = 0.1
     """Strength of the KL tie to the reference model: higher keeps the policy closer to it."""
@@ -153,7 +153,7 @@ class ListwiseTrainConfig(TrainConfig):
     """Peak learning rate of AdamW."""
     batch_size: int = 4
     """Lists per forward pass (each list holds all its responses)."""
-    loss: str = "lipo"
+    loss: str = field(default="lipo", metadata={"choices": LISTWISE_LOSSES})
     """"pro" (Preference Ranking Optimization) or "lipo" (LiPO-lambda, with a frozen reference model)."""
     beta: float = 0.1
     """LiPO: scale of the implicit reward beta x (log pi - log pi_ref)."""
