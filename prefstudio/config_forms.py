@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 __all__ = ["ConfigForm", "field_docs", "form_field", "json_object", "SEP"]
 
@@ -291,7 +292,7 @@ class ConfigForm(forms.Form):
             value = data.get(name)
             if name in self.list_fields:
                 value = [part.strip() for part in (value or "").split(",") if part.strip()]
-            elif isinstance(value, (list, tuple)) or hasattr(value, "model"):  # multiple choices, a queryset
+            elif isinstance(value, (list, tuple, QuerySet)):  # multiple choices, or models
                 value = [getattr(v, "pk", v) for v in value]
             elif value is None or value == "":
                 if path in given:

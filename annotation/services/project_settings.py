@@ -1,5 +1,5 @@
 """The settings an owner edits in the app: one documented dataclass, the single source of the settings page's form
-(annotation.views.curation_forms.ConfigForm builds it from this class) and of the checks that the page, the REST
+(prefstudio.config_forms.ConfigForm builds it from this class) and of the checks that the page, the REST
 API (PATCH /api/projects/<slug>/) and the services share.
 
 Plain Python: `__post_init__` checks each value by itself and across fields and raises `SettingError` naming the
