@@ -1,4 +1,4 @@
-"""label_create: one label per item and annotator, validated like an import, idempotent; label_create_for_user:
+"""label_create: one label per item and annotator, validated like an import, idempotent; label_submit_for_user:
 through the queue's lease for people, bounded by overlap for owners."""
 import threading
 
@@ -8,8 +8,8 @@ from django.db import connection
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from annotation.models import Annotator, Assignment, AssignmentStatus, Item, ItemState, Label, Response, ResponseOrigin
 from annotation.services.accounts import annotator_for_user
-from annotation.services.assignment import item_next
-from annotation.services.labels import label_create, label_create_for_user
+from annotation.services.labeling import label_submit_for_user, queue_next
+from annotation.services.labels import label_create
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +145,7 @@ def test_closed_items_take_no_labels(items, me):
 def test_label_create_for_user_needs_membership_and_leaves_nothing_on_failure(items, other_user):
     before = _counts()
     with pytest.raises(NotFound):
-        label_create_for_user(user=other_user, item_id=items["pair-2"].pk, data={"winner": "A"})
+        label_submit_for_user(user=other_user, item_id=items["pair-2"].pk, data={"winner": "A"})
     assert _counts() == before
 
 
@@ -153,9 +153,9 @@ def test_label_create_for_user_rolls_back_the_new_annotator_too(items, project, 
     member = make_user("carol", project=project, role="owner")  # owners may label without a lease
     before = _counts()
     with pytest.raises(PrefStudioError):
-        label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "nope"})
+        label_submit_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "nope"})
     assert _counts() == before
-    label = label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "tie"})
+    label = label_submit_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "tie"})
     assert label.annotator.user == member and label.annotator.name == "carol"
 
 
@@ -197,19 +197,19 @@ def test_a_member_without_a_lease_is_refused_and_nothing_is_written(items, proje
         member = make_user(f"no-lease-{role}", project=project, role=role)
         before = _counts()
         with pytest.raises(PermissionDenied, match="/api/projects/kinds/next/"):
-            label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "A"})
+            label_submit_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "A"})
         assert _counts() == before
 
 
 def test_a_lease_holder_labels_on_the_lease_which_is_released(items, project, make_user):
     amy = make_user("amy", project=project, role="annotator")
-    lease = item_next(project=project, annotator=annotator_for_user(user=amy))
+    lease = queue_next(project=project, annotator=annotator_for_user(user=amy))
     assert lease.item_id == items["pair-2"].pk  # at overlap 1 the only pairwise item without a human label
     data = {"winner": "A"}
-    label = label_create_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
+    label = label_submit_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
     lease.refresh_from_db()
     assert lease.status == AssignmentStatus.SUBMITTED and Item.objects.get(pk=lease.item_id).n_leases == 0
-    again = label_create_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
+    again = label_submit_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
     assert again.pk == label.pk and Label.objects.filter(annotator__user=amy).count() == 1
 
 
@@ -217,11 +217,11 @@ def test_an_owner_labels_directly_only_while_the_item_wants_human_labels(items, 
     _overlap(project, 2)
     pair = items["pair-1"]  # one human label from the import
     first = make_user("olga", project=project, role="owner")
-    label_create_for_user(user=first, item_id=pair.pk, data={"winner": "B"})
+    label_submit_for_user(user=first, item_id=pair.pk, data={"winner": "B"})
     second = make_user("otto", project=project, role="owner")
     before = _counts()
     with pytest.raises(Conflict, match="overlap"):
-        label_create_for_user(user=second, item_id=pair.pk, data={"winner": "A"})
+        label_submit_for_user(user=second, item_id=pair.pk, data={"winner": "A"})
     assert _counts() == before
     assert Item.objects.get(pk=pair.pk).n_human_labels == 2
 
@@ -230,14 +230,14 @@ def test_leases_handed_out_hold_their_slots_against_owners(items, project, make_
     """The bug of issue 10: an item at overlap 2 ended with 4 human labels (2 leased, 2 posted directly)."""
     _overlap(project, 2)
     holders = [make_user(name, project=project, role="annotator") for name in ("amy", "bo")]
-    leases = [item_next(project=project, annotator=annotator_for_user(user=u)) for u in holders]
+    leases = [queue_next(project=project, annotator=annotator_for_user(user=u)) for u in holders]
     item = leases[0].item
     assert leases[1].item_id == item.pk  # items already started come first
     owner = make_user("olga", project=project, role="owner")
     with pytest.raises(Conflict, match="2 handed out"):
-        label_create_for_user(user=owner, item_id=item.pk, data={"winner": "A"})
+        label_submit_for_user(user=owner, item_id=item.pk, data={"winner": "A"})
     for person in holders:
-        label_create_for_user(user=person, item_id=item.pk, data={"winner": "A"})
+        label_submit_for_user(user=person, item_id=item.pk, data={"winner": "A"})
     assert Item.objects.get(pk=item.pk).n_human_labels == 2
     assert not Assignment.objects.filter(status=AssignmentStatus.ACTIVE).exists()
 
@@ -256,7 +256,7 @@ def test_owners_racing_for_the_last_slots_never_exceed_the_overlap(project, item
     def post(person) -> None:
         try:
             start.wait()
-            label_create_for_user(user=person, item_id=item.pk, data={"winner": "A"})
+            label_submit_for_user(user=person, item_id=item.pk, data={"winner": "A"})
             outcomes.append("stored")
         except Conflict:
             outcomes.append("full")

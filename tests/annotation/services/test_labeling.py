@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, PrefStudioError
 from annotation.models import Annotator, AnnotatorKind, Assignment, AssignmentStatus, Item, Label, Route
-from annotation.services.assignment import (
+from annotation.selectors.labeling import queue_status
+from annotation.services.labeling import (
     assignment_refresh,
     assignment_skip,
-    item_next,
     label_submit,
-    queue_status,
+    queue_next,
 )
 from annotation.services.imports import data_import
 
@@ -45,13 +45,13 @@ def test_started_items_come_first_and_overlap_is_respected():
     """After one annotator labels item i0, the next annotator is given i0 (to complete it) first."""
     project = _project(n_items=3, overlap=2)
     first, second, third = _annotator("one"), _annotator("two"), _annotator("three")
-    lease = item_next(project=project, annotator=first)
+    lease = queue_next(project=project, annotator=first)
     label_submit(assignment_id=lease.pk, annotator=first, data={"winner": "A"})
     started = lease.item_id
-    assert item_next(project=project, annotator=second).item_id == started
+    assert queue_next(project=project, annotator=second).item_id == started
     label_submit(assignment_id=Assignment.objects.get(annotator=second, status="active").pk, annotator=second, data={"winner": "B"})
     # Overlap 2 reached: nobody else is given that item.
-    assert item_next(project=project, annotator=third).item_id != started
+    assert queue_next(project=project, annotator=third).item_id != started
     assert Item.objects.get(pk=started).n_human_labels == 2
 
 
@@ -59,42 +59,42 @@ def test_started_items_come_first_and_overlap_is_respected():
 def test_live_lease_is_returned_again_and_nobody_gets_an_item_twice():
     project = _project(n_items=2, overlap=1)
     annotator = _annotator("one")
-    lease = item_next(project=project, annotator=annotator)
-    assert item_next(project=project, annotator=annotator).pk == lease.pk
+    lease = queue_next(project=project, annotator=annotator)
+    assert queue_next(project=project, annotator=annotator).pk == lease.pk
     label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "tie"})
-    nxt = item_next(project=project, annotator=annotator)
+    nxt = queue_next(project=project, annotator=annotator)
     assert nxt.item_id != lease.item_id
     label_submit(assignment_id=nxt.pk, annotator=annotator, data={"winner": "A"})
-    assert item_next(project=project, annotator=annotator) is None
+    assert queue_next(project=project, annotator=annotator) is None
 
 
 @pytest.mark.django_db
 def test_ai_only_items_never_reach_a_person():
     project = _project(n_items=2, overlap=1)
     Item.objects.filter(project=project).update(route=Route.AI)
-    assert item_next(project=project, annotator=_annotator("one")) is None
+    assert queue_next(project=project, annotator=_annotator("one")) is None
 
 
 @pytest.mark.django_db
 def test_skip_returns_the_item_to_others_but_not_to_the_skipper():
     project = _project(n_items=1, overlap=1)
     one, two = _annotator("one"), _annotator("two")
-    lease = item_next(project=project, annotator=one)
+    lease = queue_next(project=project, annotator=one)
     with pytest.raises(PrefStudioError, match="say why"):
         assignment_skip(assignment_id=lease.pk, annotator=one, reason="  ")
     assignment_skip(assignment_id=lease.pk, annotator=one, reason="I do not read French")
-    assert item_next(project=project, annotator=one) is None
-    assert item_next(project=project, annotator=two).item_id == lease.item_id
+    assert queue_next(project=project, annotator=one) is None
+    assert queue_next(project=project, annotator=two).item_id == lease.item_id
 
 
 @pytest.mark.django_db
 def test_expired_lease_frees_the_slot_and_cannot_be_submitted():
     project = _project(n_items=1, overlap=1)
     one, two = _annotator("one"), _annotator("two")
-    lease = item_next(project=project, annotator=one)
-    assert item_next(project=project, annotator=two) is None  # the only slot is leased
+    lease = queue_next(project=project, annotator=one)
+    assert queue_next(project=project, annotator=two) is None  # the only slot is leased
     later = timezone.now() + timedelta(minutes=project.lease_minutes + 1)
-    assert item_next(project=project, annotator=two, now=later).item_id == lease.item_id
+    assert queue_next(project=project, annotator=two, now=later).item_id == lease.item_id
     assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.EXPIRED
     with pytest.raises(Conflict):
         label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"}, now=later)
@@ -105,7 +105,7 @@ def test_expired_lease_frees_the_slot_and_cannot_be_submitted():
 def test_refresh_extends_the_lease():
     project = _project(n_items=1, overlap=1)
     one = _annotator("one")
-    lease = item_next(project=project, annotator=one)
+    lease = queue_next(project=project, annotator=one)
     soon = lease.expires_at - timedelta(minutes=1)
     refreshed = assignment_refresh(assignment_id=lease.pk, annotator=one, now=soon)
     assert refreshed.expires_at > lease.expires_at
@@ -115,7 +115,7 @@ def test_refresh_extends_the_lease():
 def test_submit_is_idempotent_and_a_bad_label_changes_nothing():
     project = _project(n_items=1, overlap=1)
     one = _annotator("one")
-    lease = item_next(project=project, annotator=one)
+    lease = queue_next(project=project, annotator=one)
     with pytest.raises(PrefStudioError):
         label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "C"}, idempotency_key="k1")
     assert not Label.objects.exists()
@@ -130,7 +130,7 @@ def test_submit_is_idempotent_and_a_bad_label_changes_nothing():
 def test_queue_status_counts_what_is_left():
     project = _project(n_items=3, overlap=2)
     one = _annotator("one")
-    lease = item_next(project=project, annotator=one)
+    lease = queue_next(project=project, annotator=one)
     label_submit(assignment_id=lease.pk, annotator=one, data={"winner": "A"})
     status = queue_status(project=project, annotator=one)
     assert status.mine_left == 2 and status.project_left == 5 and status.mine_done == 1
@@ -150,7 +150,7 @@ def test_concurrent_annotators_never_share_a_slot_and_no_label_is_lost():
         try:
             start.wait()
             while True:
-                lease = item_next(project=project, annotator=annotator)
+                lease = queue_next(project=project, annotator=annotator)
                 if lease is None:
                     return
                 label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "A"})
@@ -180,7 +180,7 @@ def test_a_double_submit_at_the_same_moment_stores_one_label_and_both_get_it():
     """Two requests with one key race for the lease: the loser waits, sees it submitted, and replays."""
     project = _project(n_items=1, overlap=1, slug="double")
     one = _annotator("one")
-    lease = item_next(project=project, annotator=one)
+    lease = queue_next(project=project, annotator=one)
     results: list[int] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)
@@ -209,9 +209,9 @@ def test_a_double_submit_at_the_same_moment_stores_one_label_and_both_get_it():
 def test_a_key_from_another_lease_is_refused():
     project = _project(n_items=2, overlap=1)
     one = _annotator("one")
-    first = item_next(project=project, annotator=one)
+    first = queue_next(project=project, annotator=one)
     label_submit(assignment_id=first.pk, annotator=one, data={"winner": "A"}, idempotency_key="k")
-    second = item_next(project=project, annotator=one)
+    second = queue_next(project=project, annotator=one)
     with pytest.raises(Conflict, match="already used"):
         label_submit(assignment_id=second.pk, annotator=one, data={"winner": "B"}, idempotency_key="k")
     assert Assignment.objects.get(pk=second.pk).status == AssignmentStatus.ACTIVE
@@ -220,6 +220,6 @@ def test_a_key_from_another_lease_is_refused():
 @pytest.mark.django_db
 def test_someone_elses_lease_is_not_found():
     project = _project(n_items=1, overlap=1)
-    lease = item_next(project=project, annotator=_annotator("one"))
+    lease = queue_next(project=project, annotator=_annotator("one"))
     with pytest.raises(NotFound):
         label_submit(assignment_id=lease.pk, annotator=_annotator("two"), data={"winner": "A"})
