@@ -5,7 +5,7 @@
     POST /api/assignments/{id}/skip/        → 200 the released lease
     POST /api/assignments/{id}/refresh/     → 200 the lease with its new expiry
 
-Shells around `services.assignment` (the same service the labeling pages use). A lease is its
+Shells around `services.labeling` (the same service the labeling pages use). A lease is its
 annotator's alone: anyone else, and anyone who left the project, gets 404. A lease that expired,
 was skipped or was submitted answers 409.
 """
@@ -17,9 +17,8 @@ from rest_framework.views import APIView
 
 from .. import selectors
 from ..models import Assignment, AssignmentStatus
-from ..selectors.labeling import lease_for_user
-from ..services.assignment import QueueStatus, assignment_refresh, assignment_skip, label_submit, queue_status
-from ..services.labeling import lease_next_for_user
+from ..selectors.labeling import QueueStatus, lease_for_user, queue_status
+from ..services.labeling import assignment_refresh, assignment_skip, label_submit, queue_next_for_user
 from .permissions import IsProjectMember
 from .serializers import ItemPromptSerializer, LabelCreateSerializer, LabelSerializer, SlotSerializer
 from .views import validated
@@ -81,7 +80,7 @@ class ProjectNextApi(APIView):
         "is left. Submit, skip or refresh the lease with its `assignment` id.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        lease = lease_next_for_user(user=request.user, slug=slug)
+        lease = queue_next_for_user(user=request.user, slug=slug)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         lease = lease_for_user(user=request.user, assignment_id=lease.pk)  # with the item's prompt and responses

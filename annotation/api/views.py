@@ -20,7 +20,7 @@ from ..models import ImportRun, Item, Label, Project, Prompt
 from ..models import Response as ResponseModel
 from ..selectors.import_runs import import_run_for_user
 from ..services.import_runs import import_upload
-from ..services.labels import label_create_for_user
+from ..services.labeling import label_submit_for_user
 from ..services.projects import project_create, project_update
 from . import filters
 from .permissions import IsProjectOwnerOrReviewer
@@ -173,7 +173,7 @@ class ItemLabelListCreateApi(generics.ListAPIView):
         the same idempotency_key returns the same label."""
         data = validated(LabelCreateSerializer, request.data)
         key = data.pop("idempotency_key", None)
-        label = label_create_for_user(user=request.user, item_id=pk, data=data, idempotency_key=key)
+        label = label_submit_for_user(user=request.user, item_id=pk, data=data, idempotency_key=key)
         label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
         return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)
 

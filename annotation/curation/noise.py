@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .aggregation._common import strict_majority
 from .identities import annotator_token
 from .rm_ensemble import EnsembleMargins
 from .text import ItemTexts, duplicate_key, pair_lengths, rowwise_cosine, token_containment
@@ -128,6 +129,7 @@ class NoiseReport:
 
 
 def _f(x: float) -> str:
+    """A figure in a reason: two decimals and a true minus sign (noise_rankings words its reasons alike)."""
     return f"{x:.2f}".replace("-", "−")
 
 
@@ -165,13 +167,6 @@ class _Votes:
         return annotator_token(int(self.votes.annotator_ids[j]))
 
 
-def _strict_majority(counts: np.ndarray) -> np.ndarray:
-    best = counts.max(axis=1)
-    winner = counts.argmax(axis=1)
-    shared = (counts == best[:, None]).sum(axis=1) > 1
-    return np.where(shared | (best == 0), NONE, winner)
-
-
 def build_signal(name: str, values, severity, flagged, reason, config: NoiseConfig) -> Signal:
     """Assemble a Signal; `reason(i)` is called only for flagged items."""
     severity = np.clip(np.asarray(severity, dtype=float), 0.0, 1.0)
@@ -198,7 +193,7 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
         "annotator_disagreement", agreement, 2 * (1 - agreement), agreement < config.agreement_min,
         lambda i: f"annotators split {split(i)} (agreement {_f(agreement[i])} < {_f(config.agreement_min)})", config))
 
-    human_major, judge_major = _strict_majority(v.human), _strict_majority(v.judge)
+    human_major, judge_major = strict_majority(v.human), strict_majority(v.judge)
     both = (human_major != NONE) & (judge_major != NONE)
     differ = np.where(both, (human_major != judge_major).astype(float), np.nan)
     out.append(build_signal(
@@ -225,7 +220,7 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
         share_low = v.per_item_mean(low_vote.astype(float), for_winner)
         remaining = v.counts(~low_vote)
         has_winner = winner >= 0
-        carried = has_winner & (share_low > 0) & (_strict_majority(remaining) != winner)
+        carried = has_winner & (share_low > 0) & (strict_majority(remaining) != winner)
         share_low = np.where(has_winner, share_low, np.nan)
 
         def low_reason(i: int) -> str:

@@ -24,16 +24,12 @@ from itertools import combinations
 import numpy as np
 
 from .aggregation.plackett_luce import RankingConsensus, aggregate_rankings, ranking_tau
-from .noise import NoiseConfig, NoiseReport, Signal, build_signal, combine_signals
+from .noise import NoiseConfig, NoiseReport, Signal, _f, build_signal, combine_signals
 from .votes import RankingVotes
 
 __all__ = ["ranking_noise_report"]
 
 Ranking = list[list[int]]
-
-
-def _f(x: float) -> str:
-    return f"{x:.2f}".replace("-", "−")
 
 
 def _letter(pos: int) -> str:

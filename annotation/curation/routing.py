@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .noise import _strict_majority
+from .aggregation._common import strict_majority
 from .text import ItemTexts, pair_lengths, rowwise_cosine, token_jaccard
 from .votes import A, B, CLASSES, NONE, TIE, PairwiseVotes
 
@@ -66,7 +66,7 @@ def vote_majority(votes: PairwiseVotes, mask: np.ndarray) -> np.ndarray:
     """(I,) strict majority class of each item's votes where `mask` (N,), -1 where none or a shared maximum."""
     flat = votes.items[mask] * CLASSES + votes.values[mask].astype(np.int64)
     counts = np.bincount(flat, minlength=votes.n_items * CLASSES).reshape(votes.n_items, CLASSES)
-    return _strict_majority(counts)
+    return strict_majority(counts)
 
 
 def gain_target(*, ai: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ for a template and its charts.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +16,9 @@ from django.db.models import Count, F, QuerySet
 from ..errors import NotFound
 from ..curation import agreement
 from ..curation.votes import PairwiseVotes, RankingVotes
-from ..models import DatasetRow, DatasetVersion, Item, ItemConsensus, Project, Route, RoutingDecision
+from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
 from .identities import AnnotatorNames, annotator_names_for
-from .review import project_for_reviewer, ranking_text
+from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
 
 CLASS_NAMES = ("A", "B", "Tie")  # the pairwise classes 0, 1, 2 of annotation/curation/votes.py
@@ -34,14 +33,6 @@ FIGURES = (
     ("mean_cohen_kappa", "Mean Cohen's κ", "Mean of the annotator pairs' κ below (pairs sharing enough items)."),
     ("kendall_tau", "Mean Kendall τ (listwise)", "How close two rankings of the same item are (1 = same order)."),
 )
-
-
-def _num(value: Any) -> float | None:
-    """A JSON-able float: None for None / NaN / inf (a figure that cannot be computed on this data)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # -- agreement --------------------------------------------------------------------------------------
@@ -177,34 +168,6 @@ def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: Ranking
         {"a": names[p.a], "b": names[p.b], "kappa": _num(p.kappa), "agreement": _num(p.agreement), "n": p.n_common}
         for p in sorted(report.cohen, key=lambda p: (names[p.a], names[p.b]))
     ]
-
-
-# -- consensus of one item (the review page) ----------------------------------------------------------
-@dataclass
-class ItemConsensusView:
-    method: str
-    winner: str
-    probability: float | None
-    agreement: float | None
-    noise_score: float | None
-    source: str
-    signals: list[tuple[str, float | None]]  # (signal name, value), NaN / not applicable as None
-
-
-def item_consensus(*, item: Item) -> ItemConsensusView | None:
-    """The item's stored consensus (ItemConsensus), or None before curation has aggregated it."""
-    row = ItemConsensus.objects.filter(item=item).first()
-    if row is None:
-        return None
-    return ItemConsensusView(
-        method=row.method,
-        winner=row.winner or (ranking_text(row.ranking) if row.ranking else ""),
-        probability=_num(row.probability),
-        agreement=_num(row.agreement),
-        noise_score=_num(row.noise_score),
-        source=row.source,
-        signals=[(name, _num(value)) for name, value in sorted((row.signals or {}).items())],
-    )
 
 
 # -- routing ----------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Reads for the labeling pages and the queue API: a user's leases and what a task page shows.
+"""Reads for the labeling pages and the queue API: what the queue holds, a user's leases, what a task page shows.
+
+The writes of the queue (take the next item, submit, skip) are in annotation.services.labeling.
 
 A lease (Assignment) is only ever visible to the person it was handed to, and only while they
 are still a member of its project: anyone else gets NotFound, never a hint that it exists.
@@ -7,13 +9,68 @@ import random
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from ..errors import NotFound
-from ..models import Assignment, AssignmentStatus, ItemResponse, Membership, Project, Response, TaskKind, Winner
+from ..models import (
+    Annotator,
+    Assignment,
+    AssignmentStatus,
+    Item,
+    ItemResponse,
+    ItemState,
+    Label,
+    Membership,
+    Project,
+    Response,
+    Route,
+    TaskKind,
+    Winner,
+)
 
 LETTERS = "ABCDEFGHIJKLMNOP"  # display names of the panels, left to right / top to bottom
+# Items in these states still want human labels; later ones are decided.
+OPEN_STATES = (ItemState.NEW, ItemState.JUDGED, ItemState.ROUTED, ItemState.LABELING)
+
+
+# -- the queue --------------------------------------------------------------------------------------
+def queue_items(*, project: Project, annotator: Annotator) -> QuerySet[Item]:
+    """Open items of the project this annotator may still be given, with a free slot (unordered)."""
+    labeled = Label.objects.filter(item=OuterRef("pk"), annotator=annotator)
+    declined = Assignment.objects.filter(
+        item=OuterRef("pk"), annotator=annotator, status__in=[AssignmentStatus.SKIPPED, AssignmentStatus.ACTIVE]
+    )
+    return (
+        Item.objects.filter(project=project, state__in=OPEN_STATES)
+        .exclude(route=Route.AI)
+        .alias(load=F("n_human_labels") + F("n_leases"))
+        .filter(load__lt=project.overlap)
+        .filter(~Exists(labeled), ~Exists(declined))
+    )
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    mine_left: int  # items this annotator could still be given
+    project_left: int  # human labels the project still wants (slots), over all annotators
+    mine_done: int  # labels this annotator gave in the project
+
+
+def queue_status(*, project: Project, annotator: Annotator) -> QueueStatus:
+    """What is left for the annotator and for the project, and what the annotator did (queue page, task page, API)."""
+    open_items = Item.objects.filter(project=project, state__in=OPEN_STATES).exclude(route=Route.AI)
+    wanted = open_items.filter(n_human_labels__lt=project.overlap).aggregate(
+        left=Sum(project.overlap - F("n_human_labels"))
+    )["left"]
+    return QueueStatus(
+        mine_left=queue_items(project=project, annotator=annotator).count(),
+        project_left=int(wanted or 0),
+        mine_done=Label.objects.filter(item__project=project, annotator=annotator).count(),
+    )
+
+
+# -- leases -----------------------------------------------------------------------------------------
 
 
 def lease_for_user(*, user: AbstractBaseUser, assignment_id: int, slug: str | None = None) -> Assignment:
@@ -165,6 +222,10 @@ def labeling_preview(*, project: Project, kind: str) -> LabelingTask:
 
 
 __all__ = [
+    "OPEN_STATES",
+    "QueueStatus",
+    "queue_items",
+    "queue_status",
     "Choice",
     "labeling_preview",
     "LabelingTask",

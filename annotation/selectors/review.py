@@ -4,6 +4,7 @@ The queue holds the project's undecided items (not final, not excluded) that nee
 each with the reasons why. Reasons come from `REASON_SOURCES`, one function per kind of reason;
 curation adds its own (routed disagreements, noise scores) by appending a function there.
 """
+import math
 import string
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from ..models import (
     AnnotatorKind,
     Item,
     ItemFlag,
+    ItemConsensus,
     ItemResponse,
     ItemState,
     Label,
@@ -62,6 +64,16 @@ def project_for_reviewer(*, user: AbstractBaseUser, slug: str) -> Project:
 
 
 # -- display ----------------------------------------------------------------------------------------
+def _num(value: Any) -> float | None:
+    """A JSON-able float: None for None / NaN / inf (a figure that cannot be computed on this data).
+
+    Shared with selectors.curation, whose figures are shown the same way."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def letters_text(positions: Iterable[int], sep: str = ", ") -> str:
     return sep.join(LETTERS[p] for p in positions)
 
@@ -237,7 +249,7 @@ class ReviewItem:
     resolution: LabelView | None  # the reviewer's label, once the item is resolved
     reasons: tuple[ReviewReason, ...]
     flags: tuple[FlagView, ...] = ()  # every signal raised on the item, with its value and reason
-    consensus: Any = None  # selectors.curation.ItemConsensusView, once curation has aggregated the item
+    consensus: Any = None  # ItemConsensusView, once curation has aggregated the item
 
     @property
     def is_open(self) -> bool:
@@ -297,14 +309,40 @@ def _label_view(label: Label, *, who: str, strength_levels: list[str]) -> LabelV
     )
 
 
+# -- consensus of one item (the review page) ----------------------------------------------------------
+@dataclass
+class ItemConsensusView:
+    method: str
+    winner: str
+    probability: float | None
+    agreement: float | None
+    noise_score: float | None
+    source: str
+    signals: list[tuple[str, float | None]]  # (signal name, value), NaN / not applicable as None
+
+
+def item_consensus(*, item: Item) -> ItemConsensusView | None:
+    """The item's stored consensus (ItemConsensus), or None before curation has aggregated it."""
+    row = ItemConsensus.objects.filter(item=item).first()
+    if row is None:
+        return None
+    return ItemConsensusView(
+        method=row.method,
+        winner=row.winner or (ranking_text(row.ranking) if row.ranking else ""),
+        probability=_num(row.probability),
+        agreement=_num(row.agreement),
+        noise_score=_num(row.noise_score),
+        source=row.source,
+        signals=[(name, _num(value)) for name, value in sorted((row.signals or {}).items())],
+    )
+
+
 def review_item_for_user(*, user: AbstractBaseUser, slug: str, item_id: int) -> ReviewItem:
     """One item of the project for its review page. NotFound unless the item is in project `slug`.
 
     Every label is shown, its annotator named as the user may see them (selectors.identities: in a blind
     project people are "annotator 1", "annotator 2", … for all but owners; judges keep their names).
     """
-    from .curation import item_consensus  # curation reads build on this module's access rules
-
     project = project_for_reviewer(user=user, slug=slug)
     slots = ItemResponse.objects.select_related("response").order_by("position")
     item = (

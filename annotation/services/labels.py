@@ -1,8 +1,8 @@
 """Creating labels: validated by the importer's own rules, idempotent, one per item and annotator.
 
-`label_create` is the one write path for a single label given interactively: the labeling queue wraps it
-with its lease checks (`assignment.label_submit`), review and judge jobs call it, and the REST endpoint
-(`label_create_for_user`) goes through the queue's lease for people, or is bounded by overlap for owners.
+`label_create` is the one write path for a single label given interactively: a person's label reaches it
+through the labeling queue (`services.labeling.label_submit`, with its lease checks, from the task page and the
+REST API), review and judge jobs call it directly.
 The payload uses the field names of the native import format (winner, strength, aspects, rationale,
 ranking, edited_text, thumbs, shown_order, time_spent_ms; judges also probability, raw_output,
 swap_consistent, unparsable), and is checked by the same `parse_label` / `check_ranking` the importer uses, so a label accepted here
@@ -12,19 +12,15 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from ..errors import Conflict, PermissionDenied, PrefStudioError
+from ..errors import Conflict, PrefStudioError
 from ..importing import LabelRecord, ResponseRecord, text_too_long
 from ..importing.formats.common import check_ranking, parse_label
 from ..importing.ids import content_id
 from ..importing.reader import RecordError
 from ..models import (
     Annotator,
-    Assignment,
-    AssignmentStatus,
     Item,
     ItemResponse,
     ItemState,
@@ -34,11 +30,8 @@ from ..models import (
     Project,
     Response,
     ResponseOrigin,
-    Role,
     TaskKind,
 )
-from ..selectors import item_for_user, project_role
-from .accounts import annotator_for_user
 from .items import items_recount
 from .routing import routing_disagreement_check
 
@@ -125,58 +118,6 @@ def label_create(
     if role == LabelRole.ANNOTATION and not annotator.is_judge and label.status == LabelStatus.OK:
         routing_disagreement_check(item=item)  # a person against the judges on a routed item: review it
     return label
-
-
-@transaction.atomic
-def label_create_for_user(
-    *, user: AbstractBaseUser, item_id: int, data: dict[str, Any], idempotency_key: str | None = None
-) -> Label:
-    """A label by the user's own annotator on an item of one of their projects (POST /api/items/{id}/labels/).
-
-    A person's label goes through the labeling queue, which keeps the project's overlap: a user who holds a
-    live lease on the item labels it on that lease (`label_submit`, which releases it). Without a lease only
-    the project's owners may label directly (a correction, a seed label), and only while the item still
-    wants human labels: its human labels plus the live leases of others must stay under the overlap,
-    checked under the item's row lock, which `item_next` and `label_create` take too, so concurrent requests
-    cannot overshoot it together. Anyone else gets PermissionDenied naming the queue's endpoints; an item
-    that is full is Conflict. Judges and imports have their own paths (`label_create`, the importer).
-
-    Idempotent: a retry with the same `idempotency_key` returns the label the first call stored, whichever
-    path stored it. An item outside the user's projects is NotFound. All or nothing: a rejected label does
-    not even leave the user's annotator behind.
-    """
-    from .assignment import assignments_expire, label_submit
-
-    item = item_for_user(user=user, item_id=item_id)
-    annotator = annotator_for_user(user=user)
-    if idempotency_key:
-        replay = Label.objects.filter(idempotency_key=idempotency_key, item=item, annotator=annotator).first()
-        if replay is not None:
-            return replay
-    now = timezone.now()
-    lease = Assignment.objects.filter(
-        item=item, annotator=annotator, status=AssignmentStatus.ACTIVE, expires_at__gt=now
-    ).first()
-    if lease is not None:
-        return label_submit(assignment_id=lease.pk, annotator=annotator, data=data, idempotency_key=idempotency_key,
-                            now=now)
-    project = item.project
-    if project_role(user=user, slug=project.slug) != Role.OWNER:
-        raise PermissionDenied(
-            f"label items of project {project.slug!r} through the queue: POST /api/projects/{project.slug}/next/ "
-            "gives you a lease, then POST /api/assignments/{id}/submit/ (or this endpoint, while you hold the "
-            "lease); only the project's owners may label an item directly",
-            field="item",
-        )
-    assignments_expire(project=project, now=now)  # a lease that ran out no longer holds a slot
-    locked = Item.objects.select_for_update().get(pk=item.pk)
-    if locked.n_human_labels + locked.n_leases >= project.overlap:
-        raise Conflict(
-            f"item {item.pk} has the {project.overlap} human label(s) the project wants (overlap), counting "
-            f"{locked.n_leases} handed out to annotators; raise the project's overlap to add more",
-            field="item",
-        )
-    return label_create(item=locked, annotator=annotator, data=data, idempotency_key=idempotency_key)
 
 
 # -- validation ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from ..models import Item, ItemState, Label, LabelRole, Membership
 from ..selectors.review import DECIDED_STATES, REVIEWER_ROLES
 from .accounts import annotator_for_user
-from .assignment import assignments_end_for_item
+from .labeling import assignments_end_for_item
 from .labels import label_create
 
 MAX_NOTE_LENGTH = 20_000  # as a label's rationale in the API

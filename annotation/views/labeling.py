@@ -18,10 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from ..errors import Conflict, NotFound, PrefStudioError
 from ..models import Assignment
 from ..selectors import project_for_user
-from ..selectors.labeling import labeling_task, lease_for_user, lease_is_live, live_lease_in_project
+from ..selectors.labeling import labeling_task, lease_for_user, lease_is_live, live_lease_in_project, queue_status
 from ..services.accounts import annotator_for_user
-from ..services.assignment import assignment_refresh, queue_status
-from ..services.labeling import assignment_skip_and_next, label_submit_and_next, lease_next_for_user
+from ..services.labeling import assignment_refresh, assignment_skip_and_next, label_submit_and_next, queue_next_for_user
 from .label_form import FormValues, form_values, label_payload, page_message
 
 TASK_TEMPLATE = "annotation/labeling/task.html"
@@ -69,7 +68,7 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
 @members_only
 def take_next(request: HttpRequest, slug: str) -> HttpResponse:
     """Lease the next item (or return to the live one) and open its task page."""
-    return _go_to(slug, lease_next_for_user(user=request.user, slug=slug))
+    return _go_to(slug, queue_next_for_user(user=request.user, slug=slug))
 
 
 @require_GET

@@ -18,10 +18,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from annotation.curation.noise import NoiseConfig
 from annotation.models import Annotator, DatasetRow, DatasetVersion, Item, ItemFlag, Label, Project
 from annotation.services.accounts import annotator_for_user
-from annotation.services.assignment import item_next, label_submit
 from annotation.services.curation import consensus_refresh
 from annotation.services.datasets import dataset_version_create
 from annotation.services.imports import data_import
+from annotation.services.labeling import label_submit, queue_next
 from annotation.services.projects import membership_set
 from annotation.services.review import review_resolve
 from training.models import JobKind
@@ -80,7 +80,7 @@ def world(django_user_model):
                          (labeler, "annotator"), (resolver, "reviewer")):
         membership_set(project=project, user=person, role=role)
     # The labeler labels the open item through the queue, with a rationale naming nobody.
-    lease = item_next(project=project, annotator=annotator_for_user(user=labeler))
+    lease = queue_next(project=project, annotator=annotator_for_user(user=labeler))
     label_submit(assignment_id=lease.pk, annotator=lease.annotator, data={"winner": "B", "rationale": "shorter"})
     review_resolve(item=Item.objects.get(project=project, external_id="p1"), reviewer_user=resolver,
                    data={"winner": "A"}, note="A is the capital")
@@ -89,7 +89,7 @@ def world(django_user_model):
     job = job_start(kind=JobKind.CURATE, config={}, project=project, user=owner)  # queued (sent on commit)
     # Noise reasons as curation stores them; a stricter refresh flags every winner carried by a weak vote.
     consensus_refresh(project=project, embeddings=False, noise_config=NoiseConfig(competence_min=0.99))
-    leases = {role: item_next(project=project, annotator=annotator_for_user(user=person))
+    leases = {role: queue_next(project=project, annotator=annotator_for_user(user=person))
               for role, person in viewers.items()}
     item = Item.objects.get(project=project, external_id="p0")
     label = Label.objects.get(item=item, annotator__name="quokka-h")

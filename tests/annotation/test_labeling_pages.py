@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotation.models import Assignment, AssignmentStatus, Label, Project
 from annotation.services.imports import data_import
-from annotation.services.labeling import lease_next_for_user
+from annotation.services.labeling import queue_next_for_user
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def ada(project, make_user, client):
 
 
 def _lease(user, slug="kinds") -> Assignment:
-    return lease_next_for_user(user=user, slug=slug)
+    return queue_next_for_user(user=user, slug=slug)
 
 
 def _url(lease: Assignment, action: str = "") -> str:

@@ -28,8 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from annotation.models import ImportRun, Label, Response
 from annotation.services.accounts import api_token_get_or_create
-from annotation.services.labeling import lease_next_for_user
-from annotation.services.labels import label_create_for_user
+from annotation.services.labeling import label_submit_for_user, queue_next_for_user
 from training.services.jobs import job_start
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +73,9 @@ def wsgi_app(settings):
 
 
 def _real_ids(items, project, user) -> dict[str, dict]:
-    label = label_create_for_user(user=user, item_id=items["pair-2"].pk, data={"winner": "A"})
+    label = label_submit_for_user(user=user, item_id=items["pair-2"].pk, data={"winner": "A"})
     item = items["rank-1"]
-    lease = lease_next_for_user(user=user, slug=project.slug)
+    lease = queue_next_for_user(user=user, slug=project.slug)
     return {
         "assignments": {"id": lease.pk},
         "items": {"id": item.pk},

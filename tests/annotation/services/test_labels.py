@@ -1,15 +1,11 @@
-"""label_create: one label per item and annotator, validated like an import, idempotent; label_create_for_user:
-through the queue's lease for people, bounded by overlap for owners."""
-import threading
-
+"""label_create: one label per item and annotator, validated like an import, idempotent. (A person's label
+through the queue, label_submit / label_submit_for_user, is tested in test_labeling.py.)"""
 import pytest
-from django.db import connection
 
-from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
-from annotation.models import Annotator, Assignment, AssignmentStatus, Item, ItemState, Label, Response, ResponseOrigin
+from annotation.errors import Conflict, PrefStudioError
+from annotation.models import Annotator, Item, ItemState, Label, Response, ResponseOrigin
 from annotation.services.accounts import annotator_for_user
-from annotation.services.assignment import item_next
-from annotation.services.labels import label_create, label_create_for_user
+from annotation.services.labels import label_create
 
 pytestmark = pytest.mark.django_db
 
@@ -142,23 +138,6 @@ def test_closed_items_take_no_labels(items, me):
         label_create(item=items["pair-2"], annotator=me, data={"winner": "A"})
 
 
-def test_label_create_for_user_needs_membership_and_leaves_nothing_on_failure(items, other_user):
-    before = _counts()
-    with pytest.raises(NotFound):
-        label_create_for_user(user=other_user, item_id=items["pair-2"].pk, data={"winner": "A"})
-    assert _counts() == before
-
-
-def test_label_create_for_user_rolls_back_the_new_annotator_too(items, project, make_user):
-    member = make_user("carol", project=project, role="owner")  # owners may label without a lease
-    before = _counts()
-    with pytest.raises(PrefStudioError):
-        label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "nope"})
-    assert _counts() == before
-    label = label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "tie"})
-    assert label.annotator.user == member and label.annotator.name == "carol"
-
-
 def test_annotator_for_user_is_stable_and_never_takes_an_imported_name(project, make_user):
     """'annotator1' exists from the import (no user): a user of that name gets a suffixed annotator."""
     person = make_user("annotator1")
@@ -184,94 +163,6 @@ def test_a_text_over_the_text_limit_is_refused_naming_the_field(items, me, setti
     assert _counts() == before
     data[field] = data[field][:50]  # at the limit: accepted
     assert label_create(item=items[kind], annotator=me, data=data).pk
-
-
-# -- the direct path: a lease for people, overlap for owners (issue 10, item 4) ------------------------------
-def _overlap(project, n: int) -> None:
-    project.overlap = n
-    project.save(update_fields=["overlap"])
-
-
-def test_a_member_without_a_lease_is_refused_and_nothing_is_written(items, project, make_user):
-    for role in ("annotator", "reviewer"):
-        member = make_user(f"no-lease-{role}", project=project, role=role)
-        before = _counts()
-        with pytest.raises(PermissionDenied, match="/api/projects/kinds/next/"):
-            label_create_for_user(user=member, item_id=items["pair-2"].pk, data={"winner": "A"})
-        assert _counts() == before
-
-
-def test_a_lease_holder_labels_on_the_lease_which_is_released(items, project, make_user):
-    amy = make_user("amy", project=project, role="annotator")
-    lease = item_next(project=project, annotator=annotator_for_user(user=amy))
-    assert lease.item_id == items["pair-2"].pk  # at overlap 1 the only pairwise item without a human label
-    data = {"winner": "A"}
-    label = label_create_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
-    lease.refresh_from_db()
-    assert lease.status == AssignmentStatus.SUBMITTED and Item.objects.get(pk=lease.item_id).n_leases == 0
-    again = label_create_for_user(user=amy, item_id=lease.item_id, data=data, idempotency_key="amy-1")
-    assert again.pk == label.pk and Label.objects.filter(annotator__user=amy).count() == 1
-
-
-def test_an_owner_labels_directly_only_while_the_item_wants_human_labels(items, project, make_user):
-    _overlap(project, 2)
-    pair = items["pair-1"]  # one human label from the import
-    first = make_user("olga", project=project, role="owner")
-    label_create_for_user(user=first, item_id=pair.pk, data={"winner": "B"})
-    second = make_user("otto", project=project, role="owner")
-    before = _counts()
-    with pytest.raises(Conflict, match="overlap"):
-        label_create_for_user(user=second, item_id=pair.pk, data={"winner": "A"})
-    assert _counts() == before
-    assert Item.objects.get(pk=pair.pk).n_human_labels == 2
-
-
-def test_leases_handed_out_hold_their_slots_against_owners(items, project, make_user):
-    """The bug of issue 10: an item at overlap 2 ended with 4 human labels (2 leased, 2 posted directly)."""
-    _overlap(project, 2)
-    holders = [make_user(name, project=project, role="annotator") for name in ("amy", "bo")]
-    leases = [item_next(project=project, annotator=annotator_for_user(user=u)) for u in holders]
-    item = leases[0].item
-    assert leases[1].item_id == item.pk  # items already started come first
-    owner = make_user("olga", project=project, role="owner")
-    with pytest.raises(Conflict, match="2 handed out"):
-        label_create_for_user(user=owner, item_id=item.pk, data={"winner": "A"})
-    for person in holders:
-        label_create_for_user(user=person, item_id=item.pk, data={"winner": "A"})
-    assert Item.objects.get(pk=item.pk).n_human_labels == 2
-    assert not Assignment.objects.filter(status=AssignmentStatus.ACTIVE).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_owners_racing_for_the_last_slots_never_exceed_the_overlap(project, items, make_user):
-    """Six owners post on an item with two free slots at the same moment: the item's row lock lets two in."""
-    _overlap(project, 2)
-    item = items["pair-2"]
-    owners = [make_user(f"owner-{i}", project=project, role="owner") for i in range(6)]
-    for person in owners:
-        annotator_for_user(user=person)  # created beforehand: the race is for the slots only
-    start = threading.Barrier(len(owners))
-    outcomes: list[str] = []
-
-    def post(person) -> None:
-        try:
-            start.wait()
-            label_create_for_user(user=person, item_id=item.pk, data={"winner": "A"})
-            outcomes.append("stored")
-        except Conflict:
-            outcomes.append("full")
-        except BaseException as exc:  # surfaced below
-            outcomes.append(repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(person,)) for person in owners]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["full"] * 4 + ["stored"] * 2
-    assert Label.objects.filter(item=item).count() == 2 == Item.objects.get(pk=item.pk).n_human_labels
 
 
 def test_an_unparsable_judge_verdict_is_accepted_where_partial_rankings_are_allowed(items, project):

@@ -89,7 +89,7 @@ def test_resolving_ends_the_leases_others_still_hold_on_the_item(project, rita, 
     from django.utils import timezone
 
     from annotation.models import Assignment, AssignmentStatus
-    from annotation.services.assignment import label_submit
+    from annotation.services.labeling import label_submit
 
     split = item(project, "split")
     holder = annotator_for_user(user=make_user("late"))

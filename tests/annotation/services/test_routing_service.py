@@ -6,10 +6,11 @@ from django.core.management import call_command
 
 from annotation.errors import PrefStudioError
 from annotation.models import Item, ItemConsensus, ItemFlag, Route, RoutingDecision
+from annotation.selectors.labeling import queue_status
 from annotation.selectors.review import review_queue
 from annotation.services.accounts import annotator_for_user
-from annotation.services.assignment import item_next, label_submit, queue_status
 from annotation.services.curation import consensus_refresh
+from annotation.services.labeling import label_submit, queue_next
 from annotation.services.review import review_resolve
 from annotation.services.routing import routing_run
 from tests.annotation.services.curation_data import human, import_records, item, judge, pair
@@ -68,7 +69,7 @@ def test_the_labeling_queue_hands_out_only_items_routed_to_people(project, user)
 
 def test_an_item_someone_holds_a_lease_on_is_not_routed_again(project, user):
     _run(project, policy="all_human")
-    lease = item_next(project=project, annotator=annotator_for_user(user=user))
+    lease = queue_next(project=project, annotator=annotator_for_user(user=user))
     result = _run(project, policy="ai_only")
     assert result["items"] == 4 and _routes(project)[lease.item.external_id] == Route.HUMAN
 
@@ -134,7 +135,7 @@ def test_a_person_disagreeing_with_the_judges_on_a_routed_item_sends_it_to_revie
     _run(project, policy="rules", budget_count=2)  # "unjudged" and "swap" (judges: A)
     annotator = annotator_for_user(user=user)
     seen = []
-    while (lease := item_next(project=project, annotator=annotator)) is not None:
+    while (lease := queue_next(project=project, annotator=annotator)) is not None:
         seen.append(lease.item.external_id)
         label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "B"})
     assert sorted(seen) == ["swap", "unjudged"]
@@ -155,7 +156,7 @@ def test_a_person_disagreeing_with_the_judges_on_a_routed_item_sends_it_to_revie
 def test_a_person_agreeing_with_the_judges_raises_no_flag(project, user):
     _run(project, policy="all_human")
     annotator = annotator_for_user(user=user)
-    while (lease := item_next(project=project, annotator=annotator)) is not None:
+    while (lease := queue_next(project=project, annotator=annotator)) is not None:
         label_submit(assignment_id=lease.pk, annotator=annotator, data={"winner": "A"})
     assert not ItemFlag.objects.filter(name="routing:disagreement").exists()
 
