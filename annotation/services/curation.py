@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
-from training.engine.progress import NullProgress, Progress
+from common.progress import NullProgress, Progress
 
 from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
 from ..curation.identities import annotator_token

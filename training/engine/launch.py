@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..jobs.config import config_from_dict
-from .progress import Cancelled, Progress, check_metric_values, clamp_fraction
+from common.config import config_from_dict
+from common.progress import Cancelled, Progress, check_metric_values, clamp_fraction
 
 __all__ = ["TRAINERS", "trainer_for", "launch_command", "launch_spec_write", "run_launched", "result_dict", "main"]
 

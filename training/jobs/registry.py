@@ -4,7 +4,7 @@ A runner is the part of a job that knows what the job does:
 
     def run(config: MyConfig, progress: Progress, context: JobContext) -> dict: ...
 
-It gets the parsed config dataclass, a `training.engine.progress.Progress` (the Job row behind it, see
+It gets the parsed config dataclass, a `common.progress.Progress` (the Job row behind it, see
 training/services/job_progress.py) and a `JobContext` (ids, not model instances), and returns a JSON-able dict
 that becomes the Job's `artifacts` (counts, ids of rows it created, paths of files it wrote). It raises to fail
 the job; `Cancelled` (from `progress.check_cancelled()`) ends it cancelled.
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.progress import Progress
-from .config import config_from_dict
+from common.progress import Progress
+from common.config import config_from_dict
 
 __all__ = ["QUEUES", "JobContext", "JobType", "UnknownJobKind", "register", "unregister", "job_type", "job_types"]
 
@@ -73,7 +73,7 @@ class JobType:
     needs_dataset_version: bool = False
 
     def parse_config(self, data: Any) -> Any:
-        """The config dataclass for `data` (JSON); raises training.jobs.config.ConfigError naming the field."""
+        """The config dataclass for `data` (JSON); raises common.config.ConfigError naming the field."""
         return config_from_dict(self.config_class, data)
 
     def queue_for(self, config: Any) -> str:

@@ -16,11 +16,11 @@ from annotation.errors import PrefStudioError
 from annotation.importing.ids import content_id, response_id
 from annotation.models import Item, ItemResponse, Project, Prompt, Response, ResponseOrigin, TaskKind
 from annotation.services.projects import project_add_task_kinds
+from common.progress import Progress
 
 from ..engine.generation import GeneratedResponse, GenerationConfig, PromptTask, build_groups, run_generation
 from ..engine.judging import Judge, JudgeConfig, JudgeTask
 from ..engine.judging.verdicts import clean_output
-from ..engine.progress import Progress
 from .backends import backend_for, model_for_generation
 from .judge_templates import judge_template_get
 

@@ -48,9 +48,9 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from annotation.models import DatasetVersion, Project
+from common.progress import Cancelled
+from common.config import ConfigError
 
-from ..engine.progress import Cancelled
-from ..jobs.config import ConfigError
 from ..jobs.registry import QUEUES, JobContext, UnknownJobKind, job_type
 from ..models import Job, JobKind, JobState, ModelArtifact
 from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start

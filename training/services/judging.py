@@ -15,9 +15,9 @@ from django.db import transaction
 from annotation.errors import Conflict, PrefStudioError
 from annotation.models import Annotator, AnnotatorKind, Item, ItemState, Project, TaskKind
 from annotation.services.labels import label_create
+from common.progress import Progress
 
 from ..engine.judging import Judge, JudgeConfig, JudgeResult, JudgeTask, run_judge
-from ..engine.progress import Progress
 from ..models import ArtifactKind, JudgeTemplate, ModelArtifact
 from .backends import backend_for, model_for_generation
 from .judge_templates import judge_template_get

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from common.progress import Progress
+
 from ..backends import Constraint, LLMBackend, Messages
-from ..progress import Progress
 from . import scoring
 from .config import JudgeConfig
 from .templates import DEFAULT_TEMPLATES, conversation_text, render

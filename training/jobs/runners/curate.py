@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...engine.progress import Progress
+from common.progress import Progress
+
 from ...models import JobKind
 from ..registry import JobContext, register
 
@@ -21,7 +22,7 @@ class CurateJobConfig:
 
     def __post_init__(self) -> None:
         from annotation.curation.dataset import CurationConfig
-        from training.jobs.config import ConfigError, config_from_dict
+        from common.config import ConfigError, config_from_dict
 
         if len(self.name) > 200:
             raise ValueError(f"name may be at most 200 characters, got {len(self.name)}")

@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...engine.progress import Progress
+from common.progress import Progress
+
 from ...engine.trainers.config import DPOTrainConfig, KTOTrainConfig, ListwiseTrainConfig, RewardTrainConfig
 from ...models import JobKind
 from ..registry import JobContext, register
