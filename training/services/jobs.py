@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -48,8 +49,8 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from annotation.models import DatasetVersion, Project
-from common.progress import Cancelled
 from common.config import ConfigError
+from common.progress import Cancelled
 
 from ..jobs.registry import QUEUES, JobContext, UnknownJobKind, job_type
 from ..models import Job, JobKind, JobState, ModelArtifact
@@ -447,10 +448,8 @@ def _send_on_commit(*, job_id: int, task_id: str, queue: str) -> None:
     """Send `training.job_run(job_id)` to `queue` once the transaction commits; a broker failure fails the job."""
 
     def send() -> None:
-        from ..tasks import job_run_task
-
-        try:
-            job_run_task.apply_async(args=[job_id], queue=queue, task_id=task_id)
+        try:  # by the task's name: training.tasks imports this module, so importing it back would be a cycle
+            current_app.send_task("training.job_run", args=[job_id], queue=queue, task_id=task_id)
         except Exception as exc:  # noqa: BLE001 -- the row must not stay queued with no message behind it
             logger.exception("could not queue job %s", job_id)
             Job.objects.filter(pk=job_id, state=JobState.QUEUED, celery_task_id=task_id).update(

@@ -18,8 +18,8 @@ from typing import Any
 from common.progress import Progress
 
 from ..backends import Constraint, LLMBackend, Messages
-from . import scoring
 from .config import JudgeConfig
+from .scoring import normalize_logprobs
 from .templates import DEFAULT_TEMPLATES, conversation_text, render
 from .verdicts import clean_output, parse_checklist, parse_rating, parse_verdict, parse_yes_no
 
@@ -155,7 +155,7 @@ class Judge:
             distribution, source = None, "unparsable"
             if any(p is not None for p in parsed):  # an answer nobody can read gets no distribution
                 if logprobs is not None:
-                    distribution, source = scoring.normalize_logprobs(logprobs[i]), "logprobs"
+                    distribution, source = normalize_logprobs(logprobs[i]), "logprobs"
                 if distribution is None:
                     votes = [question.to_choice(p) if p is not None else None for p in parsed]
                     distribution, source = scoring.vote_distribution(votes, question.choices), "votes"
