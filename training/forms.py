@@ -22,7 +22,7 @@ from annotation.models import Project
 from .engine.generation import PAIRINGS, GenerationConfig
 from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
-from .engine.trainers.config import DPO_LOSSES, LISTWISE_LOSSES
+from .engine.trainers.registry import trainer_spec
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
 from .selectors import model_label as scope_label
 from .services.model_facts import model_facts_for, models_usable_for
@@ -189,12 +189,6 @@ class JudgeTemplateForm(forms.Form):
 
 
 # -- training jobs -------------------------------------------------------------------------------------
-TRAINERS = {  # JobKind -> what the trainer tab says
-    JobKind.TRAIN_RM.value: "Reward model",
-    JobKind.TRAIN_DPO.value: "DPO",
-    JobKind.TRAIN_LISTWISE.value: "Listwise (PRO / LiPO)",
-    JobKind.TRAIN_KTO.value: "KTO",
-}
 AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (training_config_resolve)
     "max_length": "Empty: the default ({default}), capped by the base model's limit (shown beside its name); more "
                   "than that limit is refused.",
@@ -203,10 +197,6 @@ AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (tr
 }
 TRAIN_FORM_SKIPS = {"base_model_id", "win_rate_judge_id"}  # set by the model selects, not typed in
 WIN_RATE_SIZES = ("win_rate_prompts", "win_rate_max_new_tokens")  # optional on the form: empty = the default
-CHOICE_FIELDS = {  # (kind, field) -> its allowed values: str fields the config checks against a list
-    (JobKind.TRAIN_DPO.value, "loss"): DPO_LOSSES,
-    (JobKind.TRAIN_LISTWISE.value, "loss"): LISTWISE_LOSSES,
-}
 
 
 class TrainForm(forms.Form):
@@ -234,17 +224,18 @@ class TrainForm(forms.Form):
         super().__init__(*args, label_suffix="", **kwargs)
         self.kind = kind
         self.config_class = job_type(kind).config_class
+        spec = trainer_spec(kind)  # the trainer's table entry (training/engine/trainers/registry.py)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
         bases = models.exclude(backend=Backend.OPENAI)
-        if kind != JobKind.TRAIN_RM:
+        if spec.model != "score":
             bases = bases.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
         usable = models_usable_for(kind=kind, models=list(bases))
         self.fields["base_model"].queryset = bases.filter(pk__in=[m.pk for m in usable])
         self.fields["base_model"].label_from_instance = model_label
         self.fields["base_model"].help_text = (
             "A local model (backend hf or vllm) from the models page; "
-            + ("only models that can carry a score head are offered." if kind == JobKind.TRAIN_RM
+            + ("only models that can carry a score head are offered." if spec.model == "score"
                else "only causal language models are offered.")
         )
         self.config_fields: list[str] = []
@@ -254,8 +245,8 @@ class TrainForm(forms.Form):
             if f.name in TRAIN_FORM_SKIPS or not f.init:
                 continue
             hint = hints.get(f.name)
-            if (kind, f.name) in CHOICE_FIELDS:
-                hint = typing.Literal[CHOICE_FIELDS[kind, f.name]]  # a str field that takes only these values
+            if f.name in spec.choices:
+                hint = typing.Literal[tuple(spec.choices[f.name])]  # a str field that takes only these values
             field = config_form_field(f, hint, docs.get(f.name, ""))
             if field is not None:
                 self.fields[f.name] = field
