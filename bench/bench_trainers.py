@@ -94,7 +94,7 @@ def plain_rm(model_path: Path, out: Path) -> None:
 
 def engine(kind: str, weighted: bool):
     def run(model_path: Path, out: Path) -> None:
-        from training.engine.progress import NullProgress
+        from common.progress import NullProgress
         from training.engine.trainers import DPOTrainConfig, RewardTrainConfig, train_dpo, train_reward_model
 
         common = dict(max_steps=STEPS, batch_size=BATCH, logging_steps=10, checkpoint_every=10**6, seed=SEED,

@@ -23,7 +23,7 @@ from annotation.errors import NotFound
 from annotation.models import DatasetVersion, Project
 from annotation.selectors import project_for_user
 
-from .models import Job, JobKind, JobState
+from .models import Job, JobState, job_kind_choices
 from .selectors import job_for_user, jobs_for_user
 from .services.jobs import job_cancel, job_start
 
@@ -60,21 +60,31 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobStartSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=JobKind.choices)
+    kind = serializers.ChoiceField(choices=job_kind_choices())
     config = serializers.DictField(required=False, default=dict,
                                    help_text="The kind's config; fields left out take their defaults.")
     project = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Project slug.")
     dataset_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = job_kind_choices()  # now: a trainer registered after import is a kind too
+
 
 class JobFilter(django_filters.FilterSet):
-    kind = StrictChoiceFilter(choices=JobKind.choices)
+    kind = StrictChoiceFilter(choices=job_kind_choices())
     state = StrictChoiceFilter(choices=JobState.choices)
     project = ProjectFilter()
 
     class Meta:
         model = Job
         fields = ["kind", "state", "project"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.filters["kind"]  # as JobStartSerializer's: the kinds of now, trainers registered later too
+        kind.extra["choices"] = job_kind_choices()
+        vars(kind).pop("_field", None)  # a form field built (and copied) from the earlier choices is rebuilt
 
 
 # -- views ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from prefstudio.config_forms import ConfigForm, json_object
 from .engine.generation import GenerationConfig
 from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
+from .engine.trainers.registry import trainer_spec
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
 from .selectors import model_label as scope_label
 from .services.model_facts import model_facts_for, models_usable_for
@@ -143,12 +144,6 @@ class JudgeTemplateForm(forms.Form):
 
 
 # -- training jobs -------------------------------------------------------------------------------------
-TRAINERS = {  # JobKind -> what the trainer tab says
-    JobKind.TRAIN_RM.value: "Reward model",
-    JobKind.TRAIN_DPO.value: "DPO",
-    JobKind.TRAIN_LISTWISE.value: "Listwise (PRO / LiPO)",
-    JobKind.TRAIN_KTO.value: "KTO",
-}
 AUTO_FIELD_HELP = {  # optional on the train form; what an empty field means (training_config_resolve)
     "max_length": "Empty: the default ({default}), capped by the base model's limit (shown beside its name); more "
                   "than that limit is refused.",
@@ -184,21 +179,20 @@ class TrainForm(ConfigForm):
     def __init__(self, *args: Any, kind: str, versions: Any, models: QuerySet[ModelArtifact], **kwargs: Any) -> None:
         """`models`: those the user's projects may use (model_artifacts_for_start); job_start checks that the
         chosen ones suit the dataset version's project."""
-        from .jobs.registry import job_type
-
         self.kind = kind
-        super().__init__(*args, config_class=job_type(kind).config_class, **kwargs)
+        spec = trainer_spec(kind)  # the trainer's table entry (training/engine/trainers/registry.py)
+        super().__init__(*args, config_class=spec.config_class, **kwargs)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
         bases = models.exclude(backend=Backend.OPENAI)
-        if kind != JobKind.TRAIN_RM:
+        if spec.model != "score":
             bases = bases.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
         usable = models_usable_for(kind=kind, models=list(bases))
         self.fields["base_model"].queryset = bases.filter(pk__in=[m.pk for m in usable])
         self.fields["base_model"].label_from_instance = model_label
         self.fields["base_model"].help_text = (
             "A local model (backend hf or vllm) from the models page; "
-            + ("only models that can carry a score head are offered." if kind == JobKind.TRAIN_RM
+            + ("only models that can carry a score head are offered." if spec.model == "score"
                else "only causal language models are offered.")
         )
         for name, empty in AUTO_FIELD_HELP.items():  # empty = job_start picks what the model and version allow

@@ -13,8 +13,9 @@ from django.core.paginator import Page, Paginator
 
 from annotation.models import Item, Label
 
+from .engine.trainers.registry import trainer_kinds
 from .models import Job, JobKind, JobState, ModelArtifact
-from .selectors import TRAINING_KINDS, job_metric_series, jobs_for_user
+from .selectors import job_metric_series, jobs_for_user
 
 __all__ = [
     "JobResult", "MetricTable", "RecordRow", "job_result", "job_metric_summary", "job_failure_reason",
@@ -257,7 +258,7 @@ def job_records_page(job: Job, *, page: Any) -> tuple[str, Page | None]:
 
 def job_evaluations_of_model(*, user: Any, job: Job) -> tuple[ModelArtifact | None, list[Job]]:
     """(the model a training job registered, the evaluate jobs of it that `user` may see, newest first)."""
-    if job.kind not in TRAINING_KINDS:
+    if job.kind not in trainer_kinds():
         return None, []
     artifact = ModelArtifact.objects.filter(produced_by=job).only("pk", "name").first()
     if artifact is None:

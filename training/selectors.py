@@ -22,7 +22,8 @@ from django.db.models import Count, F, Q, QuerySet
 from annotation.errors import NotFound, PermissionDenied, PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion, Membership, Project, Role
 
-from .models import Job, JobKind, JobState, JudgeTemplate, ModelArtifact
+from .engine.trainers.registry import trainer_kinds
+from .models import Job, JobKind, JobState, JudgeTemplate, ModelArtifact, job_kind_choices
 
 FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
@@ -84,7 +85,7 @@ def job_list_for_user(
     and project slug (empty = any); an unknown kind or state is a 400."""
     jobs = jobs_for_user(user=user) if user is not None else Job.objects.select_related("project", "created_by")
     if kind:
-        if kind not in JobKind.values:
+        if kind not in dict(job_kind_choices()):
             raise PrefStudioError(f"no job kind {kind!r}", field="kind")
         jobs = jobs.filter(kind=kind)
     if state:
@@ -192,7 +193,6 @@ def judge_template_versions(*, project: Project) -> QuerySet[JudgeTemplate]:
 
 
 # -- training: dataset versions to train on, artifact files, comparing runs -----------------------------
-TRAINING_KINDS = (JobKind.TRAIN_RM, JobKind.TRAIN_DPO, JobKind.TRAIN_LISTWISE, JobKind.TRAIN_KTO)
 MAX_ARTIFACT_FILES = 500  # listed on the job page; the zip download has them all
 
 
@@ -273,7 +273,7 @@ def training_runs_compare(*, user: AbstractBaseUser, job_ids: list[int]) -> RunC
     """
     found = {
         job.pk: job
-        for job in jobs_for_user(user=user).filter(pk__in=job_ids, kind__in=TRAINING_KINDS, state=JobState.SUCCEEDED)
+        for job in jobs_for_user(user=user).filter(pk__in=job_ids, kind__in=trainer_kinds(), state=JobState.SUCCEEDED)
     }
     runs = [found[pk] for pk in dict.fromkeys(job_ids) if pk in found]
     finals = [_flat_numbers((run.artifacts or {}).get("metrics") or {}) for run in runs]

@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import errors
 
-from .forms import TRAINERS, EvaluateForm, TrainForm
+from .engine.trainers.registry import trainer_kinds, trainer_spec, trainer_specs
+from .forms import EvaluateForm, TrainForm
 from .models import JobKind
 from .selectors import (
     job_artifact_path,
@@ -29,7 +30,6 @@ from .selectors import (
     training_versions_for_user,
 )
 from .services.jobs import job_start
-from .services.training import ROW_KIND
 
 ZIP_CHUNK = 1 << 20  # bytes read per step while streaming a zip
 
@@ -41,11 +41,12 @@ def train_start(request: HttpRequest) -> HttpResponse:
     ?dataset_version=<id> pre-selected when it is one the trainer can read. POST: start the job; to its page, or
     the form again with its errors (400)."""
     kind = request.POST.get("trainer") or request.GET.get("trainer") or "train_rm"
-    if kind not in TRAINERS and f"train_{kind}" in TRAINERS:
-        kind = f"train_{kind}"  # ?trainer=rm|dpo|listwise|kto
-    if kind not in TRAINERS:
+    if kind not in trainer_kinds() and f"train_{kind}" in trainer_kinds():
+        kind = f"train_{kind}"  # ?trainer=rm|dpo|listwise|kto: a trainer's short name
+    if kind not in trainer_kinds():
         raise Http404(f"no trainer {kind!r}")
-    versions = training_versions_for_user(user=request.user, row_kind=ROW_KIND[kind])
+    spec = trainer_spec(kind)
+    versions = training_versions_for_user(user=request.user, row_kind=spec.row_kind)
     initial = {}
     asked = request.GET.get("dataset_version", "")
     if asked.isdigit() and versions.filter(pk=int(asked)).exists():  # others: the form's first version stands
@@ -64,8 +65,9 @@ def train_start(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
                 return redirect("job-detail", job_id=job.pk)
-    context = {"form": form, "kind": kind, "trainers": TRAINERS, "row_kind": ROW_KIND[kind],
-               "trainer_label": TRAINERS[kind], "trainer_doc": " ".join((form.config_class.__doc__ or "").split()),
+    context = {"form": form, "kind": kind, "trainers": {s.kind: s.label for s in trainer_specs()},
+               "row_kind": spec.row_kind, "trainer_label": spec.label,
+               "trainer_doc": " ".join((form.config_class.__doc__ or "").split()),
                "has_versions": versions.exists()}
     return render(request, "training/train_start.html", context, status=400 if form.errors else 200)
 

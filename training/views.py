@@ -24,13 +24,13 @@ from annotation.models import Project
 from .jobs.registry import QUEUES
 from .jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
 from .engine.judging.templates import DEFAULT_TEMPLATES
+from .engine.trainers.registry import trainer_kinds
 from .forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
-from .models import Job, JobKind, JobState
+from .models import Job, JobKind, JobState, job_kind_choices
 from .result_selectors import (
     job_eta_seconds, job_evaluations_of_model, job_failure_reason, job_metric_summary, job_records_page, job_result,
 )
 from .selectors import (
-    TRAINING_KINDS,
     job_artifact_files,
     job_chart_data,
     job_for_user,
@@ -56,7 +56,7 @@ ANY = [("", "any")]
 
 
 class JobFilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=ANY + JobKind.choices, required=False)
+    kind = forms.ChoiceField(choices=lambda: ANY + job_kind_choices(), required=False)  # trainers added later too
     state = forms.ChoiceField(choices=ANY + JobState.choices, required=False)
     project = forms.ChoiceField(required=False)
 
@@ -211,7 +211,7 @@ def _job_context(request: HttpRequest, job: Job) -> dict[str, Any]:
         # Checkpoints (many files, only needed to resume) fold away under the model and results.
         "artifact_files": [f for f in files if not f[0].startswith("checkpoints/")],
         "checkpoint_files": [f for f in files if f[0].startswith("checkpoints/")],
-        "comparable": job.kind in TRAINING_KINDS and job.state == JobState.SUCCEEDED,
+        "comparable": job.kind in trainer_kinds() and job.state == JobState.SUCCEEDED,
     }
 
 
@@ -228,7 +228,7 @@ def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = No
         "active": any(not job_is_finished(job) for job in page),
         "may_start_diagnostic": job_may_start(user=request.user, project=None),
         "query": request.GET.urlencode(),
-        "training_kinds": [k.value for k in TRAINING_KINDS],
+        "training_kinds": list(trainer_kinds()),
     }
     fragment = bool(request.htmx) and request.method == "GET"  # the polled table: no forms to build
     if not fragment:

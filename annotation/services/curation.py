@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
-from training.engine.progress import NullProgress, Progress
+from common.progress import NullProgress, Progress
 
+from .. import extensions
 from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
 from ..curation.identities import annotator_token
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
@@ -93,24 +94,20 @@ def _prompt_messages(*, project: Project, item_ids: np.ndarray) -> list[list[dic
 def _check_reward_models(reward_models: Any, project: Project) -> list[int]:
     """The ids, each a usable reward model of `project` (its own or a global one), or
     PrefStudioError(field="reward_models") before any work is done."""
-    from training.services.models import model_artifact_usable_get
-    from training.services.reward_scoring import reward_artifact
-
     if not isinstance(reward_models, (list, tuple)) or any(
             isinstance(m, bool) or not isinstance(m, int) for m in reward_models):
         raise PrefStudioError(f"reward_models must be a list of model ids, got {reward_models!r}",
                               field="reward_models")
-    for artifact_id in reward_models:
-        model_artifact_usable_get(model_id=artifact_id, project_id=project.pk, field="reward_models")
-        reward_artifact(artifact_id=artifact_id)
+    if reward_models:  # asked of the app that trains them (annotation/extensions.py); refused when there is none
+        extensions.reward_models_required().check(model_ids=reward_models, project_id=project.pk,
+                                                  field="reward_models")
     return list(dict.fromkeys(reward_models))  # one member per model, however often it is named
 
 
 def _trained_margins(*, project: Project, reward_models: list[int], item_ids: np.ndarray, texts: ItemTexts,
                      winner: np.ndarray, progress: Progress) -> list[np.ndarray]:
     """One (I,) row per trained reward model: its margin winner − loser on decided pairs, NaN elsewhere."""
-    from training.services.reward_scoring import reward_margins
-
+    reward_models_ = extensions.reward_models_required()
     rows = np.flatnonzero(np.isin(winner, (0, 1)) & texts.has_pair())
     messages = _prompt_messages(project=project, item_ids=item_ids[rows])
     w = winner[rows].astype(int)
@@ -121,7 +118,8 @@ def _trained_margins(*, project: Project, reward_models: list[int], item_ids: np
         progress.check_cancelled()
         progress.log(f"scoring {len(rows)} pairs with reward model {artifact_id}")
         member = np.full(len(winner), np.nan)
-        member[rows] = reward_margins(artifact_id=artifact_id, prompts=messages, chosen=chosen, rejected=rejected)
+        member[rows] = reward_models_.margins(model_id=artifact_id, prompts=messages, chosen=chosen,
+                                              rejected=rejected)
         members.append(member)
     return members
 

@@ -17,8 +17,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Avg, Count, Max
 
-from training.engine.progress import NullProgress, Progress
-from training.jobs.config import ConfigError, config_from_dict
+from common.config import ConfigError, config_from_dict
+from common.progress import NullProgress, Progress
 
 from ..curation.dataset import CurationConfig, CurationItem, build_rows
 from ..errors import PrefStudioError

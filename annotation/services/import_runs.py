@@ -13,6 +13,7 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
@@ -104,9 +105,8 @@ def import_run_create(
 
 
 def _enqueue(run_id: int) -> None:
-    from ..tasks import import_run_task
-
-    import_run_task.apply_async(args=[run_id], queue="default")
+    # By the task's name: annotation.tasks imports this module, so importing it back would be a cycle.
+    current_app.send_task("annotation.import_run", args=[run_id], queue="default")
 
 
 def import_run_execute(*, run_id: int) -> str:

@@ -3,6 +3,9 @@
 Owners and reviewers see every page (a non-member gets 404, an annotator 403); starting a curation run or a
 routing run is for those who may start the project's jobs (owners and staff, `job_may_start`). Shells: check
 access, call one selector or service, render.
+
+Jobs, job permissions and trainers are the training app's: these views ask annotation/extensions.py, never
+training itself. Without it there are no Train links, and curation and routing runs are refused (the page says so).
 """
 from __future__ import annotations
 
@@ -20,14 +23,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.curation.dataset import CurationConfig
 from annotation.curation.export import FORMAT_KINDS
-from training.forms import TRAINERS
-from training.jobs.registry import job_type
-from training.models import JobKind
-from training.selectors import job_may_start
-from training.services.jobs import job_start
-from training.services.training import ROW_KIND
+from annotation.curation.job_config import CurateJobConfig
 
-from .. import errors
+from .. import errors, extensions
 from ..models import DatasetRow, Project
 from ..selectors.curation import (
     agreement_for_user,
@@ -68,15 +66,15 @@ def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
 # -- curation and routing ---------------------------------------------------------------------------
 def _curate_form(project: Project, data: Any = None) -> CurateForm:
     """The form of the `curate` job's config: its `curation` object shown as CurationConfig's fields."""
-    config_class = job_type(JobKind.CURATE).config_class
-    return CurateForm(data, config_class=config_class, inner=("curation", CurationConfig), project_id=project.pk)
+    return CurateForm(data, config_class=CurateJobConfig, inner=("curation", CurationConfig), project_id=project.pk)
 
 
 def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:
     curate_form = forms_.get("curate_form") or _curate_form(project)
     return {
         "project": project,
-        "may_start": job_may_start(user=request.user, project=project),
+        "may_start": extensions.job_may_start(user=request.user, project=project),
+        "jobs_available": extensions.jobs() is not None,
         "curate_form": curate_form,
         "routing_form": forms_.get("routing_form") or RoutingForm(initial={"policy": "rules", "seed": 0}),
         "routing": routing_summary(project=project),
@@ -86,7 +84,9 @@ def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> 
 
 def _project_to_start(request: HttpRequest, slug: str) -> Project:
     project = access_checked(project_for_reviewer, user=request.user, slug=slug)
-    if not job_may_start(user=request.user, project=project):
+    if extensions.jobs() is None:
+        raise HttpForbidden("curation and routing runs are not available: the training app is not installed")
+    if not extensions.job_may_start(user=request.user, project=project):
         raise HttpForbidden("only the project's owners (and staff) may start curation and routing runs")
     return project
 
@@ -107,14 +107,14 @@ def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
     form = _curate_form(project, request.POST)
     if form.is_valid():
         try:
-            job = job_start(kind=JobKind.CURATE, config=form.config(),
-                            project=project, user=request.user)
+            job_id = extensions.jobs_required().curation_run_start(project=project, config=form.config(),
+                                                                    user=request.user)
         except errors.PermissionDenied as exc:
             raise HttpForbidden(exc.message) from exc
         except errors.PrefStudioError as exc:
             form.add_config_error(exc.field, exc.message)
         else:
-            return redirect("job-detail", job_id=job.pk)
+            return redirect(extensions.jobs_required().job_url(job_id=job_id))
     return render(request, "annotation/curation/curate.html",
                   _curation_context(request, project, curate_form=form), status=400)
 
@@ -151,16 +151,6 @@ def dataset_versions(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "annotation/curation/versions.html", {"project": project, "versions": versions})
 
 
-def _train_links(version_pk: int, kinds: set[str]) -> list[tuple[str, str]]:
-    """(trainer, URL of its start form for this version) for every trainer that reads rows this version has."""
-    url = reverse("job-start-train")
-    return [
-        (label, f"{url}?trainer={kind}&dataset_version={version_pk}")
-        for kind, label in TRAINERS.items()
-        if ROW_KIND.get(kind) in kinds
-    ]
-
-
 @require_GET
 @login_required
 def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
@@ -188,8 +178,10 @@ def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> Http
             if FORMAT_KINDS.get(fmt) is None or FORMAT_KINDS[fmt] in dict(detail.kinds)  # what the rows hold
         ],
         "filter_config": json.dumps(detail.version.filter_config, indent=2, sort_keys=True),
-        "train_links": _train_links(detail.version.pk, {kind for kind, _ in detail.kinds}),
-        "may_start": job_may_start(user=request.user, project=detail.project),
+        # (trainer, URL of its start form) for every trainer that reads rows this version has; none without training
+        "train_links": extensions.train_links(dataset_version_id=detail.version.pk,
+                                              row_kinds={kind for kind, _ in detail.kinds}),
+        "may_start": extensions.job_may_start(user=request.user, project=detail.project),
     }
     template = "annotation/curation/version.html"
     if request.htmx:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 
+from .. import extensions
 from prefstudio.config_forms import SEP, ConfigForm
 
 from ..curation.noise import SIGNALS
@@ -19,12 +20,10 @@ from ..models import RoutingPolicy
 
 
 def _reward_model_choices(project_id: int | None) -> list[tuple[int, str]]:
-    """(id, name) of the reward models (trained ones included) the project may use: its own and the global ones."""
-    from training.models import ArtifactKind
-    from training.selectors import model_artifacts_usable
-
-    models = model_artifacts_usable(project_id=project_id).filter(kind=ArtifactKind.REWARD)
-    return list(models.order_by("name").values_list("pk", "name"))
+    """(id, name) of the reward models (trained ones included) the project may use: its own and the global ones;
+    none when no app provides reward models (annotation/extensions.py)."""
+    reward_models = extensions.reward_models()
+    return reward_models.choices(project_id=project_id) if reward_models is not None else []
 
 
 # A config field whose metadata says {"options_from": key} lists ids the database knows: a multiple choice of

@@ -4,8 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from training.selectors import job_may_start
-
+from .. import extensions
 from ..selectors.dashboard import project_dashboard_for_user
 from .review import access_checked
 
@@ -15,5 +14,5 @@ from .review import access_checked
 def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     dashboard = access_checked(project_dashboard_for_user, user=request.user, slug=slug)
     context = {"dashboard": dashboard, "chart_data": dashboard.chart_data(),
-               "may_start": job_may_start(user=request.user, project=dashboard.project)}  # the Train link
+               "may_start": extensions.job_may_start(user=request.user, project=dashboard.project)}  # the Train link
     return render(request, "annotation/dashboard/project.html", context)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from training.engine.progress import Cancelled, Progress
+from common.progress import Cancelled, Progress
 from training.models import Job, JobState
 from training.services.job_progress import LOG_TAIL_LINES, MAX_METRIC_POINTS, Heartbeat, JobRowProgress
 

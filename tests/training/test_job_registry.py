@@ -5,7 +5,7 @@ from typing import Literal
 import pytest
 
 from training.jobs import registry
-from training.jobs.config import ConfigError, config_from_dict
+from common.config import ConfigError, config_from_dict
 from training.jobs.runners.diagnostic import DiagnosticConfig
 
 

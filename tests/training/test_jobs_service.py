@@ -83,12 +83,12 @@ def test_start_stores_every_config_field_and_sends_the_message_on_commit(
 def test_a_broker_that_cannot_be_reached_fails_the_job_with_the_reason(
     lab, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from training.tasks import job_run_task
+    from prefstudio.celery import app
 
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(job_run_task, "apply_async", refuse)
+    monkeypatch.setattr(app, "send_task", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         job = job_start(kind=JobKind.DIAGNOSTIC, config={}, project=lab)
     job.refresh_from_db()

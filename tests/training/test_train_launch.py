@@ -8,7 +8,7 @@ import pytest
 from training.engine.launch import (
     CANCEL_FILE, PROGRESS_FILE, RESULT_FILE, FileProgress, launch_command, launch_spec_write, run_launched,
 )
-from training.engine.progress import Cancelled, MemoryProgress
+from common.progress import Cancelled, MemoryProgress
 from training.engine.trainers.config import RewardTrainConfig
 
 from .llm_fixtures import tiny_model_dir  # noqa: F401

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .progress import NullProgress, Progress
+from common.progress import NullProgress, Progress
 
 __all__ = ["DemoLMConfig", "build_demo_lm", "CHAT_TEMPLATE", "SPECIAL_TOKENS"]
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
 
+from common.progress import Progress
+
 from .backends import LLMBackend, Messages
 from .judging.verdicts import clean_output
-from .progress import Progress
 
 __all__ = ["GeneratedResponse", "GenerationConfig", "PromptTask", "build_groups", "run_generation", "seed_for"]
 

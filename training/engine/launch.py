@@ -3,7 +3,7 @@
     python -m training.engine.launch SPEC.json                                    # one process
     accelerate launch --multi_gpu --num_processes 4 -m training.engine.launch SPEC.json   # one per GPU
 
-SPEC.json (written by `launch_spec_write`): {"kind": "train_rm" | "train_dpo" | "train_listwise" | "train_kto",
+SPEC.json (written by `launch_spec_write`): {"kind": a trainer's job kind (trainers/registry.py), e.g. "train_dpo",
 "config": asdict(the trainer's config), "train_rows": path of a JSONL file, "test_rows": path, "model_path",
 "output_dir", "noise_rate": float | null}. Every process runs the same engine function (accelerate's processes
 share the work through the Trainer); only the main process (RANK 0) reports:
@@ -27,18 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..jobs.config import config_from_dict
-from .progress import Cancelled, Progress, check_metric_values, clamp_fraction
+from common.config import config_from_dict
+from common.progress import Cancelled, Progress, check_metric_values, clamp_fraction
 
-__all__ = ["TRAINERS", "trainer_for", "launch_command", "launch_spec_write", "run_launched", "result_dict", "main"]
+__all__ = ["trainer_for", "launch_command", "launch_spec_write", "run_launched", "result_dict", "main"]
 
-# kind -> (module of training.engine.trainers, engine function name, config class name in trainers.config).
-TRAINERS = {
-    "train_rm": ("reward", "train_reward_model", "RewardTrainConfig"),
-    "train_dpo": ("dpo", "train_dpo", "DPOTrainConfig"),
-    "train_listwise": ("listwise", "train_listwise", "ListwiseTrainConfig"),
-    "train_kto": ("kto", "train_kto", "KTOTrainConfig"),
-}
 PROGRESS_FILE, RESULT_FILE, CANCEL_FILE, SPEC_FILE, LOG_FILE = (
     "progress.jsonl", "result.json", "CANCEL", "launch.json", "launch.log")
 POLL_SECONDS = 0.5  # how often the parent reads the progress file and checks for a cancel
@@ -46,17 +39,13 @@ STOP_GRACE_SECONDS = 60  # after CANCEL, how long the children get to stop at th
 
 
 def trainer_for(kind: str) -> tuple[type, Any]:
-    """(config class, engine function) of a training job kind. Imports torch and TRL: call it where a trainer
-    runs, not at import time."""
-    import importlib
+    """(config class, engine function) of a training job kind, from its TrainerSpec (trainers/registry.py).
+    Imports torch and TRL: call it where a trainer runs, not at import time."""
+    from .trainers.registry import trainer_entry, trainer_kinds, trainer_spec
 
-    from .trainers import config as configs
-
-    if kind not in TRAINERS:
-        raise ValueError(f"kind must be one of {', '.join(TRAINERS)}, got {kind!r}")
-    module, function_name, config_name = TRAINERS[kind]
-    engine = importlib.import_module(f"{__package__}.trainers.{module}")
-    return getattr(configs, config_name), getattr(engine, function_name)
+    if kind not in trainer_kinds():
+        raise ValueError(f"kind must be one of {', '.join(trainer_kinds())}, got {kind!r}")
+    return trainer_spec(kind).config_class, trainer_entry(kind)
 
 
 def launch_command(

@@ -2,7 +2,7 @@
 
 The machinery that runs any job (Job rows, queues, progress, cancel, lost workers) is in
 training/services/jobs.py; what one kind of job does is its runner, in training/jobs/runners/.
-"""
-from .registry import JobContext, JobType, UnknownJobKind, job_type, job_types, register
 
-__all__ = ["JobContext", "JobType", "UnknownJobKind", "job_type", "job_types", "register"]
+Import from the modules themselves (`training.jobs.registry`): this package re-exports nothing, because
+the registry imports `training.jobs.runners` through it, and a re-export here would make the two a cycle.
+"""

@@ -4,7 +4,7 @@ A runner is the part of a job that knows what the job does:
 
     def run(config: MyConfig, progress: Progress, context: JobContext) -> dict: ...
 
-It gets the parsed config dataclass, a `training.engine.progress.Progress` (the Job row behind it, see
+It gets the parsed config dataclass, a `common.progress.Progress` (the Job row behind it, see
 training/services/job_progress.py) and a `JobContext` (ids, not model instances), and returns a JSON-able dict
 that becomes the Job's `artifacts` (counts, ids of rows it created, paths of files it wrote). It raises to fail
 the job; `Cancelled` (from `progress.check_cancelled()`) ends it cancelled.
@@ -19,6 +19,11 @@ must stay cheap to import: import torch / vLLM / transformers inside the runner,
 
     @register(JobKind.GENERATE, config=GenerationConfig, queue="gpu")
     def run(config, progress, context): ...
+
+A family of kinds that comes from a table of its own registers a *source* instead: a function returning
+JobTypes, asked each time the registry is (the trainers: training/jobs/runners/train.py reads the TrainerSpec
+table, so a trainer registered later, e.g. by a test, is a job kind at once). A kind registered with
+`register` wins over one of the same name from a source.
 """
 from __future__ import annotations
 
@@ -26,15 +31,18 @@ import importlib
 import logging
 import pkgutil
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.progress import Progress
-from .config import config_from_dict
+from common.progress import Progress
+from common.config import config_from_dict
 
-__all__ = ["QUEUES", "JobContext", "JobType", "UnknownJobKind", "register", "unregister", "job_type", "job_types"]
+__all__ = [
+    "QUEUES", "JobContext", "JobType", "UnknownJobKind", "register", "register_source", "unregister", "job_type",
+    "job_types",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +81,7 @@ class JobType:
     needs_dataset_version: bool = False
 
     def parse_config(self, data: Any) -> Any:
-        """The config dataclass for `data` (JSON); raises training.jobs.config.ConfigError naming the field."""
+        """The config dataclass for `data` (JSON); raises common.config.ConfigError naming the field."""
         return config_from_dict(self.config_class, data)
 
     def queue_for(self, config: Any) -> str:
@@ -93,6 +101,7 @@ class UnknownJobKind(LookupError):
 
 
 _types: dict[str, JobType] = {}
+_sources: list[Callable[[], Iterable[JobType]]] = []
 _import_errors: dict[str, str] = {}  # runner module -> why it failed to import
 _discovered = False
 _lock = threading.Lock()
@@ -121,6 +130,20 @@ def register(
     return decorate
 
 
+def register_source(source: Callable[[], Iterable[JobType]]) -> Callable[[], Iterable[JobType]]:
+    """Register a function that lists JobTypes (asked on every lookup; see the module docstring)."""
+    if source not in _sources:
+        _sources.append(source)
+    return source
+
+
+def _registered() -> dict[str, JobType]:
+    found = {}
+    for source in _sources:
+        found.update((jtype.kind, jtype) for jtype in source())
+    return {**found, **_types}
+
+
 def unregister(kind: str) -> None:
     """Forget a kind's runner (tests register throw-away kinds and remove them again)."""
     _types.pop(str(getattr(kind, "value", kind)), None)
@@ -131,7 +154,7 @@ def job_type(kind: str) -> JobType:
     autodiscover()
     kind_value = str(getattr(kind, "value", kind))
     try:
-        return _types[kind_value]
+        return _registered()[kind_value]
     except KeyError:
         reason = "; ".join(f"{module} failed to import ({error})" for module, error in _import_errors.items())
         raise UnknownJobKind(kind_value, reason) from None
@@ -140,7 +163,8 @@ def job_type(kind: str) -> JobType:
 def job_types() -> list[JobType]:
     """Every registered kind, by kind name."""
     autodiscover()
-    return [_types[k] for k in sorted(_types)]
+    types_ = _registered()
+    return [types_[k] for k in sorted(types_)]
 
 
 def autodiscover() -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from annotation.errors import PrefStudioError
+from common.progress import Progress
 
-from ..engine.progress import Progress
 from ..engine.trainers.heldout import EvaluateConfig
 from ..models import ArtifactKind, Backend, Job, ModelArtifact
 

@@ -1,26 +1,24 @@
 """Generate jobs: sample responses for a project's prompts and build items from them.
 
-The engine (training.engine.generation) samples and pairs; this module picks the prompts, writes the
-Responses (origin generated, with model, sampling parameters and seed) and the Items, in bulk and keyed
-by content like the importer: a response's id is `response_id(text, model)` and an item's id is a digest
-of its prompt and responses, so a re-run of the same job writes nothing new.
+The engine (training.engine.generation) samples and pairs; this module picks the prompts and has annotation's
+services (annotation/services/generated.py) write the Responses (origin generated, with model, sampling
+parameters and seed) and the Items, in bulk and keyed by content like the importer: a response's id is
+`response_id(text, model)` and an item's id is a digest of its prompt and responses, so a re-run of the same
+job writes nothing new.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from django.db import transaction
-
 from annotation.errors import PrefStudioError
-from annotation.importing.ids import content_id, response_id
-from annotation.models import Item, ItemResponse, Project, Prompt, Response, ResponseOrigin, TaskKind
-from annotation.services.projects import project_add_task_kinds
+from annotation.models import Project, Prompt, Response
+from annotation.services.generated import SampledResponse, generated_items_write, generated_responses_write
+from common.progress import Progress
 
 from ..engine.generation import GeneratedResponse, GenerationConfig, PromptTask, build_groups, run_generation
 from ..engine.judging import Judge, JudgeConfig, JudgeTask
 from ..engine.judging.verdicts import clean_output
-from ..engine.progress import Progress
 from .backends import backend_for, model_for_generation
 from .judge_templates import judge_template_get
 
@@ -39,7 +37,8 @@ def generation_prompts(*, project: Project, config: GenerationConfig) -> list[Pr
 
 
 class ResponseWriter:
-    """Writes generated responses (new ones only) and remembers each prompt's responses in order."""
+    """Writes generated responses (new ones only, through annotation's service) and remembers each prompt's
+    responses in order."""
 
     def __init__(self, *, names: dict[int, str], backends: dict[int, str], config: GenerationConfig) -> None:
         self.names, self.backends, self.config = names, backends, config
@@ -48,33 +47,21 @@ class ResponseWriter:
 
     def __call__(self, generated: list[GeneratedResponse]) -> None:
         cfg = self.config
-        rows = {}
-        for g in generated:
-            text = clean_output(g.text)
-            key = (g.prompt_key, response_id(text, self.names[g.model_id]))
-            rows.setdefault(key, Response(
-                prompt_id=g.prompt_key, external_id=key[1], text=text, model_name=self.names[g.model_id],
-                origin=ResponseOrigin.GENERATED, seed=g.seed,
+        responses = [
+            SampledResponse(
+                prompt_id=g.prompt_key, text=clean_output(g.text), model_name=self.names[g.model_id], seed=g.seed,
                 gen_params={"temperature": cfg.temperature, "top_p": cfg.top_p, "max_tokens": cfg.max_tokens,
                             "n": cfg.n, "sample_index": g.sample_index, "job_seed": cfg.seed,
                             "backend": self.backends[g.model_id], "finish_reason": g.finish_reason,
                             "n_tokens": g.n_tokens},
-            ))
-        if not rows:
-            return
-        with transaction.atomic():
-            before = Response.objects.filter(prompt_id__in={p for p, _ in rows},
-                                             external_id__in={e for _, e in rows}).count()
-            Response.objects.bulk_create(rows.values(), ignore_conflicts=True, batch_size=500)
-            stored = {
-                (p, e): pk for p, e, pk in Response.objects.filter(
-                    prompt_id__in={p for p, _ in rows}, external_id__in={e for _, e in rows}
-                ).values_list("prompt_id", "external_id", "pk")
-            }
-        self.created += len(stored) - before
-        for key in rows:  # generation order, first sample of an identical text wins
-            if stored[key] not in self.by_prompt[key[0]]:
-                self.by_prompt[key[0]].append(stored[key])
+            )
+            for g in generated
+        ]
+        stored, created = generated_responses_write(responses=responses)
+        self.created += created
+        for (prompt, _), pk in stored.items():  # generation order, first sample of an identical text wins
+            if pk not in self.by_prompt[prompt]:
+                self.by_prompt[prompt].append(pk)
 
 
 def _scores(*, project: Project, config: GenerationConfig, by_prompt: dict[int, list[int]],
@@ -93,45 +80,6 @@ def _scores(*, project: Project, config: GenerationConfig, by_prompt: dict[int, 
         for task, ratings in zip(batch, judge.expected_ratings(batch)):
             scores.update((r, v) for r, v in zip(by_prompt[task.key], ratings) if v is not None)
     return scores
-
-
-@transaction.atomic
-def generated_items_write(*, project: Project, groups: dict[int, list[tuple[int, ...]]], pairing: str,
-                          job_id: int | None, scores: dict[int, float] | None = None) -> dict[str, int]:
-    """Items for the response groups of each prompt (prompt id -> tuples of response ids, item order).
-
-    Keyed by content: the same prompt and responses in the same order is the same item, so writing
-    twice adds nothing. Returns counts created / existing.
-    """
-    external = dict(Response.objects.filter(pk__in={r for gs in groups.values() for g in gs for r in g})
-                    .values_list("pk", "external_id"))
-    prompt_ids = dict(Prompt.objects.filter(pk__in=groups).values_list("pk", "external_id"))
-    wanted = {}
-    for prompt, tuples in groups.items():
-        for group in tuples:
-            key = content_id("generated", prompt_ids[prompt], [external[r] for r in group], prefix="g-")
-            wanted[key] = (prompt, group)
-    existing = set(Item.objects.filter(project=project, external_id__in=list(wanted)).values_list("external_id", flat=True))
-    kinds = set()
-    new_items = []
-    for key, (prompt, group) in wanted.items():
-        if key in existing:
-            continue
-        kind = TaskKind.LISTWISE if pairing == "listwise_k" else TaskKind.PAIRWISE
-        kinds.add(kind)
-        metadata: dict[str, Any] = {"source": "generate", "pairing": pairing, "job": job_id}
-        if scores is not None:
-            metadata["scores"] = [scores.get(r) for r in group]
-        new_items.append(Item(project=project, prompt_id=prompt, external_id=key, kind=kind,
-                              n_responses=len(group), metadata=metadata))
-    Item.objects.bulk_create(new_items, batch_size=500)  # PostgreSQL returns the new primary keys
-    ItemResponse.objects.bulk_create(
-        [ItemResponse(item=item, position=i, response_id=r) for item in new_items
-         for i, r in enumerate(wanted[item.external_id][1])],
-        batch_size=2000,
-    )
-    project_add_task_kinds(project=project, kinds=kinds)
-    return {"items_created": len(new_items), "items_existing": len(existing)}
 
 
 def generation_run(*, project_id: int, config: GenerationConfig, progress: Progress,

@@ -27,7 +27,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from ..engine.progress import Cancelled, check_metric_values, clamp_fraction
+from common.progress import Cancelled, check_metric_values, clamp_fraction
+
 from ..models import Job, JobState
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ TAKEN_OVER = "this run no longer owns the job (its worker was taken for lost)"
 
 
 class JobRowProgress:
-    """A `training.engine.progress.Progress` that writes to Job `job_id` (run number `attempt`)."""
+    """A `common.progress.Progress` that writes to Job `job_id` (run number `attempt`)."""
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -48,12 +49,13 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from annotation.models import DatasetVersion, Project
+from common.config import ConfigError
+from common.progress import Cancelled
 
-from ..engine.progress import Cancelled
-from ..jobs.config import ConfigError
+from ..engine.trainers.registry import trainer_kinds
 from ..jobs.registry import QUEUES, JobContext, UnknownJobKind, job_type
 from ..models import Job, JobKind, JobState, ModelArtifact
-from ..selectors import FINISHED, TRAINING_KINDS, job_for_user, job_may_manage, job_may_start
+from ..selectors import FINISHED, job_for_user, job_may_manage, job_may_start
 from .job_limits import job_limits_check, job_models_check
 from .broker import broker_task_ids_present
 from .job_progress import LOG_TAIL_LINES, MESSAGE_CHARS, Heartbeat, JobRowProgress
@@ -99,7 +101,7 @@ def job_start(
 def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project | None,
                 dataset_version: DatasetVersion | None, user: AbstractBaseUser | None) -> Job:
     """job_start's checks of the request itself, then the row and its message (inside job_start's transaction)."""
-    if jtype.kind in TRAINING_KINDS and dataset_version is None:
+    if jtype.kind in trainer_kinds() and dataset_version is None:
         # A trainer reads nothing else: refuse now rather than queue a job that can only fail on the worker.
         raise PrefStudioError(f"a {jtype.kind} job needs a dataset version to train on", field="dataset_version")
     if jtype.needs_dataset_version and dataset_version is None:
@@ -107,7 +109,7 @@ def _job_create(*, jtype: Any, config: dict[str, Any] | None, project: Project |
     if dataset_version is not None and project is not None and dataset_version.project_id != project.pk:
         raise PrefStudioError("the dataset version belongs to another project", field="dataset_version")
     config = {} if config is None else config
-    if jtype.kind in TRAINING_KINDS and isinstance(config, dict):
+    if jtype.kind in trainer_kinds() and isinstance(config, dict):
         # The model's limits and the version's rows: refuse what cannot run, fill in max_length / batch_size.
         config = training_config_resolve(kind=jtype.kind, config=config, dataset_version=dataset_version)
     elif jtype.kind == JobKind.GENERATE and isinstance(config, dict):
@@ -447,10 +449,8 @@ def _send_on_commit(*, job_id: int, task_id: str, queue: str) -> None:
     """Send `training.job_run(job_id)` to `queue` once the transaction commits; a broker failure fails the job."""
 
     def send() -> None:
-        from ..tasks import job_run_task
-
-        try:
-            job_run_task.apply_async(args=[job_id], queue=queue, task_id=task_id)
+        try:  # by the task's name: training.tasks imports this module, so importing it back would be a cycle
+            current_app.send_task("training.job_run", args=[job_id], queue=queue, task_id=task_id)
         except Exception as exc:  # noqa: BLE001 -- the row must not stay queued with no message behind it
             logger.exception("could not queue job %s", job_id)
             Job.objects.filter(pk=job_id, state=JobState.QUEUED, celery_task_id=task_id).update(

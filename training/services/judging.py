@@ -13,11 +13,12 @@ from typing import Any
 from django.db import transaction
 
 from annotation.errors import Conflict, PrefStudioError
-from annotation.models import Annotator, AnnotatorKind, Item, ItemState, Project, TaskKind
+from annotation.models import Annotator, Item, ItemState, Project, TaskKind
+from annotation.services.generated import judge_annotator_get_or_create
 from annotation.services.labels import label_create
+from common.progress import Progress
 
 from ..engine.judging import Judge, JudgeConfig, JudgeResult, JudgeTask, run_judge
-from ..engine.progress import Progress
 from ..models import ArtifactKind, JudgeTemplate, ModelArtifact
 from .backends import backend_for, model_for_generation
 from .judge_templates import judge_template_get
@@ -68,24 +69,6 @@ def judge_default_name(identity: dict) -> str:
         parts.append("votes")
     suffix = f" [{' '.join(parts)}]"
     return identity["model"][: NAME_LENGTH - len(suffix)] + suffix
-
-
-def judge_annotator_get_or_create(*, name: str, identity: dict) -> Annotator:
-    """The judge annotator `name`, created with `identity` as its config; an existing one must match it."""
-    with transaction.atomic():
-        annotator, created = Annotator.objects.get_or_create(
-            name=name, defaults={"kind": AnnotatorKind.JUDGE, "config": identity}
-        )
-    if created:
-        return annotator
-    if annotator.kind != AnnotatorKind.JUDGE:
-        raise PrefStudioError(f"{name!r} is a human annotator, not a judge", field="judge_name")
-    if annotator.config != identity:
-        raise PrefStudioError(
-            f"judge {name!r} already exists with another setup (model, mode, template or sampling); "
-            "choose another judge_name", field="judge_name",
-        )
-    return annotator
 
 
 def judge_items(*, project: Project, annotator: Annotator, item_ids: list[int]) -> list[int]:

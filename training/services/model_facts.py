@@ -24,15 +24,21 @@ from typing import Any
 
 from annotation.errors import PrefStudioError
 
+from ..engine.trainers.registry import trainer_kinds, trainer_spec
 from ..models import Backend, ModelArtifact
 
 __all__ = ["ModelFacts", "model_facts", "model_facts_for", "model_check_for_kind", "TOKENIZER_NO_LIMIT"]
 
 # transformers writes model_max_length = int(1e30) when a tokenizer has no limit of its own.
 TOKENIZER_NO_LIMIT = 10**9
-# Trainers that tune a causal LM policy (and generation, which samples from one); the reward model needs a score head.
-CAUSAL_KINDS = frozenset({"train_dpo", "train_kto", "train_listwise", "generate"})
-SCORE_HEAD_KINDS = frozenset({"train_rm"})
+
+
+def _needs(kind: str) -> str | None:
+    """What a job of `kind` needs of its model: "causal_lm" (generation, and the trainers that tune a policy),
+    "score" (a reward-model trainer: a score head), or None. The trainers say so in their TrainerSpec."""
+    if kind == "generate":
+        return "causal_lm"
+    return trainer_spec(kind).model if kind in trainer_kinds() else None
 
 
 @dataclass(frozen=True)
@@ -142,14 +148,15 @@ def model_check_for_kind(*, model: ModelArtifact, kind: str, field: str) -> Mode
     facts = model_facts_for(model)
     if facts is None:
         return None
-    if kind in CAUSAL_KINDS and not facts.is_causal_lm:
+    needs = _needs(str(getattr(kind, "value", kind)))
+    if needs == "causal_lm" and not facts.is_causal_lm:
         arch = ", ".join(facts.architectures) or facts.model_type
         doing = "generation" if kind == "generate" else f"a {kind} job"
         raise PrefStudioError(
             f"model {model.name!r} ({arch}) is not a causal language model: {doing} needs one that generates text",
             field=field,
         )
-    if kind in SCORE_HEAD_KINDS and not facts.can_score:
+    if needs == "score" and not facts.can_score:
         raise PrefStudioError(
             f"model {model.name!r} ({facts.model_type}) cannot carry a score head: transformers has no "
             "sequence-classification class for it",

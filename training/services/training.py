@@ -1,11 +1,9 @@
 """Training use cases around the Django-free engines (training/engine/trainers/): read a dataset version's rows
 in the shape the engines take, estimate its noise rate, and register a finished run as a ModelArtifact.
 
-Which rows each trainer reads (DatasetRow.kind, written by curation):
-
-    train_rm, train_dpo -> "pairwise"  (listwise items and edit pairs were expanded to pairs by curation)
-    train_listwise      -> "listwise"
-    train_kto           -> "unpaired"  (thumbs)
+Which rows a trainer reads (DatasetRow.kind, written by curation) is its TrainerSpec's `row_kind`
+(training/engine/trainers/registry.py): "pairwise" (listwise items and edit pairs were expanded to pairs by
+curation), "listwise", or "unpaired" (thumbs).
 
 A row becomes one dict: its `data` (prompt, chosen, rejected, margin / responses, ranking / completion, label)
 plus "weight", "split", and from its provenance "source" ("human" | "ai" | "hybrid" | "gold" | None) and
@@ -23,20 +21,15 @@ from django.db import transaction
 from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion
 
-from ..models import ArtifactKind, Backend, Job, JobKind, ModelArtifact
+from ..engine.trainers.registry import trainer_spec
+from ..models import ArtifactKind, Backend, Job, ModelArtifact
 from .model_facts import model_check_for_kind
 
 __all__ = [
-    "ROW_KIND", "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
+    "training_rows", "dataset_version_row_counts", "dataset_version_noise_rate", "training_config_hash",
     "training_base_location", "training_result_register", "training_config_resolve", "dataset_version_zero_rows_reason",
 ]
 
-ROW_KIND: dict[str, str] = {
-    JobKind.TRAIN_RM.value: "pairwise",
-    JobKind.TRAIN_DPO.value: "pairwise",
-    JobKind.TRAIN_LISTWISE.value: "listwise",
-    JobKind.TRAIN_KTO.value: "unpaired",
-}
 ROW_CHUNK = 2000  # rows fetched per round trip: a 100k-row version never sits in memory as model instances
 MAX_NOISE_RATE = 0.49  # rDPO's epsilon must stay below 1/2 (at 1/2 the corrected loss divides by zero)
 
@@ -148,7 +141,7 @@ def training_result_register(
     existing = ModelArtifact.objects.filter(produced_by_id=job_id).first()
     if existing is not None:
         return existing
-    if kind == JobKind.TRAIN_RM:
+    if trainer_spec(kind).model == "score":
         artifact_kind = ArtifactKind.REWARD
     else:
         artifact_kind = ArtifactKind.ADAPTER if lora else ArtifactKind.BASE
@@ -186,7 +179,7 @@ def training_config_resolve(*, kind: str, config: dict[str, Any], dataset_versio
 
     config = dict(config)
     defaults = {f.name: f.default for f in fields(job_type(kind).config_class)}
-    row_kind = ROW_KIND[kind]
+    row_kind = trainer_spec(kind).row_kind
     n_rows = dataset_version_row_counts(dataset_version_ids=[dataset_version.pk])[dataset_version.pk].get(row_kind, 0)
     if n_rows == 0:
         raise PrefStudioError(

@@ -12,7 +12,7 @@ from annotation.curation.dataset import (
     item_split,
     row_weight,
 )
-from training.jobs.config import ConfigError, config_from_dict
+from common.config import ConfigError, config_from_dict
 
 PROMPT = [{"role": "user", "content": "q"}]
 

@@ -136,7 +136,7 @@ def test_the_curate_job_refuses_a_bad_curation_config_when_started(project):
 
 
 def test_progress_rises_to_the_end_and_a_cancelled_run_freezes_nothing(project):
-    from training.engine.progress import Cancelled, MemoryProgress
+    from common.progress import Cancelled, MemoryProgress
 
     progress = MemoryProgress()
     dataset_version_create(project=project, config=FAST, progress=progress)

@@ -3,7 +3,7 @@ import pytest
 
 from training.engine.backends import BackendSpec, open_backend
 from training.engine.demo_lm import DemoLMConfig, build_demo_lm
-from training.engine.progress import MemoryProgress
+from common.progress import MemoryProgress
 
 TEXTS = [
     ("Rewrite the sentence to be concise: I am writing to tell you that I will be late.", "I will be late."),

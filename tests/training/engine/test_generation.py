@@ -5,7 +5,7 @@ from itertools import combinations
 import pytest
 
 from training.engine.generation import GenerationConfig, PromptTask, build_groups, run_generation, seed_for
-from training.engine.progress import Cancelled, MemoryProgress
+from common.progress import Cancelled, MemoryProgress
 
 from .fake_backend import ScriptedBackend
 

@@ -13,7 +13,7 @@ from training.engine.judging.verdicts import (
     parse_verdict,
     parse_yes_no,
 )
-from training.engine.progress import Cancelled, MemoryProgress
+from common.progress import Cancelled, MemoryProgress
 
 from .fake_backend import ScriptedBackend, log, shown
 

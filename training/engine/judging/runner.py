@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from common.progress import Progress
+
 from ..backends import Constraint, LLMBackend, Messages
-from ..progress import Progress
-from . import scoring
 from .config import JudgeConfig
+from .scoring import (
+    argmax_verdict, combine_orders, expected_value, normalize_logprobs, p_first_better, poisson_binomial,
+    preference_from_scores, ranking_from_pairwise, ranking_from_scores, vote_distribution,
+)
 from .templates import DEFAULT_TEMPLATES, conversation_text, render
 from .verdicts import clean_output, parse_checklist, parse_rating, parse_verdict, parse_yes_no
 
@@ -154,10 +158,10 @@ class Judge:
             distribution, source = None, "unparsable"
             if any(p is not None for p in parsed):  # an answer nobody can read gets no distribution
                 if logprobs is not None:
-                    distribution, source = scoring.normalize_logprobs(logprobs[i]), "logprobs"
+                    distribution, source = normalize_logprobs(logprobs[i]), "logprobs"
                 if distribution is None:
                     votes = [question.to_choice(p) if p is not None else None for p in parsed]
-                    distribution, source = scoring.vote_distribution(votes, question.choices), "votes"
+                    distribution, source = vote_distribution(votes, question.choices), "votes"
             answers.append(Answer(outputs, parsed, distribution, source))
         return answers
 
@@ -183,7 +187,7 @@ class Judge:
             pairs, trace, prefs = {}, {"mode": "pairwise", "pairs": []}, {}
             for i, j in combinations(range(len(task.responses)), 2):
                 shown, swapped = answers[(t, i, j)], answers[(t, j, i)]
-                combined = scoring.combine_orders(shown.distribution, swapped.distribution)
+                combined = combine_orders(shown.distribution, swapped.distribution)
                 pairs[(i, j)] = (combined, shown, swapped)
                 trace["pairs"].append({
                     "positions": [i, j], "shown": shown.trace(), "swapped": swapped.trace(),
@@ -214,7 +218,7 @@ class Judge:
             return JudgeResult(task.key, False, winner=combined.winner, probability=combined.probability,
                                swap_consistent=combined.swap_consistent,
                                rationale=readable.rationale if readable else "", trace=trace)
-        ranking = scoring.ranking_from_pairwise(len(task.responses), prefs)
+        ranking = ranking_from_pairwise(len(task.responses), prefs)
         if ranking is None:
             return JudgeResult(task.key, unparsable=True, trace=trace)
         checked = [c.swap_consistent for c, _, _ in pairs.values() if c is not None and c.swap_consistent is not None]
@@ -224,7 +228,7 @@ class Judge:
     def expected_ratings(self, tasks: Sequence[JudgeTask]) -> list[list[float | None]]:
         """Each task's responses rated 1-10 on their own: the expected rating (None = unreadable answer)."""
         return [
-            [scoring.expected_value(d, SCALE) if d is not None else None for d in dists]
+            [expected_value(d, SCALE) if d is not None else None for d in dists]
             for dists, _ in self._ratings(tasks)
         ]
 
@@ -241,7 +245,7 @@ class Judge:
             mine = [answers[(t, r)] for r in range(len(task.responses))]
             trace = {"mode": "rating", "responses": [a.trace() for a in mine]}
             for a, entry in zip(mine, trace["responses"]):
-                entry["expected"] = scoring.expected_value(a.distribution, SCALE) if a.distribution else None
+                entry["expected"] = expected_value(a.distribution, SCALE) if a.distribution else None
             rationale = "\n\n".join(
                 f"{chr(65 + r) if r < 26 else r}: {a.outputs[0]}" for r, a in enumerate(mine) if a.outputs
             )
@@ -277,7 +281,7 @@ class Judge:
                 mine = [answers[(t, r, q)] for q in range(len(checks))]
                 p_yes = [a.distribution[0] if a.distribution else None for a in mine]
                 trace["responses"].append({"checks": [a.trace() for a in mine], "p_yes": p_yes})
-                dists.append(None if None in p_yes else scoring.poisson_binomial(p_yes))
+                dists.append(None if None in p_yes else poisson_binomial(p_yes))
                 trace["responses"][-1]["pass_rate"] = (
                     sum(p_yes) / len(p_yes) if None not in p_yes else None
                 )
@@ -315,14 +319,14 @@ class Judge:
         rationale = trace.pop("rationale", "")
         if any(d is None for d in dists):
             return JudgeResult(task.key, unparsable=True, trace=trace)
-        values = [scoring.expected_value(d, range(len(d))) for d in dists]
+        values = [expected_value(d, range(len(d))) for d in dists]
         if task.kind == "pairwise":
-            verdict = scoring.preference_from_scores(dists[0], dists[1])
+            verdict = preference_from_scores(dists[0], dists[1])
             trace["preference"] = verdict
-            return JudgeResult(task.key, False, winner=scoring.argmax_verdict(verdict),
-                               probability=scoring.p_first_better(verdict), rationale=rationale, trace=trace)
+            return JudgeResult(task.key, False, winner=argmax_verdict(verdict),
+                               probability=p_first_better(verdict), rationale=rationale, trace=trace)
         trace["expected"] = values
-        return JudgeResult(task.key, False, ranking=scoring.ranking_from_scores(values), rationale=rationale,
+        return JudgeResult(task.key, False, ranking=ranking_from_scores(values), rationale=rationale,
                            trace=trace)
 
 

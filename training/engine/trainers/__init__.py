@@ -6,7 +6,7 @@ Plain Python (no Django). Every trainer has the same shape:
 
 `config` is the job's config dataclass (config.py), rows are the dataset-row dicts (data.py), `model_path` a
 local model folder, `output_dir` the job's artifact folder (checkpoints/ and model/ go there; a re-run with the
-same folder resumes from the latest checkpoint), `progress` a training.engine.progress.Progress.
+same folder resumes from the latest checkpoint), `progress` a common.progress.Progress.
 
 Import cost: the config dataclasses are imported eagerly (job registration needs them and must stay cheap);
 everything else (torch, transformers, TRL) is imported on first use of its name (PEP 562 `__getattr__`).

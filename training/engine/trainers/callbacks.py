@@ -1,4 +1,4 @@
-"""A transformers TrainerCallback that forwards training to the `Progress` protocol (training/engine/progress.py).
+"""A transformers TrainerCallback that forwards training to the `Progress` protocol (common/progress.py).
 
 - every optimizer step: `check_cancelled()` first (so a cancel stops before the next step's work, and the last
   checkpoint is the resume point), then `update(step / max_steps, "step 12/40 · ETA 0:01:10")`;
@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from transformers import TrainerCallback
 
-from ..progress import Progress
+from common.progress import Progress
 
 __all__ = ["ProgressCallback", "metric_values"]
 

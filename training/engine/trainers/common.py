@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from ..progress import Progress
+from common.progress import Progress
+
 from .callbacks import ProgressCallback
 from .config import TrainConfig
 

@@ -21,7 +21,8 @@ import torch
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-from ..progress import Progress
+from common.progress import Progress
+
 from .common import (
     TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
 )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from trl import KTOConfig, KTOTrainer
 
-from ..progress import Progress
+from common.progress import Progress
+
 from .common import TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
 from .config import KTOTrainConfig
 from .data import unpaired_rows

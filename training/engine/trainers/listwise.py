@@ -16,7 +16,8 @@ import torch
 from torch.utils.data import Dataset
 from transformers import Trainer, TrainingArguments
 
-from ..progress import Progress
+from common.progress import Progress
+
 from .common import TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
 from .config import ListwiseTrainConfig
 from .data import listwise_rows, normalised_weights

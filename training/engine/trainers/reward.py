@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from trl import RewardConfig, RewardTrainer
 from trl.trainer.reward_trainer import DataCollatorForPreference
 
-from ..progress import Progress
+from common.progress import Progress
+
 from .common import (
     TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
 )

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from common.progress import NullProgress, Progress
+
 from ..backends import BackendSpec, Messages, open_backend
 from ..judging.runner import JudgeResult, JudgeTask
-from ..progress import NullProgress, Progress
 
 __all__ = ["PairJudge", "check_adapter_base", "held_out_prompts", "policy_position", "win_rate"]
 

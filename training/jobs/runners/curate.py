@@ -1,34 +1,16 @@
-"""The CURATE job: a curation run that freezes a dataset version (annotation.services.datasets)."""
+"""The CURATE job: a curation run that freezes a dataset version (annotation.services.datasets).
+
+Its config, CurateJobConfig, is annotation's (annotation/curation/job_config.py): the curation page builds its form
+from it without asking training."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from ...engine.progress import Progress
+from annotation.curation.job_config import CurateJobConfig
+from common.progress import Progress
+
 from ...models import JobKind
 from ..registry import JobContext, register
-
-
-@dataclass
-class CurateJobConfig:
-    """A curation run: the CurationConfig (annotation.curation.dataset) as JSON, and a name for the version."""
-
-    curation: dict[str, Any] = field(default_factory=dict)
-    """The CurationConfig fields (method, drop, downweight, ties, listwise_pairs, test_fraction, seed, ...);
-    missing ones take their defaults. Checked when the job is started, so a typo never reaches a worker."""
-    name: str = ""
-    """A name for the dataset version (at most 200 characters)."""
-
-    def __post_init__(self) -> None:
-        from annotation.curation.dataset import CurationConfig
-        from training.jobs.config import ConfigError, config_from_dict
-
-        if len(self.name) > 200:
-            raise ValueError(f"name may be at most 200 characters, got {len(self.name)}")
-        try:
-            config_from_dict(CurationConfig, self.curation)
-        except ConfigError as exc:
-            raise ConfigError(f"curation.{exc.field}" if exc.field else "curation", exc.message) from exc
 
 
 @register(JobKind.CURATE, config=CurateJobConfig, queue="default", rerun_on_worker_lost=False)

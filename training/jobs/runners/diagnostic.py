@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ...engine.progress import Progress
+from common.progress import Progress
+
 from ...models import JobKind
 from ..registry import QUEUES, JobContext, register
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...engine.progress import Progress
+from common.progress import Progress
+
 from ...engine.trainers.heldout import EvaluateConfig
 from ...models import JobKind
 from ..registry import JobContext, register

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.progress import Progress
+
 from ...engine.judging.config import JudgeConfig
-from ...engine.progress import Progress
 from ...models import JobKind
 from ..registry import JobContext, register
 

@@ -1,4 +1,4 @@
-"""The training jobs (train_rm, train_dpo, train_listwise, train_kto) on queue "gpu".
+"""The training jobs: one job kind per trainer of the TrainerSpec table (training/engine/trainers/registry.py).
 
 Thin: load the job's dataset version rows (training.services.training), resolve the base model's directory,
 run the engine (training/engine/trainers/) with output_dir = the job's artifact directory, write run.json, and
@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...engine.progress import Progress
-from ...engine.trainers.config import DPOTrainConfig, KTOTrainConfig, ListwiseTrainConfig, RewardTrainConfig
-from ...models import JobKind
-from ..registry import JobContext, register
+from common.progress import Progress
+
+from ...engine.trainers.registry import trainer_spec, trainer_specs
+from ..registry import JobContext, JobType, register_source
 
 RUN_FILE = "run.json"  # in the artifact dir: what was trained on, how, and the final metrics
 
@@ -43,7 +43,7 @@ def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -
 
     from ...engine.launch import launch_spec_write, result_dict, run_launched, trainer_for
     from ...services.training import (
-        ROW_KIND, dataset_version_noise_rate, training_base_location, training_config_hash, training_result_register,
+        dataset_version_noise_rate, training_base_location, training_config_hash, training_result_register,
         training_rows,
     )
     from ...services.win_rate import win_rate_judge_check
@@ -53,16 +53,17 @@ def train_run(kind: str, config: Any, progress: Progress, context: JobContext) -
         raise PrefStudioError("a training job needs a dataset version", field="dataset_version")
     if config.base_model_id is None:
         raise PrefStudioError("a training job needs a base model (base_model_id)", field="config.base_model_id")
-    train_rows, test_rows = training_rows(dataset_version_id=version_id, kind=ROW_KIND[kind])
+    row_kind = trainer_spec(kind).row_kind
+    train_rows, test_rows = training_rows(dataset_version_id=version_id, kind=row_kind)
     model_path = training_base_location(model_id=config.base_model_id)
-    noise_rate = dataset_version_noise_rate(dataset_version_id=version_id, kind=ROW_KIND[kind])
+    noise_rate = dataset_version_noise_rate(dataset_version_id=version_id, kind=row_kind)
     output_dir = Path(context.artifact_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    progress.log(f"dataset version {version_id}: {len(train_rows)} train / {len(test_rows)} test {ROW_KIND[kind]} "
+    progress.log(f"dataset version {version_id}: {len(train_rows)} train / {len(test_rows)} test {row_kind} "
                  f"rows; estimated noise rate {'unknown' if noise_rate is None else f'{noise_rate:.3f}'}")
     if context.attempt > 1:
         progress.log(f"run {context.attempt}: resuming from the latest checkpoint in {output_dir}, if any")
-    wants_win_rate = kind == JobKind.TRAIN_DPO.value and getattr(config, "win_rate_judge_id", None) is not None
+    wants_win_rate = getattr(config, "win_rate_judge_id", None) is not None  # a config with that field (DPO's)
     if wants_win_rate:
         win_rate_judge_check(model_id=config.win_rate_judge_id)
         if not test_rows:
@@ -114,21 +115,16 @@ def _win_rate(config: Any, policy_dir: str, reference_dir: str, test_rows: list[
         raise PrefStudioError(f"win rate: {exc}", field="config.win_rate_judge_id") from exc
 
 
-@register(JobKind.TRAIN_RM, config=RewardTrainConfig, queue="gpu")
-def run_rm(config: RewardTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
-    return train_run(JobKind.TRAIN_RM.value, config, progress, context)
+def _runner(kind: str) -> Any:
+    def run(config: Any, progress: Progress, context: JobContext) -> dict[str, Any]:
+        return train_run(kind, config, progress, context)
+
+    run.__name__ = run.__qualname__ = f"run_{kind}"
+    return run
 
 
-@register(JobKind.TRAIN_DPO, config=DPOTrainConfig, queue="gpu")
-def run_dpo(config: DPOTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
-    return train_run(JobKind.TRAIN_DPO.value, config, progress, context)
-
-
-@register(JobKind.TRAIN_LISTWISE, config=ListwiseTrainConfig, queue="gpu")
-def run_listwise(config: ListwiseTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
-    return train_run(JobKind.TRAIN_LISTWISE.value, config, progress, context)
-
-
-@register(JobKind.TRAIN_KTO, config=KTOTrainConfig, queue="gpu")
-def run_kto(config: KTOTrainConfig, progress: Progress, context: JobContext) -> dict[str, Any]:
-    return train_run(JobKind.TRAIN_KTO.value, config, progress, context)
+@register_source
+def trainer_job_types() -> list[JobType]:
+    """A job kind for every trainer: its config class, on its queue, and needing a dataset version to train on."""
+    return [JobType(spec.kind, spec.config_class, _runner(spec.kind), spec.queue, needs_dataset_version=True)
+            for spec in trainer_specs()]

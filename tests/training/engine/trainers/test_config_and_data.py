@@ -7,7 +7,7 @@ from training.engine.trainers import DPOTrainConfig, KTOTrainConfig, ListwiseTra
 from training.engine.trainers.data import (
     expand_listwise, listwise_rows, normalised_weights, pairwise_rows, unpaired_rows,
 )
-from training.jobs.config import ConfigError, config_from_dict
+from common.config import ConfigError, config_from_dict
 
 CONFIGS = (RewardTrainConfig, DPOTrainConfig, ListwiseTrainConfig, KTOTrainConfig)
 PROMPT = [{"role": "user", "content": "Name a prime number."}]

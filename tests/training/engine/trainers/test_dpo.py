@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from training.engine.progress import MemoryProgress
+from common.progress import MemoryProgress
 from training.engine.trainers import DPOTrainConfig, train_dpo
 from training.engine.trainers.data import pairwise_rows
 from training.engine.trainers.dpo import build_dpo_trainer, load_policy

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from training.engine.progress import MemoryProgress
+from common.progress import MemoryProgress
 from training.engine.trainers import KTOTrainConfig, ListwiseTrainConfig, train_kto, train_listwise
 from training.engine.trainers.data import listwise_rows
 from training.engine.trainers.listwise import ListwiseCollator, ListDataset

@@ -3,7 +3,7 @@ output_dir and continues from that checkpoint to the end, with the same weights 
 import pytest
 import torch
 
-from training.engine.progress import Cancelled, MemoryProgress
+from common.progress import Cancelled, MemoryProgress
 from training.engine.trainers import RewardTrainConfig, last_checkpoint, train_reward_model
 
 CONFIG = RewardTrainConfig(max_steps=6, batch_size=4, learning_rate=1e-3, logging_steps=1, checkpoint_every=3,

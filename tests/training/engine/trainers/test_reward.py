@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.engine.progress import MemoryProgress
+from common.progress import MemoryProgress
 from training.engine.trainers import RewardTrainConfig, config_hash, train_reward_model
 from training.engine.trainers.data import pairwise_rows
 from training.engine.trainers.evaluation import evaluate_reward_model

@@ -5,7 +5,7 @@ import pytest
 
 from training.engine.judging import JudgeConfig, JudgeResult
 from training.engine.judging.reward import RewardJudge
-from training.engine.progress import MemoryProgress
+from common.progress import MemoryProgress
 from training.engine.trainers.config import DPOTrainConfig
 from training.engine.trainers.win_rate import held_out_prompts, policy_position, win_rate
 

@@ -1,9 +1,9 @@
-"""training/engine/progress.py: the contract between engines and whatever watches them (no Django here)."""
+"""common/progress.py: the contract between engines and whatever watches them (no Django here)."""
 import math
 
 import pytest
 
-from training.engine.progress import Cancelled, MemoryProgress, NullProgress, Progress
+from common.progress import Cancelled, MemoryProgress, NullProgress, Progress
 
 
 def loop(progress: Progress, steps: int) -> int:
