@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("annotation.urls")),
 ]
 
-# JSON errors under /api/, the usual pages elsewhere.
-handler404 = "annotation.api.errors.page_not_found"
-handler500 = "annotation.api.errors.server_error"
+# JSON errors under /api/, the styled error page elsewhere.
+handler403 = "prefstudio.errors_http.permission_denied"
+handler404 = "prefstudio.errors_http.page_not_found"
+handler500 = "prefstudio.errors_http.server_error"

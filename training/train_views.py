@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -57,8 +56,8 @@ def train_start(request: HttpRequest) -> HttpResponse:
             try:
                 job = job_start(kind=kind, config=form.config(), dataset_version=form.cleaned_data["dataset_version"],
                                 user=request.user)
-            except errors.PermissionDenied as exc:
-                raise HttpForbidden(exc.message) from exc
+            except errors.PermissionDenied:
+                raise  # the 403 page, not a form error
             except errors.PrefStudioError as exc:
                 form.add_config_error(exc.field, exc.message)
             else:
@@ -86,8 +85,8 @@ def evaluate_start(request: HttpRequest) -> HttpResponse:
         try:
             job = job_start(kind=JobKind.EVALUATE, config=form.config(),
                             dataset_version=form.cleaned_data["dataset_version"], user=request.user)
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             form.add_config_error(exc.field, exc.message)
         else:
@@ -102,11 +101,8 @@ def evaluate_start(request: HttpRequest) -> HttpResponse:
 def job_artifact_download(request: HttpRequest, job_id: int, path: str = "") -> HttpResponse:
     """One artifact file of a job (as an attachment), or a directory (the whole one for no path) as a zip.
     For those who may see the job; a path outside its artifact directory is a 404."""
-    try:
-        job = job_for_user(user=request.user, job_id=job_id)
-        target = job_artifact_path(job=job, path=path)
-    except errors.NotFound as exc:
-        raise Http404(exc.message) from exc
+    job = job_for_user(user=request.user, job_id=job_id)
+    target = job_artifact_path(job=job, path=path)
     if target.is_file():
         return FileResponse(target.open("rb"), as_attachment=True, filename=target.name)
     name = f"job-{job.pk}" + (f"-{target.name}" if path.strip("/") else "") + ".zip"

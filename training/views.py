@@ -4,6 +4,9 @@ the models page (list and register) and a project's judge templates (versions an
 Shells: parse the request, call one selector or service, render. For htmx requests the views render only the
 fragment that changes (`#job-table` of the list, `#job-live` of a job), which the pages poll while a job is
 unfinished; the fragment of a finished job carries no polling trigger, so polling stops by itself.
+
+Views raise the services' errors as they come (a job that is not yours: NotFound, the 404 page; a role that may
+not: PermissionDenied, the 403 page -- prefstudio/errors_http.py) and catch them only to show them in a form.
 """
 from typing import Any
 
@@ -13,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -95,8 +98,8 @@ def diagnostic_start(request: HttpRequest) -> HttpResponse:
         config = {k: v for k, v in form.cleaned_data.items() if v is not None}
         try:
             job = job_start(kind=JobKind.DIAGNOSTIC, config=config, user=request.user)
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             field = (exc.field or "").removeprefix("config.")
             form.add_error(field if field in form.fields else None, exc.message)
@@ -125,8 +128,8 @@ def _start_from_form(request: HttpRequest, form: JobConfigForm) -> HttpResponse:
         try:
             job = job_start(kind=form.kind, config=form.config(), project=form.cleaned_data["project"],
                             user=request.user)
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             form.add_config_error(exc.field, exc.message)
         else:
@@ -169,9 +172,7 @@ def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
     _visible(request, job_id)
     try:
         job = job_cancel(job_id=job_id, user=request.user)
-    except errors.PermissionDenied as exc:
-        raise HttpForbidden(exc.message) from exc
-    except errors.Conflict as exc:
+    except errors.Conflict as exc:  # already finished: say so on the job's page
         job = _visible(request, job_id)
         messages.warning(request, exc.message)
     else:
@@ -184,10 +185,7 @@ def job_cancel_view(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _visible(request: HttpRequest, job_id: int) -> Job:
-    try:
-        return job_for_user(user=request.user, job_id=job_id)
-    except errors.NotFound as exc:
-        raise Http404(exc.message) from exc
+    return job_for_user(user=request.user, job_id=job_id)
 
 
 def _job_context(request: HttpRequest, job: Job) -> dict[str, Any]:
@@ -263,8 +261,8 @@ def model_register(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             artifact = model_artifact_register(**form.cleaned_data, user=request.user)
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -312,12 +310,7 @@ def judge_template_save_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _template_project(request: HttpRequest, slug: str) -> Project:
-    try:
-        return judge_template_project_for_user(user=request.user, slug=slug)
-    except errors.NotFound as exc:
-        raise Http404(exc.message) from exc
-    except errors.PermissionDenied as exc:
-        raise HttpForbidden(exc.message) from exc
+    return judge_template_project_for_user(user=request.user, slug=slug)
 
 
 def _render_templates(
