@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/redoc/", csp_update({"script-src": ["'unsafe-inline'"], "style-src": ["'unsafe-inline'"]})(
         SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
     path("api/", include("annotation.api.urls")),
-    path("api/", include("training.api")),
+    path("api/", include("training.api.urls")),
     path("jobs/", include("training.urls")),
     path("", include("annotation.urls")),
 ]

@@ -11,7 +11,6 @@ from typing import Any
 
 import django_filters
 from django.contrib.auth.models import AbstractBaseUser
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -23,9 +22,9 @@ from annotation.errors import NotFound
 from annotation.models import DatasetVersion, Project
 from annotation.selectors import project_for_user
 
-from .models import Job, JobKind, JobState
-from .selectors import job_for_user, jobs_for_user
-from .services.jobs import job_cancel, job_start
+from ..models import Job, JobKind, JobState
+from ..selectors import job_for_user, jobs_for_user
+from ..services.jobs import job_cancel, job_start
 
 
 # -- serializers -------------------------------------------------------------------------------------
@@ -137,9 +136,3 @@ def _dataset_version(user: AbstractBaseUser, version_id: int) -> DatasetVersion:
         raise NotFound(f"no dataset version {version_id} among yours", field="dataset_version")
     return version
 
-
-urlpatterns = [
-    path("jobs/", JobListStartApi.as_view(), name="api-jobs"),
-    path("jobs/<int:pk>/", JobDetailApi.as_view(), name="api-job"),
-    path("jobs/<int:pk>/cancel/", JobCancelApi.as_view(), name="api-job-cancel"),
-]

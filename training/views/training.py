@@ -1,7 +1,7 @@
 """Training pages: start a training job (one tab per trainer) or an evaluation, download a job's artifacts, compare
 runs.
 
-Shells like training/views.py: parse, call one selector or service, render.
+Shells like training/views/jobs.py: parse, call one selector or service, render.
 """
 from __future__ import annotations
 
@@ -18,17 +18,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import errors
 
-from .forms import TRAINERS, EvaluateForm, TrainForm
-from .models import JobKind
-from .selectors import (
+from ..forms import TRAINERS, EvaluateForm, TrainForm
+from ..models import JobKind
+from ..selectors import (
     job_artifact_path,
     job_for_user,
     model_artifacts_for_start,
     training_runs_compare,
     training_versions_for_user,
 )
-from .services.jobs import job_start
-from .services.training import ROW_KIND
+from ..services.jobs import job_start
+from ..services.training import ROW_KIND
 
 ZIP_CHUNK = 1 << 20  # bytes read per step while streaming a zip
 

@@ -24,15 +24,15 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation import errors
 from annotation.models import Project
 
-from .jobs.registry import QUEUES
-from .jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
-from .engine.judging.templates import DEFAULT_TEMPLATES
-from .forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
-from .models import Job, JobKind, JobState
-from .result_selectors import (
+from ..jobs.registry import QUEUES
+from ..jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
+from ..engine.judging.templates import DEFAULT_TEMPLATES
+from ..forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
+from ..models import Job, JobKind, JobState
+from ..result_selectors import (
     job_eta_seconds, job_evaluations_of_model, job_failure_reason, job_metric_summary, job_records_page, job_result,
 )
-from .selectors import (
+from ..selectors import (
     TRAINING_KINDS,
     job_artifact_files,
     job_chart_data,
@@ -50,9 +50,9 @@ from .selectors import (
     model_may_register,
     model_register_projects_for_user,
 )
-from .services.jobs import job_cancel, job_start
-from .services.judge_templates import judge_template_save
-from .services.models import model_artifact_register
+from ..services.jobs import job_cancel, job_start
+from ..services.judge_templates import judge_template_save
+from ..services.models import model_artifact_register
 
 PAGE_SIZE = 50
 ANY = [("", "any")]
