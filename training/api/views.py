@@ -1,4 +1,4 @@
-"""REST API of jobs: list, detail, start, cancel (included under api/ by prefstudio/urls.py).
+"""REST API of jobs: list, detail, start, cancel (URLs in training/api/urls.py).
 
     GET  /api/jobs/                ?kind=&state=&project=   the jobs you may see, newest first
     POST /api/jobs/                {"kind", "config", "project", "dataset_version"}   start one (201)
@@ -9,74 +9,24 @@ Shells around training/selectors.py (who sees what) and training/services/jobs.p
 """
 from typing import Any
 
-import django_filters
 from django.contrib.auth.models import AbstractBaseUser
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.filters import ProjectFilter, StrictChoiceFilter
 from annotation.errors import NotFound
 from annotation.models import DatasetVersion, Project
 from annotation.selectors import project_for_user
 
-from ..models import Job, JobKind, JobState
+from ..models import Job
 from ..selectors import job_for_user, jobs_for_user
 from ..services.jobs import job_cancel, job_start
+from .filters import JobFilter
+from .serializers import JobDetailSerializer, JobSerializer, JobStartSerializer
 
 
-# -- serializers -------------------------------------------------------------------------------------
-class JobSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True,
-                                       help_text="Who started it; null for the command line.")
-
-    class Meta:
-        model = Job
-        fields = [
-            "id", "kind", "state", "project", "dataset_version", "progress", "message", "eta_seconds", "error",
-            "worker_host", "cancel_requested", "attempts", "created_by", "created_at", "started_at",
-            "finished_at", "heartbeat_at",
-        ]
-        read_only_fields = fields
-        extra_kwargs = {
-            "progress": {"help_text": "Percent done, 0-100."},
-            "eta_seconds": {"help_text": "Estimated seconds left, while running."},
-            "attempts": {"help_text": "Runs started; more than 1 after a lost worker."},
-        }
-
-
-class JobDetailSerializer(JobSerializer):
-    config = serializers.JSONField(read_only=True, help_text="The kind's config dataclass, every field.")
-    metrics = serializers.JSONField(read_only=True, help_text="[{step, name: value, ...}, ...], oldest first.")
-    artifacts = serializers.JSONField(read_only=True, help_text="What the job produced (its runner's result).")
-
-    class Meta(JobSerializer.Meta):
-        fields = [*JobSerializer.Meta.fields, "config", "metrics", "log_tail", "artifacts"]
-        read_only_fields = fields
-
-
-class JobStartSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=JobKind.choices)
-    config = serializers.DictField(required=False, default=dict,
-                                   help_text="The kind's config; fields left out take their defaults.")
-    project = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Project slug.")
-    dataset_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-
-
-class JobFilter(django_filters.FilterSet):
-    kind = StrictChoiceFilter(choices=JobKind.choices)
-    state = StrictChoiceFilter(choices=JobState.choices)
-    project = ProjectFilter()
-
-    class Meta:
-        model = Job
-        fields = ["kind", "state", "project"]
-
-
-# -- views ---------------------------------------------------------------------------------------------
 class JobListStartApi(generics.ListAPIView):
     serializer_class = JobSerializer
     queryset = Job.objects.none()  # the model, for the schema; rows come from the selector
@@ -135,4 +85,3 @@ def _dataset_version(user: AbstractBaseUser, version_id: int) -> DatasetVersion:
     if version is None:
         raise NotFound(f"no dataset version {version_id} among yours", field="dataset_version")
     return version
-

@@ -1,5 +1,4 @@
-"""Training pages: the job list (filters, forms to start diagnostic, generation and judge jobs), one job live,
-the models page (list and register) and a project's judge templates (versions and a form to save a new one).
+"""The job pages: the list (filters, forms to start diagnostic, generation and judge jobs) and one job live.
 
 Shells: parse the request, call one selector or service, render. For htmx requests the views render only the
 fragment that changes (`#job-table` of the list, `#job-live` of a job), which the pages poll while a job is
@@ -13,7 +12,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -24,10 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation import errors
 from annotation.models import Project
 
+from ..forms import GenerateForm, JobConfigForm, JudgeForm
 from ..jobs.registry import QUEUES
 from ..jobs.runners.diagnostic import MAX_SECONDS_PER_STEP, MAX_STEPS
-from ..engine.judging.templates import DEFAULT_TEMPLATES
-from ..forms import GenerateForm, JobConfigForm, JudgeForm, JudgeTemplateForm, ModelRegisterForm
 from ..models import Job, JobKind, JobState
 from ..result_selectors import (
     job_eta_seconds, job_evaluations_of_model, job_failure_reason, job_metric_summary, job_records_page, job_result,
@@ -43,16 +40,9 @@ from ..selectors import (
     job_may_start,
     job_projects_for_user,
     job_start_projects_for_user,
-    judge_template_project_for_user,
-    judge_template_versions,
-    model_artifact_list,
     model_artifacts_for_start,
-    model_may_register,
-    model_register_projects_for_user,
 )
 from ..services.jobs import job_cancel, job_start
-from ..services.judge_templates import judge_template_save
-from ..services.models import model_artifact_register
 
 PAGE_SIZE = 50
 ANY = [("", "any")]
@@ -240,82 +230,3 @@ def _render_list(request: HttpRequest, forms_: dict[str, forms.Form] | None = No
         })
     template = "training/job_list.html" + ("#job-table" if fragment else "")
     return render(request, template, context, status=status)
-
-
-# -- models -------------------------------------------------------------------------------------------
-@require_GET
-@login_required
-def model_list(request: HttpRequest) -> HttpResponse:
-    """The models the user may see (global ones and their projects'), and the form to register one (staff, and
-    project owners in their projects)."""
-    return _render_models(request, _register_form(request))
-
-
-@require_POST
-@login_required
-def model_register(request: HttpRequest) -> HttpResponse:
-    """Register a model; back to the models page, or the page again with the form's errors."""
-    if not model_may_register(user=request.user):
-        raise HttpForbidden("only staff and project owners may register models")
-    form = _register_form(request, request.POST)
-    if form.is_valid():
-        try:
-            artifact = model_artifact_register(**form.cleaned_data, user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Model {artifact.name!r} registered (id {artifact.pk}).")
-            return redirect("model-list")
-    return _render_models(request, form, status=400)
-
-
-def _register_form(request: HttpRequest, data: Any = None) -> ModelRegisterForm:
-    return ModelRegisterForm(data, projects=model_register_projects_for_user(user=request.user),
-                             staff=request.user.is_staff)
-
-
-def _render_models(request: HttpRequest, form: ModelRegisterForm, status: int = 200) -> HttpResponse:
-    context = {"models": model_artifact_list(user=request.user), "form": form,
-               "may_register": model_may_register(user=request.user), "staff": request.user.is_staff}
-    return render(request, "training/model_list.html", context, status=status)
-
-
-# -- judge templates ----------------------------------------------------------------------------------
-@require_GET
-@login_required
-def judge_templates(request: HttpRequest, slug: str) -> HttpResponse:
-    """The project's judge template versions, and a form to save a new version (staff and owners)."""
-    project = _template_project(request, slug)
-    return _render_templates(request, project, JudgeTemplateForm(initial={"text": DEFAULT_TEMPLATES["pairwise"]}))
-
-
-@require_POST
-@login_required
-def judge_template_save_view(request: HttpRequest, slug: str) -> HttpResponse:
-    """Save the text as the next version of the project's template; back to the page, or the form's errors."""
-    project = _template_project(request, slug)
-    form = JudgeTemplateForm(request.POST)
-    if form.is_valid():
-        try:
-            template = judge_template_save(project=project, user=request.user, **form.cleaned_data)
-        except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(request, f"Saved {template.mode} template {template.name!r} "
-                                      f"as version {template.version}.")
-            return redirect("judge-templates", slug=project.slug)
-    return _render_templates(request, project, form, status=400)
-
-
-def _template_project(request: HttpRequest, slug: str) -> Project:
-    return judge_template_project_for_user(user=request.user, slug=slug)
-
-
-def _render_templates(
-    request: HttpRequest, project: Project, form: JudgeTemplateForm, status: int = 200
-) -> HttpResponse:
-    context = {"project": project, "versions": judge_template_versions(project=project), "form": form,
-               "defaults": DEFAULT_TEMPLATES}
-    return render(request, "training/judge_templates.html", context, status=status)
