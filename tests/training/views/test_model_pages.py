@@ -9,7 +9,7 @@ from training.engine.judging.templates import DEFAULT_TEMPLATES
 from training.models import Job, JobKind, JobState, JudgeTemplate, ModelArtifact
 from training.services.models import model_artifact_register
 
-from .job_fixtures import lab, member, outsider, owner, staff  # noqa: F401
+from tests.training.job_fixtures import lab, member, outsider, owner, staff  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 MODELS = "/jobs/models/"

@@ -10,9 +10,9 @@ from training.models import Job, JobKind, ModelArtifact
 from training.services.jobs import job_start
 from training.services.model_facts import model_facts
 
-from .job_fixtures import lab, owner  # noqa: F401
-from .llm_fixtures import tiny, tiny_model_dir  # noqa: F401
-from .train_fixtures import version_with_rows
+from tests.training.job_fixtures import lab, owner  # noqa: F401
+from tests.training.llm_fixtures import tiny, tiny_model_dir  # noqa: F401
+from tests.training.train_fixtures import version_with_rows
 
 pytestmark = pytest.mark.django_db
 TRAIN = "/jobs/train/"

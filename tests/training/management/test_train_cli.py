@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 
 from training.models import Job, JobKind, ModelArtifact
 
-from .job_fixtures import lab, owner  # noqa: F401
-from .train_fixtures import version_with_rows
+from tests.training.job_fixtures import lab, owner  # noqa: F401
+from tests.training.train_fixtures import version_with_rows
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from training.models import Job, JobKind, JobState
 from training.services import jobs as jobs_service
 from training.services.jobs import job_cancel, job_run, job_start, jobs_reap_stale, jobs_resend_lost
 
-from .job_fixtures import broker, lab, member, outsider, owner, staff, start_diagnostic, temp_kind  # noqa: F401
+from tests.training.job_fixtures import broker, lab, member, outsider, owner, staff, start_diagnostic, temp_kind  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

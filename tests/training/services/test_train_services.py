@@ -10,8 +10,8 @@ from training.services.training import (
     training_result_register, training_rows,
 )
 
-from .job_fixtures import lab, owner  # noqa: F401
-from .train_fixtures import version_with_rows
+from tests.training.job_fixtures import lab, owner  # noqa: F401
+from tests.training.train_fixtures import version_with_rows
 
 pytestmark = pytest.mark.django_db
 

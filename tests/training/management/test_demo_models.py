@@ -7,7 +7,7 @@ from django.core.management import call_command
 from training.models import ModelArtifact
 from training.services.demo import DEMO_CHAT_DIR, demo_chat_texts, minilm_path
 
-from .llm_fixtures import native_project
+from tests.training.llm_fixtures import native_project
 
 RECORDS = [
     {"id": f"p{i}", "kind": "pairwise", "prompt": f"Question {i}: what is {i} plus {i}?",

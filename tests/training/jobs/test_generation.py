@@ -8,7 +8,7 @@ from annotation.models import Item, ItemResponse, Project, Response, ResponseOri
 from training.engine.generation import GenerationConfig
 from training.models import JobKind, JobState, ModelArtifact
 
-from .llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
+from tests.training.llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

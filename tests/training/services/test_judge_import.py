@@ -11,7 +11,7 @@ from scripts.convert import pandalm
 from training.models import JobKind, JobState, ModelArtifact
 from training.services.jobs import job_run, job_start
 
-from .llm_fixtures import tiny_model_dir  # noqa: F401
+from tests.training.llm_fixtures import tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from training.engine.launch import (
 from training.engine.progress import Cancelled, MemoryProgress
 from training.engine.trainers.config import RewardTrainConfig
 
-from .llm_fixtures import tiny_model_dir  # noqa: F401
-from .train_fixtures import training_pair
+from tests.training.llm_fixtures import tiny_model_dir  # noqa: F401
+from tests.training.train_fixtures import training_pair
 
 SPEC = Path("/tmp/job/launch.json")
 
@@ -102,7 +102,7 @@ def test_a_worker_with_two_gpus_runs_the_job_in_two_launched_processes(monkeypat
     from training.models import ModelArtifact
     from training.services.jobs import job_run, job_start
 
-    from .train_fixtures import version_with_rows
+    from tests.training.train_fixtures import version_with_rows
 
     settings.ARTIFACT_DIR = tmp_path / "artifacts"
     monkeypatch.setattr(runner, "cuda_devices", lambda: 2)

@@ -1,4 +1,4 @@
-"""REST API of jobs (training/api.py): list, detail, start and cancel, with token auth."""
+"""REST API of jobs (training/api/): list, detail, start and cancel, with token auth."""
 import pytest
 from rest_framework.test import APIClient
 
@@ -6,7 +6,7 @@ from annotation.services.accounts import api_token_get_or_create
 from training.models import Job, JobKind, JobState
 from training.services.jobs import job_run, job_start
 
-from .job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
+from tests.training.job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

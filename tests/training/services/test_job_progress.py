@@ -13,7 +13,7 @@ from training.engine.progress import Cancelled, Progress
 from training.models import Job, JobState
 from training.services.job_progress import LOG_TAIL_LINES, MAX_METRIC_POINTS, Heartbeat, JobRowProgress
 
-from .job_fixtures import lab, owner, start_diagnostic  # noqa: F401
+from tests.training.job_fixtures import lab, owner, start_diagnostic  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The job pages (training/views.py): list with filters and empty states, the live job page, cancel, and
+"""The job pages (training/views/jobs.py): list with filters and empty states, the live job page, cancel, and
 the diagnostic form -- rendered by Django's test client. The same pages in Chromium: tests/browser/test_jobs.py.
 """
 import re
@@ -10,7 +10,7 @@ from django.utils import timezone
 from training.models import Job, JobKind, JobState
 from training.services.jobs import job_run, job_start
 
-from .job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
+from tests.training.job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 LIST = "/jobs/"

@@ -1,6 +1,6 @@
-"""The training pages (training/train_views.py) through Django's test client: the start form (trainer tabs,
-defaults and help from the config dataclass, versions filtered by row kind, clear errors), artifact downloads
-(members only, no path traversal) and the compare page. In Chromium: tests/browser/test_training_pages.py."""
+"""The training pages (training/views/training.py, training/views/artifacts.py) through Django's test client: the
+start form (trainer tabs, defaults and help from the config dataclass, versions filtered by row kind, clear errors),
+artifact downloads (members only, no path traversal) and the compare page. In Chromium: tests/browser/test_training_pages.py."""
 import io
 import os
 import zipfile
@@ -9,8 +9,8 @@ import pytest
 
 from training.models import Job, JobKind, JobState, ModelArtifact
 
-from .job_fixtures import lab, member, outsider, owner  # noqa: F401
-from .train_fixtures import artifact_dir, version_with_rows  # noqa: F401
+from tests.training.job_fixtures import lab, member, outsider, owner  # noqa: F401
+from tests.training.train_fixtures import artifact_dir, version_with_rows  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 TRAIN = "/jobs/train/"

@@ -1,4 +1,5 @@
-"""training/services/broker.py on the transports other than Redis (Redis: tests/training/test_jobs_service.py)."""
+"""training/services/broker.py on the transports other than Redis (Redis:
+tests/training/services/test_jobs_service.py)."""
 import json
 
 from training.services.broker import broker_task_ids_present

@@ -8,8 +8,8 @@ from annotation.services.accounts import api_token_get_or_create
 from training.models import Job, JobKind, ModelArtifact
 from training.services.jobs import job_start
 
-from .job_fixtures import lab, member, owner  # noqa: F401
-from .train_fixtures import version_with_rows
+from tests.training.job_fixtures import lab, member, owner  # noqa: F401
+from tests.training.train_fixtures import version_with_rows
 
 pytestmark = pytest.mark.django_db
 

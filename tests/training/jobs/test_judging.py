@@ -15,7 +15,7 @@ from training.services.jobs import job_run, job_start
 from training.services.judge_templates import judge_template_get, judge_template_save
 from training.services.judging import judge_annotator_get_or_create
 
-from .llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
+from tests.training.llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

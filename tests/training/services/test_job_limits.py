@@ -10,7 +10,7 @@ from annotation.services.projects import membership_set
 from training.models import Job, JobKind, JobState
 from training.services.jobs import job_cancel, job_start
 
-from .job_fixtures import PASSWORD, lab, member, owner, staff, temp_kind  # noqa: F401
+from tests.training.job_fixtures import PASSWORD, lab, member, owner, staff, temp_kind  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

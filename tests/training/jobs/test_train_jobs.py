@@ -14,9 +14,9 @@ from training.models import ArtifactKind, Job, JobKind, JobState, ModelArtifact
 from training.services.jobs import job_run, job_start
 from training.services.training import training_config_hash
 
-from .job_fixtures import lab, owner  # noqa: F401
-from .llm_fixtures import tiny, tiny_model_dir  # noqa: F401
-from .train_fixtures import artifact_dir, version_with_rows  # noqa: F401
+from tests.training.job_fixtures import lab, owner  # noqa: F401
+from tests.training.llm_fixtures import tiny, tiny_model_dir  # noqa: F401
+from tests.training.train_fixtures import artifact_dir, version_with_rows  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 QUICK = {"max_steps": 4, "batch_size": 2, "logging_steps": 1, "checkpoint_every": 2, "max_length": 64,

@@ -9,7 +9,7 @@ from annotation.models import Annotator, Label
 from training.engine.judging.reward import reward_verdict
 from training.models import ArtifactKind, JobKind, JobState, ModelArtifact
 
-from .llm_fixtures import native_project, run_job_inline
+from tests.training.llm_fixtures import native_project, run_job_inline
 
 pytestmark = pytest.mark.django_db
 

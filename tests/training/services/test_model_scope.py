@@ -16,7 +16,7 @@ from training.services.jobs import job_run, job_start
 from training.services.models import model_artifact_register
 from training.services.training import training_result_register
 
-from .job_fixtures import PASSWORD, lab, member, owner, staff  # noqa: F401
+from tests.training.job_fixtures import PASSWORD, lab, member, owner, staff  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

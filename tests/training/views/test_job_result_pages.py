@@ -1,7 +1,7 @@
 """The job page as a person reads it (training/result_selectors.py + templates/training/job_detail.html): a real judge
 job's verdicts and a real generate job's candidates as paginated tables, results as facts and tables (no JSON), a
 failed job's one-line reason with the log for its managers only, and an ETA that moves. The evaluate job's page:
-tests/training/test_evaluate_job.py."""
+tests/training/jobs/test_evaluate_job.py."""
 import re
 from datetime import timedelta
 
@@ -13,8 +13,8 @@ from training.result_selectors import job_eta_seconds, job_result
 from training.services.jobs import job_run
 from training.templatetags.jobs import metric, readable
 
-from .job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
-from .llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
+from tests.training.job_fixtures import lab, member, outsider, owner, staff, start_diagnostic  # noqa: F401
+from tests.training.llm_fixtures import native_project, run_job_inline, tiny, tiny_model_dir  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 JSON_SCRIPT = re.compile(r'<script id="[^"]*" type="application/json">.*?</script>', re.S)

@@ -24,8 +24,8 @@ from training.services.backends import backend_for
 from training.services.jobs import job_run, job_start
 from training.services.models import model_artifact_register
 
-from .job_fixtures import PASSWORD
-from .outbound_fixtures import Listener, far_listener, listener  # noqa: F401
+from tests.training.job_fixtures import PASSWORD
+from tests.training.outbound_fixtures import Listener, far_listener, listener  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
