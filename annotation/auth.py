@@ -31,7 +31,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     JSON error shape under /api/ and as a page elsewhere."""
     from axes.helpers import get_cool_off
 
-    from .api.errors import API_PREFIX, error_body
+    from prefstudio.errors_http import API_PREFIX, error_body
 
     cool_off = get_cool_off(request) or timedelta(0)
     minutes = max(1, round(cool_off.total_seconds() / 60))

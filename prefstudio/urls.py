@@ -16,11 +16,12 @@ urlpatterns = [
     path("api/redoc/", csp_update({"script-src": ["'unsafe-inline'"], "style-src": ["'unsafe-inline'"]})(
         SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
     path("api/", include("annotation.api.urls")),
-    path("api/", include("training.api")),
+    path("api/", include("training.api.urls")),
     path("jobs/", include("training.urls")),
     path("", include("annotation.urls")),
 ]
 
-# JSON errors under /api/, the usual pages elsewhere.
-handler404 = "annotation.api.errors.page_not_found"
-handler500 = "annotation.api.errors.server_error"
+# JSON errors under /api/, the styled error page elsewhere.
+handler403 = "prefstudio.errors_http.permission_denied"
+handler404 = "prefstudio.errors_http.page_not_found"
+handler500 = "prefstudio.errors_http.server_error"

@@ -14,7 +14,7 @@ class ErrorSerializer(serializers.Serializer):
 # Every operation can meet these: a bad query or body, no or a bad token, a CSRF failure or a
 # role that may not, an object outside the user's projects (or an invalid page), too many requests (the
 # throttles of prefstudio/settings/api.py; Retry-After says when to retry) and the database out of reach for a
-# moment (prefstudio/middleware.py; Retry-After too).
+# moment (prefstudio/errors_http.py; Retry-After too).
 COMMON_ERRORS = {
     "400": "Invalid input", "401": "Not authenticated", "403": "Not allowed", "404": "Not found",
     "429": "Too many requests", "503": "Database unavailable",

@@ -38,7 +38,6 @@ from ..selectors.curation import (
 from ..selectors.review import project_for_reviewer
 from ..services.routing import routing_run
 from .curation_forms import CurateForm, RoutingForm
-from .review import access_checked
 
 ROWS_PAGE_SIZE = 25
 # The export formats and encodings the REST export offers (annotation/api, helper "export"), as link labels.
@@ -56,8 +55,7 @@ EXPORT_ENCODINGS = ("jsonl", "parquet")
 @login_required
 def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
     """Agreement figures, per-annotator and per-judge agreement, Cohen's κ pairs (pairwise items)."""
-    page = access_checked(agreement_for_user, user=request.user, slug=slug,
-                          include_judges=request.GET.get("judges") == "1")
+    page = agreement_for_user(user=request.user, slug=slug, include_judges=request.GET.get("judges") == "1")
     return render(request, "annotation/curation/agreement.html", {
         "page": page, "project": page.project, "chart_data": page.chart_data(),
     })
@@ -83,7 +81,7 @@ def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> 
 
 
 def _project_to_start(request: HttpRequest, slug: str) -> Project:
-    project = access_checked(project_for_reviewer, user=request.user, slug=slug)
+    project = project_for_reviewer(user=request.user, slug=slug)
     if extensions.jobs() is None:
         raise HttpForbidden("curation and routing runs are not available: the training app is not installed")
     if not extensions.job_may_start(user=request.user, project=project):
@@ -95,7 +93,7 @@ def _project_to_start(request: HttpRequest, slug: str) -> Project:
 @login_required
 def curation_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The forms of a curation run and a routing run, and the project's current routing."""
-    project = access_checked(project_for_reviewer, user=request.user, slug=slug)
+    project = project_for_reviewer(user=request.user, slug=slug)
     return render(request, "annotation/curation/curate.html", _curation_context(request, project))
 
 
@@ -109,8 +107,8 @@ def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             job_id = extensions.jobs_required().curation_run_start(project=project, config=form.config(),
                                                                     user=request.user)
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             form.add_config_error(exc.field, exc.message)
         else:
@@ -147,7 +145,7 @@ def routing_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @login_required
 def dataset_versions(request: HttpRequest, slug: str) -> HttpResponse:
-    project, versions = access_checked(dataset_versions_for_user, user=request.user, slug=slug)
+    project, versions = dataset_versions_for_user(user=request.user, slug=slug)
     return render(request, "annotation/curation/versions.html", {"project": project, "versions": versions})
 
 
@@ -155,7 +153,7 @@ def dataset_versions(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """One version: statistics, filter config, a page of rows (htmx swaps just the table), export links."""
-    detail = access_checked(dataset_version_for_user, user=request.user, slug=slug, number=number)
+    detail = dataset_version_for_user(user=request.user, slug=slug, number=number)
     split = request.GET.get("split") or ""
     if split not in DatasetRow.Split.values:
         split = ""

@@ -6,13 +6,12 @@ from django.views.decorators.http import require_GET
 
 from .. import extensions
 from ..selectors.dashboard import project_dashboard_for_user
-from .review import access_checked
 
 
 @require_GET
 @login_required
 def project_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
-    dashboard = access_checked(project_dashboard_for_user, user=request.user, slug=slug)
+    dashboard = project_dashboard_for_user(user=request.user, slug=slug)
     context = {"dashboard": dashboard, "chart_data": dashboard.chart_data(),
                "may_start": extensions.job_may_start(user=request.user, project=dashboard.project)}  # the Train link
     return render(request, "annotation/dashboard/project.html", context)

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ..errors import PrefStudioError
 from ..importing import FORMATS, ImportOptions
 from ..models import AnnotatorKind, ImportRun
-from .labeling import members_only
 from ..selectors.import_runs import import_run_for_user
 from ..services.import_runs import import_upload
 from ..uploads import upload_handlers_capped
@@ -66,9 +65,9 @@ def _form(request, form, error: PrefStudioError | None = None, *, report=None, s
 
 @require_GET
 @login_required
-@members_only  # someone else's run is a 404
 def import_run_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """An import job's state and progress; htmx polls the live part every second until it ends."""
+    """An import job's state and progress; htmx polls the live part every second until it ends. Someone else's
+    run is a 404 (the selector's NotFound)."""
     run = import_run_for_user(user=request.user, run_id=pk)
     template = "annotation/imports/run.html#run-live" if request.htmx else "annotation/imports/run.html"
     return render(request, template, {"run": run})

@@ -5,12 +5,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from ..selectors.judges import judge_summaries_for_user
-from .review import access_checked
 
 
 @require_GET
 @login_required
 def project_judges(request: HttpRequest, slug: str) -> HttpResponse:
     """Labels, unparsable and swap-consistency rates, agreement with the human majority, recent verdicts."""
-    project, summaries = access_checked(judge_summaries_for_user, user=request.user, slug=slug)
+    project, summaries = judge_summaries_for_user(user=request.user, slug=slug)
     return render(request, "annotation/judges.html", {"project": project, "summaries": summaries})

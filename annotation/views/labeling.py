@@ -1,16 +1,14 @@
 """The annotator's pages: a project's queue and the task pages (pairwise, listwise, edit, thumbs).
 
 Shells around the queue service: a view reads through a selector, calls one service and renders
-one template (the lease fragment for htmx). Pages are for project members only: anyone else
-gets a 404, as for a project that does not exist.
+one template (the lease fragment for htmx). Pages are for project members only: for anyone else
+the selectors raise NotFound, a 404 as for a project that does not exist (prefstudio/errors_http.py).
 """
 import uuid
-from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -32,19 +30,6 @@ SKIP_REASONS = [
 ]
 
 
-def members_only(view: Callable) -> Callable:
-    """Turn the selectors' NotFound (not a member, not your lease) into the 404 page."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-
-    return wrapped
-
-
 def _go_to(slug: str, lease: Assignment | None) -> HttpResponseRedirect:
     """To the task page of `lease`, or to the queue (its empty state) when there is none."""
     if lease is None:
@@ -54,7 +39,6 @@ def _go_to(slug: str, lease: Assignment | None) -> HttpResponseRedirect:
 
 @require_GET
 @login_required
-@members_only
 def queue(request: HttpRequest, slug: str) -> HttpResponse:
     """What is left for the user and for the project, and a button to start or continue."""
     project = project_for_user(user=request.user, slug=slug)
@@ -65,7 +49,6 @@ def queue(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @login_required
-@members_only
 def take_next(request: HttpRequest, slug: str) -> HttpResponse:
     """Lease the next item (or return to the live one) and open its task page."""
     return _go_to(slug, queue_next_for_user(user=request.user, slug=slug))
@@ -73,7 +56,6 @@ def take_next(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @login_required
-@members_only
 def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
     if not lease_is_live(lease):
@@ -84,7 +66,6 @@ def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-@members_only
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Store the label and go on to the next item; a refused label re-renders the page, unchanged."""
     lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
@@ -97,7 +78,7 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         payload = label_payload(values, kind=task_.kind, shown_order=task_.shown_order)
         _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key)
     except NotFound:
-        raise
+        raise  # not a member, not your lease: the 404 page
     except PrefStudioError as exc:
         if isinstance(exc, Conflict) and exc.field == "assignment":  # the lease ended meanwhile
             messages.warning(request, exc.message)
@@ -109,7 +90,6 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-@members_only
 def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Give the item back with a reason (the item returns to the queue for others)."""
     lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
@@ -118,7 +98,7 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     try:
         lease_next = assignment_skip_and_next(lease=lease, reason=reason)
     except NotFound:
-        raise
+        raise  # the 404 page
     except Conflict as exc:
         messages.warning(request, exc.message)
         return redirect("labeling-queue", slug=slug)
@@ -131,7 +111,6 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-@members_only
 def refresh(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Extend the lease while the page is open (htmx polls this every minute); returns the lease fragment."""
     lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)

@@ -1,6 +1,7 @@
 """The project settings and members pages (owners only). Shells: parse the form, call one service, render.
 
-A non-member gets 404 (as for a project that does not exist), a member who is not an owner 403.
+A non-member gets 404 (as for a project that does not exist), a member who is not an owner 403: the selector's
+NotFound and the service's PermissionDenied (prefstudio/errors_http.py).
 """
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as HttpForbidden
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..errors import NotFound, PermissionDenied, PrefStudioError
+from ..errors import NotFound, PrefStudioError
 from ..models import Project, Role
 from ..selectors import project_for_user, project_members
 from ..selectors.labeling import labeling_preview
@@ -40,14 +40,9 @@ def owners_only(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapped(request: HttpRequest, slug: str, **kwargs) -> HttpResponse:
-        try:
-            project = project_for_user(user=request.user, slug=slug)
-            project_require_owner(project=project, user=request.user)
-            return view(request, project, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
-        except PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        project = project_for_user(user=request.user, slug=slug)
+        project_require_owner(project=project, user=request.user)
+        return view(request, project, **kwargs)
 
     return wrapped
 
@@ -153,8 +148,8 @@ def member_role(request: HttpRequest, project: Project, membership_id: int) -> H
     try:
         membership = membership_role_change(project=project, actor=request.user, membership_id=membership_id,
                                             role=request.POST.get("role", ""))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    except NotFound:
+        raise  # someone else's membership: the 404 page
     except PrefStudioError as exc:  # a bad role, or the last owner stepping down (409)
         messages.error(request, exc.message)
         return _members_page(request, project, MemberAddForm(), status=exc.status_code)
@@ -168,8 +163,8 @@ def member_role(request: HttpRequest, project: Project, membership_id: int) -> H
 def member_remove(request: HttpRequest, project: Project, membership_id: int) -> HttpResponse:
     try:
         membership_remove(project=project, actor=request.user, membership_id=membership_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    except NotFound:
+        raise  # someone else's membership: the 404 page
     except PrefStudioError as exc:
         messages.error(request, exc.message)
         return _members_page(request, project, MemberAddForm(), status=exc.status_code)

@@ -1,17 +1,15 @@
 """Reviewer pages: the review queue of a project, one item with every label on it, and resolving it.
 
 Owners and reviewers only: a non-member gets 404 (the page does not confirm the project
-exists), an annotator 403.
+exists), an annotator 403 -- the selectors' NotFound and PermissionDenied (prefstudio/errors_http.py).
 """
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -23,24 +21,13 @@ from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user, re
 from ..services.review import MAX_NOTE_LENGTH, review_resolve
 
 QUEUE_PAGE_SIZE = 50
-T = TypeVar("T")
-
-
-def access_checked(read: Callable[..., T], **kwargs: Any) -> T:
-    """Call a selector, turning "not yours" into 404 and "not your role" into 403."""
-    try:
-        return read(**kwargs)
-    except errors.NotFound as exc:
-        raise Http404(exc.message) from exc
-    except errors.PermissionDenied as exc:
-        raise HttpForbidden(exc.message) from exc
 
 
 @require_GET
 @login_required
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     """The items of the project that need a person; htmx page links swap just the table."""
-    project, entries = access_checked(review_queue_for_user, user=request.user, slug=slug)
+    project, entries = review_queue_for_user(user=request.user, slug=slug)
     page = Paginator(entries, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "annotation/review/queue.html"
     if request.htmx:
@@ -52,7 +39,7 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def review_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """Every label on one item (people, judges, the resolution if any) and the form to resolve it."""
-    review = access_checked(review_item_for_user, user=request.user, slug=slug, item_id=item_id)
+    review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
     return render(request, "annotation/review/item.html", {"review": review, "form": ResolveForm(review=review)})
 
 
@@ -60,7 +47,7 @@ def review_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
 @login_required
 def review_item_resolve(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """Store the reviewer's verdict and note; back to the queue, or the form again with the errors."""
-    review = access_checked(review_item_for_user, user=request.user, slug=slug, item_id=item_id)
+    review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
     form = ResolveForm(request.POST, review=review)
     status = 400
     if form.is_valid():
@@ -68,8 +55,8 @@ def review_item_resolve(request: HttpRequest, slug: str, item_id: int) -> HttpRe
             review_resolve(
                 item=review.item, reviewer_user=request.user, data=form.payload(), note=form.cleaned_data["note"]
             )
-        except errors.PermissionDenied as exc:
-            raise HttpForbidden(exc.message) from exc
+        except errors.PermissionDenied:
+            raise  # the 403 page, not a form error
         except errors.PrefStudioError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             status = exc.status_code

@@ -10,7 +10,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.PrefStudioAutoSchema",
-    "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "prefstudio.errors_http.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -32,8 +32,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Answers 503 + Retry-After when the database is out of reach (a restart), instead of a 500.
-    "prefstudio.middleware.DatabaseUnavailableMiddleware",
+    # A domain error raised by a view is its status and the error page (400/403/404/409/413), the database out
+    # of reach a 503 + Retry-After, instead of a 500 (prefstudio/errors_http.py, shared with the API's handler).
+    "prefstudio.errors_http.DomainErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

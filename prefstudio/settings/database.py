@@ -23,5 +23,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         DATABASES["default"]["NAME"]
     ).startswith("/") else DATABASES["default"]["NAME"]
 
-# A request that finds the database out of reach answers 503 with this Retry-After (prefstudio/middleware.py).
+# A request that finds the database out of reach answers 503 with this Retry-After (prefstudio/errors_http.py).
 DB_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("DB_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)

@@ -1,4 +1,4 @@
-"""A database that is out of reach answers 503 + Retry-After (prefstudio/middleware.py), on real PostgreSQL
+"""A database that is out of reach answers 503 + Retry-After (prefstudio/errors_http.py), on real PostgreSQL
 failures: a connection whose backend the server terminated (what a restart does to open connections), and a
 server that refuses connections (a closed port)."""
 import socket
@@ -10,7 +10,7 @@ from django.db import OperationalError, connection
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
-from annotation.api.errors import server_error
+from prefstudio.errors_http import server_error
 from annotation.services.accounts import api_token_get_or_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the test breaks its own connection: nothing to roll back
