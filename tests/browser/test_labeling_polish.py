@@ -124,7 +124,7 @@ def test_the_verdict_bar_stays_in_view_and_aspects_take_the_keyboard(page, login
         assert in_viewport(page, "#verdict-bar"), f"the verdict bar left the viewport at {fraction:.0%}"
         assert in_viewport(page, "#submit")
     scroll_to(page, 0.5)
-    screenshot("pairwise-long")
+    screenshot("pairwise-long", full_page=False)  # the window as the annotator sees it, halfway down
     page.keyboard.press("2")  # the overall verdict: the right-hand response
     page.keyboard.press("ArrowRight")
     page.keyboard.press("a")  # the first aspect row
