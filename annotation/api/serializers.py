@@ -262,7 +262,7 @@ class LabelCreateSerializer(serializers.Serializer):
         required=False, trim_whitespace=False, max_length=100_000, help_text="edit: the edited response"
     )
     no_change = serializers.BooleanField(
-        required=False, help_text="edit: true when the response needs no change (stored unchanged; edited_text optional)"
+        required=False, help_text="edit: true when the response needs no change (stored as it is; no edited_text)"
     )
     thumbs = serializers.ChoiceField(choices=[("up", "up"), ("down", "down")], required=False, help_text="thumbs")
     shown_order = serializers.ListField(

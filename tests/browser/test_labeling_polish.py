@@ -62,7 +62,8 @@ def in_viewport(page, selector: str) -> bool:
 
 def scroll_to(page, fraction: float) -> None:
     page.evaluate(f"window.scrollTo(0, {fraction} * (document.documentElement.scrollHeight - innerHeight))")
-    page.wait_for_function(f"Math.abs(scrollY - {fraction} * (document.documentElement.scrollHeight - innerHeight)) < 2")
+    target = f"{fraction} * (document.documentElement.scrollHeight - innerHeight)"
+    page.wait_for_function(f"Math.abs(scrollY - {target}) < 2")
 
 
 def test_the_demo_labels_every_kind_thumbs_included(page, login):
