@@ -261,6 +261,9 @@ class LabelCreateSerializer(serializers.Serializer):
     edited_text = serializers.CharField(
         required=False, trim_whitespace=False, max_length=100_000, help_text="edit: the edited response"
     )
+    no_change = serializers.BooleanField(
+        required=False, help_text="edit: true when the response needs no change (stored as it is; no edited_text)"
+    )
     thumbs = serializers.ChoiceField(choices=[("up", "up"), ("down", "down")], required=False, help_text="thumbs")
     shown_order = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=MAX_POSITION), max_length=16, required=False,

@@ -109,28 +109,31 @@ class AgreementPage:
         }
 
 
-def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool = False) -> AgreementPage:
+def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool | None = None) -> AgreementPage:
     project = project_for_reviewer(user=user, slug=slug)
     return agreement_page(project=project, include_judges=include_judges,
                           names=annotator_names_for(project=project, user=user))
 
 
-def agreement_page(*, project: Project, include_judges: bool = False, names: AnnotatorNames | None = None
+def agreement_page(*, project: Project, include_judges: bool | None = None, names: AnnotatorNames | None = None
                    ) -> AgreementPage:
     """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones).
 
-    Annotators are named by `names` (a viewer's: selectors.identities); None names them all (an operator)."""
+    Annotators are named by `names` (a viewer's: selectors.identities); None names them all (an operator).
+    `include_judges` None (the page's default) counts the judges' votes only where no person voted: on a
+    judge-only project, people-only figures would all be empty."""
     names = names or annotator_names_for(project=project, user=None, visible=True)
     votes = pairwise_votes(project=project)
     rankings = ranking_votes(project=project)
+    n_humans, n_judges = _annotator_counts(votes, rankings)
     page = AgreementPage(
         project=project,
         n_items=int(len(np.unique(votes.items))),
         n_votes=int(len(votes.values)),
-        n_humans=int((~votes.annotator_is_judge).sum()),
-        n_judges=int(votes.annotator_is_judge.sum()),
+        n_humans=n_humans,
+        n_judges=n_judges,
         n_listwise_items=int(len(np.unique(rankings.items))),
-        include_judges=include_judges,
+        include_judges=(n_humans == 0 and n_judges > 0) if include_judges is None else include_judges,
         blind=not names.visible,
         names=names,
     )
@@ -138,6 +141,14 @@ def agreement_page(*, project: Project, include_judges: bool = False, names: Ann
         return page
     _fill_agreement(page, votes, rankings)
     return page
+
+
+def _annotator_counts(votes: PairwiseVotes, rankings: RankingVotes) -> tuple[int, int]:
+    """People and judges with a vote of either kind: an imported project of rankings only (LAMP) has people too."""
+    kinds = dict(zip(votes.annotator_ids.tolist(), votes.annotator_is_judge.tolist()))
+    kinds.update(zip(rankings.annotator_ids.tolist(), rankings.annotator_is_judge.tolist()))
+    n_judges = sum(kinds.values())
+    return len(kinds) - n_judges, n_judges
 
 
 def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: RankingVotes) -> None:

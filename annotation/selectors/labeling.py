@@ -6,7 +6,7 @@ A lease (Assignment) is only ever visible to the person it was handed to, and on
 are still a member of its project: anyone else gets NotFound, never a hint that it exists.
 """
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Sum
@@ -28,6 +28,7 @@ from ..models import (
     TaskKind,
     Winner,
 )
+from ..textdiff import diffs_against_first
 
 LETTERS = "ABCDEFGHIJKLMNOP"  # display names of the panels, left to right / top to bottom
 # Items in these states still want human labels; later ones are decided.
@@ -130,6 +131,9 @@ class Panel:
     letter: str
     position: int
     response: Response
+    # Listwise: the word diff ([(op, text)], op "=", "-", "+") from the first panel shown, when the two are
+    # near-identical (annotation.textdiff); None otherwise.
+    diff: list[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ def labeling_task(*, lease: Assignment) -> LabelingTask:
         panels=panels,
         shown_order=order,
     )
+    if item.kind == TaskKind.LISTWISE:
+        task.panels = _with_diffs(panels)
     if item.kind == TaskKind.PAIRWISE:
         left, right = (Winner.A if p.position == 0 else Winner.B for p in panels)
         task.verdicts = [
@@ -182,9 +188,15 @@ def labeling_task(*, lease: Assignment) -> LabelingTask:
             Choice(Winner.TIE, "Tie", "0"),
             Choice(Winner.BOTH_BAD, "Both bad", "x"),
         ]
-        task.aspect_verdicts = [Choice(left, "A", ""), Choice(right, "B", ""), Choice(Winner.TIE, "Tie", "")]
+        # The same keys as the verdict: while an aspect row has the focus (`a`), they set that aspect.
+        task.aspect_verdicts = [Choice(left, "A", "1"), Choice(right, "B", "2"), Choice(Winner.TIE, "Tie", "0")]
         task.strength_levels = list(enumerate(item.project.strength_levels or [], start=1))
     return task
+
+
+def _with_diffs(panels: list[Panel]) -> list[Panel]:
+    diffs = diffs_against_first([panel.response.text for panel in panels])
+    return [replace(panel, diff=diff) for panel, diff in zip(panels, diffs)]
 
 
 # What a settings preview shows when the project has no item of a kind yet (a static sample; nothing is saved).
@@ -211,7 +223,8 @@ def labeling_preview(*, project: Project, kind: str) -> LabelingTask:
         responses = [Response(text=text) for text in SAMPLE_RESPONSES[:SAMPLE_SIZE.get(kind, 2)]]
         messages = [{"role": "user", "content": SAMPLE_PROMPT}]
     panels = [Panel(letter=LETTERS[i], position=i, response=r) for i, r in enumerate(responses)]
-    task = LabelingTask(lease=None, project=project, kind=kind, messages=messages, panels=panels,
+    task = LabelingTask(lease=None, project=project, kind=kind, messages=messages,
+                        panels=_with_diffs(panels) if kind == TaskKind.LISTWISE else panels,
                         shown_order=list(range(len(panels))))
     if kind == TaskKind.PAIRWISE:
         task.verdicts = [Choice(Winner.A, "A is better", "1"), Choice(Winner.B, "B is better", "2"),

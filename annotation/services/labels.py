@@ -39,7 +39,7 @@ COMMON_FIELDS = frozenset({"rationale", "shown_order", "time_spent_ms"})
 KIND_FIELDS = {
     TaskKind.PAIRWISE: frozenset({"winner", "strength", "aspects"}),
     TaskKind.LISTWISE: frozenset({"ranking"}),
-    TaskKind.EDIT: frozenset({"edited_text"}),
+    TaskKind.EDIT: frozenset({"edited_text", "no_change"}),
     TaskKind.THUMBS: frozenset({"thumbs"}),
 }
 JUDGE_FIELDS = frozenset({"probability", "raw_output", "swap_consistent", "unparsable"})
@@ -129,6 +129,7 @@ def _validated(*, item: Item, annotator: Annotator, slots: list[ItemResponse], d
             raise PrefStudioError(
                 f"field '{key}' does not apply to a {item.kind} label by a {annotator.kind}", field=key
             )
+    no_change = _no_change(item=item, slots=slots, payload=payload)
     _check_text_lengths(payload)
     _reject_nul(payload, "")
     _check_shape(payload)
@@ -148,9 +149,28 @@ def _validated(*, item: Item, annotator: Annotator, slots: list[ItemResponse], d
     if partial is not None:
         record.ranking = partial
     _check_project_rules(project=project, record=record)
-    if item.kind == TaskKind.EDIT and record.edited_text.strip() == slots[0].response.text.strip():
+    if item.kind == TaskKind.EDIT and not no_change and record.edited_text.strip() == slots[0].response.text.strip():
         raise PrefStudioError("field 'edited_text' is the same as the original response", field="edited_text")
     return record
+
+
+def _no_change(*, item: Item, slots: list[ItemResponse], payload: dict[str, Any]) -> bool:
+    """`no_change: true` on an edit label: the response needs no edit, and the label stores it unchanged.
+
+    Takes `no_change` out of `payload` and puts the original text in as `edited_text` (the one an import of
+    this label carries); an `edited_text` that differs from the original contradicts the flag and is refused."""
+    flag = payload.pop("no_change", None)
+    if flag is None or flag is False:
+        return False
+    if flag is not True:
+        raise PrefStudioError("field 'no_change' must be true or false", field="no_change")
+    original = slots[0].response.text
+    edited = payload.get("edited_text")
+    if edited is not None and (not isinstance(edited, str) or edited.strip() != original.strip()):
+        raise PrefStudioError("field 'edited_text' differs from the original response, but no_change is true",
+                              field="edited_text")
+    payload["edited_text"] = original
+    return True
 
 
 def _shared_rule(check, *args, **kwargs):
@@ -221,6 +241,8 @@ def _edit_response(*, item: Item, annotator: Annotator, original: Response, reco
     if item.kind != TaskKind.EDIT:
         return None
     text = record.edited_text
+    if text == original.text:  # no change needed: the label points at the response itself
+        return original
     external_id = content_id("edit", annotator.name, original.external_id, text, prefix="e-")
     response, _ = Response.objects.get_or_create(
         prompt=item.prompt,

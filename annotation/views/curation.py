@@ -55,7 +55,8 @@ EXPORT_ENCODINGS = ("jsonl", "parquet")
 @login_required
 def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
     """Agreement figures, per-annotator and per-judge agreement, Cohen's κ pairs (pairwise items)."""
-    page = agreement_for_user(user=request.user, slug=slug, include_judges=request.GET.get("judges") == "1")
+    judges = request.GET.get("judges")  # "1" / "0"; absent: judges count only on a judge-only project
+    page = agreement_for_user(user=request.user, slug=slug, include_judges=None if judges is None else judges == "1")
     return render(request, "annotation/curation/agreement.html", {
         "page": page, "project": page.project, "chart_data": page.chart_data(),
     })

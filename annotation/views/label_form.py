@@ -21,6 +21,7 @@ class FormValues:
     aspects: dict[str, str] = field(default_factory=dict)  # aspect name -> winner
     ranks: dict[int, str] = field(default_factory=dict)  # position -> rank ("" = unranked)
     edited_text: str | None = None
+    no_change: bool = False  # edit items: "No change needed" (the response is fine as it is)
     thumbs: str = ""
     rationale: str = ""
     time_spent_ms: str = ""
@@ -36,6 +37,7 @@ def form_values(post: QueryDict, *, aspects: list[str], positions: list[int]) ->
         ranks={p: post.get(f"rank_{p}", "").strip() for p in positions},
         # Browsers send textarea line breaks as CRLF; the original uses LF.
         edited_text=None if edited is None else edited.replace("\r\n", "\n"),
+        no_change=post.get("no_change") == "1",
         thumbs=post.get("thumbs", ""),
         rationale=post.get("rationale", "").replace("\r\n", "\n"),
         time_spent_ms=post.get("time_spent_ms", ""),
@@ -58,6 +60,8 @@ def label_payload(values: FormValues, *, kind: str, shown_order: list[int]) -> d
         payload["aspects"] = {name: verdict for name, verdict in values.aspects.items() if verdict}
     elif kind == TaskKind.LISTWISE:
         payload["ranking"] = _ranking(values.ranks)
+    elif kind == TaskKind.EDIT and values.no_change:
+        payload["no_change"] = True  # whatever the editor holds: the button says the original needs no change
     elif kind == TaskKind.EDIT:
         if values.edited_text is None or not values.edited_text.strip():
             raise PrefStudioError("The edited response is empty.", field="edited_text")

@@ -44,18 +44,47 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
+  // Verdict inputs live in the form or in the sticky verdict bar (form="label-form"): look them up on the page.
   function chooseByKey(name, key) {
-    const input = $(`input[name="${name}"][data-key="${key}"]`, form);
+    const input = $(`input[name="${name}"][data-key="${key}"]`, root);
     if (!input) return false;
     choose(input);
     return true;
+  }
+
+  // -- pairwise: per-aspect verdicts from the keyboard --------------------------------------------
+  // `a` focuses the next aspect row; while a row has the focus, 1 / 2 / 0 / x / - rate that aspect.
+  const aspectRows = $$(".aspect-row", form);
+  function focusedAspectRow() {
+    const active = document.activeElement;
+    return active && active.closest ? active.closest(".aspect-row") : null;
+  }
+  function focusNextAspect() {
+    if (!aspectRows.length) return;
+    const current = focusedAspectRow();
+    const next = aspectRows[(aspectRows.indexOf(current) + 1) % aspectRows.length];
+    const input = $("input:checked", next) || $("input", next);
+    input.focus();
+    next.scrollIntoView({ block: "nearest" });
+  }
+  function chooseVerdict(key) {
+    const row = focusedAspectRow();
+    if (row) {
+      const input = $(`input[data-key="${key}"]`, row);
+      if (input) {
+        choose(input);
+        input.focus();
+      }
+      return;
+    }
+    chooseByKey("winner", key);
   }
 
   // -- pairwise: strength follows the verdict -----------------------------------------------------
   const strength = $("#strength");
   function syncStrength() {
     if (!strength) return;
-    const winner = $('input[name="winner"]:checked', form);
+    const winner = $('input[name="winner"]:checked', root);
     const off = Boolean(winner && (winner.value === "tie" || winner.value === "both_bad"));
     strength.disabled = off;  // a disabled fieldset's radios are not submitted
     strength.classList.toggle("off", off);
@@ -67,7 +96,7 @@
     const next = current < 0 ? 0 : Math.min(levels.length - 1, Math.max(0, current + delta));
     choose(levels[next]);
   }
-  form.addEventListener("change", (event) => {
+  root.addEventListener("change", (event) => {
     if (event.target.name === "winner") syncStrength();
   });
   syncStrength();
@@ -311,6 +340,13 @@
     renderDiff();
   }
 
+  // -- listwise: differences of near-identical responses (rendered by the server) -----------------
+  function toggleDiffs() {
+    const diffs = $$("details.word-diff");
+    const open = diffs.some((d) => !d.open);
+    diffs.forEach((d) => { d.open = open; });
+  }
+
   // -- dialogs and panels -------------------------------------------------------------------------
   const help = $("#help");
   const skip = $("#skip");
@@ -349,10 +385,12 @@
   };
   const perKind = {
     pairwise: {
-      1: () => chooseByKey("winner", "1"),
-      2: () => chooseByKey("winner", "2"),
-      0: () => chooseByKey("winner", "0"),
-      x: () => chooseByKey("winner", "x"),
+      1: () => chooseVerdict("1"),
+      2: () => chooseVerdict("2"),
+      0: () => chooseVerdict("0"),
+      x: () => chooseVerdict("x"),
+      "-": () => chooseVerdict("-"),
+      a: focusNextAspect,
       ArrowRight: () => stepStrength(1),
       ArrowLeft: () => stepStrength(-1),
     },
@@ -362,8 +400,12 @@
       J: () => moveRank(1),
       K: () => moveRank(-1),
       t: toggleTie,
+      d: toggleDiffs,
     },
-    edit: { i: () => editor.focus() },
+    edit: {
+      i: () => editor.focus(),
+      n: () => { const button = $("#no-change"); if (button) button.click(); },
+    },
     thumbs: { 1: () => chooseByKey("thumbs", "1"), 2: () => chooseByKey("thumbs", "2") },
   };
 
@@ -375,7 +417,7 @@
       submitForm(target);
       return;
     }
-    if (event.key === "Escape" && isTyping(target)) {
+    if (event.key === "Escape" && (isTyping(target) || focusedAspectRow())) {
       target.blur();
       return;
     }

@@ -67,10 +67,21 @@ def screenshot(page, tmp_path):
     ordinary test run does not rewrite the checked-in images."""
     folder = SCREENSHOTS if os.environ.get("PREFSTUDIO_SCREENSHOTS") == "1" else tmp_path
 
-    def do(name: str) -> Path:
+    def do(name: str, *, full_page: bool = True) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        size = page.viewport_size
+        # A full-page capture keeps the window's height, so the task pages' sticky verdict bar would be drawn
+        # over the middle of the page: make the window as tall as the page for the picture.
+        tall = full_page and page.locator("#verdict-bar").count() > 0
+        if tall:
+            height = page.evaluate("document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+        try:
+            page.screenshot(path=str(path), full_page=full_page)
+        finally:
+            if tall:
+                page.set_viewport_size(size)
         return path
 
     return do
