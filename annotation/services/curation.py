@@ -163,10 +163,16 @@ def _noise(report: NoiseReport | None, i: int,
     return signals, severities, flags
 
 
+def _enumerate_ids(item_ids: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(i, item_ids[i]) as Python ints, converted a batch at a time (not a list of a million ints)."""
+    for start in range(0, len(item_ids), BATCH):
+        yield from enumerate(item_ids[start:start + BATCH].tolist(), start)
+
+
 def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
                    method: str) -> Iterator[tuple[tuple, list[tuple]]]:
     """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item."""
-    for i, item_id in enumerate(votes.item_ids.tolist()):
+    for i, item_id in _enumerate_ids(votes.item_ids):
         winner = int(consensus.winner[i])
         if winner < 0:
             continue
@@ -189,7 +195,7 @@ def _clip(value: float | None, low: float, high: float) -> float | None:
 
 def _ranking_rows(votes, consensus, report: NoiseReport, method: str) -> Iterator[tuple[tuple, list[tuple]]]:
     """As `_pairwise_rows`, of the listwise items (annotation.curation.noise_rankings)."""
-    for i, item_id in enumerate(votes.item_ids.tolist()):
+    for i, item_id in _enumerate_ids(votes.item_ids):
         order = consensus.order[i]
         if not order:
             continue

@@ -108,10 +108,13 @@ def _curation_items(*, project: Project, include_judges: bool,
                     rows: list[tuple[int, str, str, list | None]]) -> list[CurationItem]:
     """The CurationItems of one chunk of `_item_chunks`, in its order.
 
-    Seven queries per chunk (responses, consensus, flags, pairwise vote counts, edits, thumbs), each
-    limited to the chunk's items; no query per item.
+    At most six queries per chunk (responses, consensus, flags; then pairwise vote counts, edits, thumbs,
+    each only if the chunk holds items of that kind), each limited to the chunk's items; no query per item.
     """
     pks = [pk for pk, _, _, _ in rows]
+    of_kind: dict[str, list[int]] = defaultdict(list)
+    for pk, _, kind, _ in rows:
+        of_kind[kind].append(pk)
     texts: dict[int, list[str]] = defaultdict(list)
     slots = (ItemResponse.objects.filter(item_id__in=pks).order_by("item_id", "position")
              .values_list("item_id", "response__text"))
@@ -125,24 +128,29 @@ def _curation_items(*, project: Project, include_judges: bool,
     for item_id, name, reason in (ItemFlag.objects.filter(item_id__in=pks).order_by("item_id", "name")
                                   .values_list("item_id", "name", "reason")):
         flagged[item_id].append((name.removeprefix(NOISE_FLAG_PREFIX), reason))
-    labels = Label.objects.filter(item_id__in=pks, status=LabelStatus.OK)
+    labels = Label.objects.filter(status=LabelStatus.OK)
     if not include_judges:
         labels = labels.exclude(annotator__kind=AnnotatorKind.JUDGE, role=LabelRole.ANNOTATION)
+
+    def labels_of(kind: str):
+        """The chunk's labels of `kind` (on its items of that kind): no query when it has none."""
+        return labels.filter(kind=kind, item_id__in=of_kind[kind]) if of_kind.get(kind) else labels.none()
+
     votes: dict[int, dict[str, int]] = defaultdict(lambda: {"A": 0, "B": 0, "tie": 0})
     strength: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
-    pairwise = (labels.filter(kind=TaskKind.PAIRWISE, role=LabelRole.ANNOTATION)
+    pairwise = (labels_of(TaskKind.PAIRWISE).filter(role=LabelRole.ANNOTATION)
                 .values_list("item_id", "winner").annotate(n=Count("id"), s=Avg("strength")).order_by())
     for item_id, winner, n, mean_strength in pairwise:
         votes[item_id][VOTE_KEY[winner]] += n
         if mean_strength is not None:
             strength[(item_id, VOTE_KEY[winner])].append((mean_strength, n))
     edits: dict[int, list[str]] = defaultdict(list)
-    for item_id, text in (labels.filter(kind=TaskKind.EDIT).order_by("item_id", "id")
+    for item_id, text in (labels_of(TaskKind.EDIT).order_by("item_id", "id")
                           .values_list("item_id", "edited_response__text")):
         edits[item_id].append(text)
     thumbs: dict[int, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
     gold_thumbs: dict[int, bool] = {}
-    for item_id, up, role in labels.filter(kind=TaskKind.THUMBS).values_list("item_id", "thumbs_up", "role"):
+    for item_id, up, role in labels_of(TaskKind.THUMBS).values_list("item_id", "thumbs_up", "role"):
         if role == LabelRole.REVIEW:
             gold_thumbs[item_id] = bool(up)
         else:

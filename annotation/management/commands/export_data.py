@@ -115,8 +115,10 @@ class Command(BaseCommand):
         for chunk in chunks:
             yield chunk
             before, n = n, n + chunk.count(b"\n")
-            if n // step > before // step and n < total:
-                self.stderr.write(f"{start}exported {n:,} / {total:,} records ({100 * n // total} %)", ending=ending)
+            # The marks the piece went past, as `_progress` writes them record by record.
+            for mark in range((before // step + 1) * step, min(n, total - 1) + 1, step):
+                self.stderr.write(f"{start}exported {mark:,} / {total:,} records ({100 * mark // total} %)",
+                                  ending=ending)
         self.stderr.write(f"{start}exported {n:,} / {total:,} records (100 %)")
 
     def _progress(self, records: Iterable[dict], total: int) -> Iterator[dict]:

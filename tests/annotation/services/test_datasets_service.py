@@ -101,9 +101,13 @@ def test_curation_items_are_read_in_a_fixed_number_of_queries_per_chunk(user, dj
         pair(f"p{i}", [human("x", winner="A"), human("y", winner="B")]) for i in range(30)])
     for project in (small, big):
         chunks = list(datasets_service._item_chunks(project=project, chunk_size=100))
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(4):  # responses, consensus, flags, pairwise votes: no edit or thumbs items
             items = datasets_service._curation_items(project=project, include_judges=True, rows=chunks[0])
     assert len(items) == 30 and all(len(it.votes) == 3 and len(it.responses) == 2 for it in items)
+    mixed = curation_project(owner=user)
+    chunk = next(datasets_service._item_chunks(project=mixed, chunk_size=100))
+    with django_assert_num_queries(6):  # and edits and thumbs
+        datasets_service._curation_items(project=mixed, include_judges=True, rows=chunk)
 
 
 def test_items_stream_in_code_point_order_of_external_id_whatever_the_database_collation(user):
