@@ -149,6 +149,26 @@ def copy_rate(version_id: int) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
+def inprocess(version, encoding: str) -> tuple[int, float]:
+    """(bytes, seconds) of the export's own work in this process: PostgreSQL's lines (and, for parquet,
+    Arrow's row groups) written to /dev/null, without the command's start-up."""
+    from annotation.curation.export import arrow_schema, export_options, parquet_chunks_from_jsonl
+    from annotation.selectors.dataset_lines import dataset_export_lines
+    from annotation.selectors.identities import annotator_names_for
+
+    options = export_options(format="trl", encoding=encoding, split="all")
+    names = annotator_names_for(project=version.project, user=None, visible=True)
+    started = time.perf_counter()
+    body = dataset_export_lines(version=version, options=options, names=names)
+    if encoding == "parquet":
+        body = parquet_chunks_from_jsonl(body, arrow_schema(options))
+    size = 0
+    with open(os.devnull, "wb") as sink:
+        for piece in body:
+            size += sink.write(piece)
+    return size, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k")
@@ -175,9 +195,12 @@ def main() -> None:
                                          "--encoding", encoding, "--split", "all", "--out", str(out)])
                     rows2, copy_s2 = copy_rate(version.pk)
                     copy_s = min(copy_s, copy_s2)
+                    size, own = inprocess(version, encoding)
+                    rows3, copy_s3 = copy_rate(version.pk)
                     print(f"export {_label(n)} {encoding}: {rows} rows, {wall:.2f} s ({rows / wall:,.0f} rows/s), "
                           f"peak RSS {peak:.0f} MB, {out.stat().st_size / 1e6:.0f} MB; COPY {copy_s:.2f} s "
-                          f"({rows / copy_s:,.0f} rows/s); ratio {copy_s / wall:.2f}")
+                          f"({rows / copy_s:,.0f} rows/s); ratio {copy_s / wall:.2f} | in-process {own:.2f} s "
+                          f"({size / 1e6:.0f} MB) vs COPY {copy_s3:.2f} s: ratio {copy_s3 / own:.2f}")
         print(f"load {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     if args.drop:
         from django.db import connection

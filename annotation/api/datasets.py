@@ -35,7 +35,7 @@ from ..curation.export import (
 )
 from ..errors import PrefStudioError
 from ..models import DatasetVersion
-from ..selectors.dataset_lines import dataset_export_lines, lines_supported
+from ..selectors.dataset_lines import dataset_export_lines, dataset_export_start, lines_supported
 from ..selectors.datasets import (
     dataset_export_count,
     dataset_export_records,
@@ -135,8 +135,8 @@ class DatasetExportApi(APIView):
         },
         description="The version's rows of one split (or every label of its items, for raw_votes) as a "
         "file, streamed: memory stays flat however large the version, and the first bytes leave after one "
-        "chunk of rows. Resume a broken download with `offset` (records to skip); the response says "
-        "X-Export-Total (records in the whole export) and X-Export-Offset. Record shapes: see "
+        "chunk of rows. Resume a broken download with `offset` (records to skip; the response says "
+        "X-Export-Offset). Record shapes: see "
         "annotation/curation/export.py. 400 names the parameter at fault, also when the version has "
         "nothing of that format in that split. For HF datasets use `manage.py export_data --encoding hf`.",
     )
@@ -152,15 +152,22 @@ class DatasetExportApi(APIView):
         offset = query.pop("offset")
         options = export_options(**query)
         version = dataset_version_for_user(user=request.user, slug=slug, number=number)
-        total = dataset_export_count(version=version, options=options)  # refuses an empty export while it can 400
-        if offset >= total:
-            raise PrefStudioError(f"offset {offset} is past the end: the export has {total} records", field="offset")
-        names = annotator_names_for(project=version.project, user=request.user)
         if lines_supported(options):  # PostgreSQL writes the lines, COPY streams them
-            body = dataset_export_lines(version=version, options=options, names=names, offset=offset)
+            # No count and no annotator names before the first byte: each is a scan of a large version.
+            start = dataset_export_start(version=version, options=options, offset=offset)
+            if start is None:
+                dataset_export_count(version=version, options=options)  # an empty export: 400 naming why
+                raise PrefStudioError(f"offset {offset} is past the end of the export", field="offset")
+            body = dataset_export_lines(version=version, options=options, offset=offset, start=start,
+                                        names=lambda: annotator_names_for(project=version.project, user=request.user))
             if options.encoding == "parquet":
                 body = parquet_chunks_from_jsonl(body, arrow_schema(options))
         else:
+            total = dataset_export_count(version=version, options=options)  # refuses an empty export while it can 400
+            if offset >= total:
+                raise PrefStudioError(f"offset {offset} is past the end of the export ({total} records)",
+                                      field="offset")
+            names = annotator_names_for(project=version.project, user=request.user)
             records = islice(dataset_export_records(version=version, options=options, names=names), offset, None)
             body = parquet_chunks(records, arrow_schema(options)) if options.encoding == "parquet" else (
                 jsonl_chunks(records))
@@ -168,6 +175,5 @@ class DatasetExportApi(APIView):
         part = f"-from-{offset}" if offset else ""
         name = f"{slug}-v{number}-{options.format}-{options.split}{part}{EXTENSIONS[options.encoding]}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        response["X-Export-Total"] = str(total)
         response["X-Export-Offset"] = str(offset)
         return response

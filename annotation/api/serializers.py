@@ -351,5 +351,5 @@ class DatasetExportQuerySerializer(serializers.Serializer):
         help_text="Resume: skip the first `offset` records (in index order; a version never changes, so the "
         "same request always gives the same records). After a broken jsonl download, keep the complete lines "
         "you have, count them, and ask again with offset=that count to get the rest. With parquet the rest "
-        "comes as a file of its own. 400 if offset is not below the number of records (X-Export-Total).",
+        "comes as a file of its own. 400 if offset is not below the number of records.",
     )

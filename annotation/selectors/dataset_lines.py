@@ -14,7 +14,7 @@ the Python records otherwise.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.db import connection
 
@@ -149,14 +149,21 @@ def dataset_export_start(*, version: DatasetVersion, options: ExportOptions, off
 
 
 def dataset_export_lines(
-    *, version: DatasetVersion, options: ExportOptions, names: AnnotatorNames, offset: int = 0,
-    chunk_size: int = LINE_CHUNK,
+    *, version: DatasetVersion, options: ExportOptions, names: AnnotatorNames | Callable[[], AnnotatorNames],
+    offset: int = 0, chunk_size: int = LINE_CHUNK, start: int | None = None,
 ) -> Iterator[bytes]:
     """The export's JSON lines (UTF-8, each ending in "\\n") from record number `offset` on, in pieces of
-    `chunk_size` rows: one COPY per range of indexes. Precondition: `lines_supported(options)`."""
-    start = dataset_export_start(version=version, options=options, offset=offset)
+    `chunk_size` rows: one COPY per range of indexes. Precondition: `lines_supported(options)`.
+
+    `names` may be a function that makes them: it is called at the first row whose reasons name an annotator
+    (reading every annotator of a large project takes a while, and most exports never need them).
+    `start`: the index of record `offset` when the caller has looked it up already (dataset_export_start)."""
+    if start is None:
+        start = dataset_export_start(version=version, options=options, offset=offset)
     if start is None:
         return
+    if callable(names):
+        names = _Lazy(names)
     high = DatasetRow.objects.filter(version=version).order_by("-index").values_list("index", flat=True).first()
     sql = _line_sql(options)
     # Quote and delimiter bytes that JSON text never holds raw: each line comes out as it is, plus "\n".
@@ -171,6 +178,18 @@ def dataset_export_lines(
             data = _render_marked(data, rows, options, names)
         if data:
             yield data
+
+
+class _Lazy:
+    """AnnotatorNames made on first use."""
+
+    def __init__(self, make: Callable[[], AnnotatorNames]) -> None:
+        self._make, self._names = make, None
+
+    def render_provenance(self, provenance):
+        if self._names is None:
+            self._names = self._make()
+        return self._names.render_provenance(provenance)
 
 
 def _render_marked(data: bytes, rows, options: ExportOptions, names: AnnotatorNames) -> bytes:

@@ -92,7 +92,7 @@ def test_parquet_export_reads_back_as_the_same_records(api, user, version):
 def test_a_broken_jsonl_download_resumes_at_an_offset(api, user, version):
     """The client keeps the complete lines it got, asks for the rest by offset, and has the whole file."""
     whole = api(user).get(f"{BASE}/1/export/?format=trl&split=all")
-    assert whole["X-Export-Total"] == "3" and whole["X-Export-Offset"] == "0"
+    assert whole["X-Export-Offset"] == "0"
     body = _body(whole)
     cut = body[:body.index(b"\n") + 5]  # the connection broke inside the second line
     kept = cut[:cut.rindex(b"\n") + 1]
@@ -112,7 +112,7 @@ def test_an_offset_resumes_parquet_and_raw_votes_too(api, user, version):
     assert [json.loads(x) for x in _body(tail).splitlines()] == votes[2:]
 
 
-@pytest.mark.parametrize(("offset", "words"), [("3", "offset 3 is past the end: the export has 3 records"),
+@pytest.mark.parametrize(("offset", "words"), [("3", "offset 3 is past the end of the export"),
                                                ("-1", "greater than or equal to 0"), ("x", "valid integer")])
 def test_an_offset_past_the_end_or_not_a_count_is_a_400_naming_offset(api, user, version, offset, words):
     body = api(user).get(f"{BASE}/1/export/?format=trl&split=all&offset={offset}").json()
