@@ -336,6 +336,9 @@ def parquet_chunks_from_jsonl(
 
     spool = _Spool()
     writer = pq.ParquetWriter(pa.PythonFile(spool, mode="w"), schema)
+    head = spool.take()  # the magic bytes: a download starts before the first row group is parsed
+    if head:
+        yield head
     pending: list[bytes] = []
     try:
         for chunk in chunks:
