@@ -3,14 +3,16 @@ generated projects of N pairwise items × 3 human votes, timed as whole commands
 and the export's rate against PostgreSQL's own `COPY (SELECT ...) TO STDOUT` of the same rows in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ps_bench_freeze .venv/bin/python bench/bench_freeze.py \
-        --sizes 10k,100k [--steps build,curate,export] [--drop]
+        --sizes 10k,100k [--steps build,curate,export,firstbyte,arrays] [--drop]
 
 The projects (`freeze-10k`, ...) are built in SQL (INSERT ... SELECT generate_series: the setup stays
 small and takes ~15 s per 100k items); they are kept between runs unless --drop. Each command runs
 as a subprocess (`/usr/bin/time -f %M` gives its peak RSS in kB). Curate runs without embeddings (no
 LLM stack). Export: `export_data --format trl --encoding jsonl|parquet --split all` of the newest
 version; COPY: `COPY (SELECT index, split, kind, item_id, data, weight, provenance FROM dataset_row
-WHERE version = V ORDER BY index) TO STDOUT`, read to the end by psycopg in this process.
+WHERE version = V ORDER BY index) TO STDOUT`, read to the end by psycopg in this process, and the export's
+own work in this process (no start-up). `firstbyte`: seconds to the REST export's first piece (from the
+start and at 90 %); `arrays`: peak memory of the whole-set curation phase alone on compact arrays.
 """
 from __future__ import annotations
 
@@ -98,7 +100,8 @@ def build(n: int) -> str:
         }, "FROM annotation_prompt pr, LATERAL (SELECT substr(pr.external_id, 2)::int AS g) x "
            "WHERE pr.project_id = %s", [p])
         _insert_select(cursor, Item, {
-            "project_id": "pr.project_id", "prompt_id": "pr.id", "external_id": "'i' || lpad(substr(pr.external_id, 2), 8, '0')",
+            "project_id": "pr.project_id", "prompt_id": "pr.id",
+            "external_id": "'i' || lpad(substr(pr.external_id, 2), 8, '0')",
             "kind": "'pairwise'", "n_responses": "2", "n_human_labels": str(VOTES),
         }, "FROM annotation_prompt pr WHERE pr.project_id = %s", [p])
         for position, ext in ((0, "a"), (1, "b")):
@@ -169,6 +172,57 @@ def inprocess(version, encoding: str) -> tuple[int, float]:
     return size, time.perf_counter() - started
 
 
+def first_byte(version) -> list[str]:
+    """Seconds until the REST export view's first piece (the start index, then one COPY piece; names lazily),
+    from the start and resumed at 90 % of the rows."""
+    from annotation.curation.export import arrow_schema, export_options, parquet_chunks_from_jsonl
+    from annotation.selectors.dataset_lines import dataset_export_lines, dataset_export_start
+    from annotation.selectors.identities import annotator_names_for
+
+    out = []
+    for encoding in ("jsonl", "parquet"):
+        for offset in (0, int(version.n_rows * 0.9)):
+            started = time.perf_counter()
+            options = export_options(format="trl", encoding=encoding, split="all")
+            start = dataset_export_start(version=version, options=options, offset=offset)
+            body = dataset_export_lines(version=version, options=options, offset=offset, start=start,
+                                        names=lambda: annotator_names_for(project=version.project, user=None))
+            if encoding == "parquet":
+                body = parquet_chunks_from_jsonl(body, arrow_schema(options))
+            next(iter(body))
+            out.append(f"{encoding} offset {offset}: {time.perf_counter() - started:.2f} s")
+    return out
+
+
+def arrays_peak(n: int) -> str:
+    """Peak RSS growth of the whole-set phase alone (votes → Dawid–Skene → noise report on TextFeatures) for
+    n items × 3 votes, in a fresh process (no database)."""
+    code = f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+import numpy as np
+def mb(key): return int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]) // 1024
+from annotation.curation.aggregation import aggregate_pairwise
+from annotation.curation.noise import noise_report
+from annotation.curation.text import TextFeatures
+from annotation.curation.votes import PairwiseVotes
+n, rng = {n}, np.random.default_rng(0)
+before = mb('VmRSS')
+annotators = np.tile(np.arange(3), n)
+votes = PairwiseVotes(items=np.repeat(np.arange(n), 3), annotators=annotators,
+    values=np.where(rng.random(3 * n) < 0.85, 0, rng.integers(1, 3, 3 * n)).astype(np.int8),
+    item_ids=np.arange(1, n + 1), annotator_ids=np.arange(3), annotator_is_judge=np.zeros(3, bool),
+    strength=(1 + annotators % 3) / 3.0)
+consensus = aggregate_pairwise(votes, method='dawid_skene')
+features = TextFeatures(has_pair=np.ones(n, bool), identical=rng.random(n) < 0.02,
+    tokens=rng.integers(40, 80, (n, 2)).astype(float), containment=rng.random(n))
+noise_report(votes, consensus, texts=features)
+print(f'+{{mb("VmHWM") - before}} MB over {{before}} MB')
+"""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return f"{done.stdout.strip()} in {time.perf_counter() - started:.1f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k")
@@ -181,7 +235,7 @@ def main() -> None:
 
     print(f"load {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     for n in map(_size, args.sizes.split(",")):
-        slug = build(n)
+        slug = build(n) if steps - {"arrays"} else ""
         if "curate" in steps:
             wall, peak, out = run(["curate", slug, "--set", "embeddings=false"])
             print(f"curate {_label(n)}: {wall:.1f} s, peak RSS {peak:.0f} MB | {out.splitlines()[0]}")
@@ -201,6 +255,11 @@ def main() -> None:
                           f"peak RSS {peak:.0f} MB, {out.stat().st_size / 1e6:.0f} MB; COPY {copy_s:.2f} s "
                           f"({rows / copy_s:,.0f} rows/s); ratio {copy_s / wall:.2f} | in-process {own:.2f} s "
                           f"({size / 1e6:.0f} MB) vs COPY {copy_s3:.2f} s: ratio {copy_s3 / own:.2f}")
+        if "firstbyte" in steps:
+            version = DatasetVersion.objects.filter(project__slug=slug).order_by("-number").first()
+            print(f"REST first piece {_label(n)}: " + "; ".join(first_byte(version)))
+        if "arrays" in steps:
+            print(f"whole-set arrays {_label(n)}: {arrays_peak(n)}")
         print(f"load {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     if args.drop:
         from django.db import connection

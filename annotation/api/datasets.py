@@ -10,9 +10,10 @@ Annotators may not read rows or export: the curated labels are the consensus the
 see while labeling. The export streams (JSONL in ~64 KB pieces, Parquet one row group at a time);
 everything that can fail — parameters, access, an empty selection — is checked before the first byte,
 so errors are ordinary JSON 4xx. On PostgreSQL the row formats' lines are built by the database and streamed
-with COPY (annotation/selectors/dataset_lines.py); `offset` resumes a broken download. The HF `save_to_disk` encoding is a directory, which HTTP cannot
-carry as one file without a tar step that buys nothing over Parquet (`datasets.load_dataset("parquet",
-data_files=...)` reads it): it is refused with a 400 pointing at `manage.py export_data --encoding hf`.
+with COPY (annotation/selectors/dataset_lines.py); `offset` resumes a broken download. The HF
+`save_to_disk` encoding is a directory, which HTTP cannot carry as one file without a tar step that buys
+nothing over Parquet (`datasets.load_dataset("parquet", data_files=...)` reads it): it is refused with a 400
+pointing at `manage.py export_data --encoding hf`.
 """
 from itertools import islice
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from .noise import SIGNALS
 
-__all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "RowBuilder", "build_rows", "expand_ranking", "item_split",
-           "row_weight"]
+__all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "RowBuilder", "build_rows", "expand_ranking",
+           "item_split", "row_weight"]
 
 SOURCES = ("human", "ai", "hybrid", "gold")
 METHODS = ("majority", "dawid_skene", "mace")

@@ -15,7 +15,8 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
-    "ItemTexts", "TextFeatures", "Embedder", "MiniLMEmbedder", "default_embedder", "normalise", "duplicate_key", "tokens",
+    "ItemTexts", "TextFeatures", "Embedder", "MiniLMEmbedder", "default_embedder",
+    "normalise", "duplicate_key", "tokens",
     "pair_lengths", "token_jaccard", "token_containment", "sequence_ratio", "embed_unique", "pair_embeddings",
     "rowwise_cosine",
     "near_duplicates", "NEAR_DUPLICATE_COSINE",
