@@ -9,10 +9,14 @@
 Annotators may not read rows or export: the curated labels are the consensus they are asked not to
 see while labeling. The export streams (JSONL in ~64 KB pieces, Parquet one row group at a time);
 everything that can fail — parameters, access, an empty selection — is checked before the first byte,
-so errors are ordinary JSON 4xx. The HF `save_to_disk` encoding is a directory, which HTTP cannot
-carry as one file without a tar step that buys nothing over Parquet (`datasets.load_dataset("parquet",
-data_files=...)` reads it): it is refused with a 400 pointing at `manage.py export_data --encoding hf`.
+so errors are ordinary JSON 4xx. On PostgreSQL the row formats' lines are built by the database and streamed
+with COPY (annotation/selectors/dataset_lines.py); `offset` resumes a broken download. The HF
+`save_to_disk` encoding is a directory, which HTTP cannot carry as one file without a tar step that buys
+nothing over Parquet (`datasets.load_dataset("parquet", data_files=...)` reads it): it is refused with a 400
+pointing at `manage.py export_data --encoding hf`.
 """
+from itertools import islice
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -22,9 +26,17 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from ..curation.export import EXTENSIONS, arrow_schema, export_options, jsonl_chunks, parquet_chunks
+from ..curation.export import (
+    EXTENSIONS,
+    arrow_schema,
+    export_options,
+    jsonl_chunks,
+    parquet_chunks,
+    parquet_chunks_from_jsonl,
+)
 from ..errors import PrefStudioError
 from ..models import DatasetVersion
+from ..selectors.dataset_lines import dataset_export_lines, dataset_export_start, lines_supported
 from ..selectors.datasets import (
     dataset_export_count,
     dataset_export_records,
@@ -123,7 +135,9 @@ class DatasetExportApi(APIView):
             (200, MEDIA_TYPES["parquet"]): OpenApiResponse(OpenApiTypes.BINARY, description=FILE),
         },
         description="The version's rows of one split (or every label of its items, for raw_votes) as a "
-        "file, streamed: memory stays flat however large the version. Record shapes: see "
+        "file, streamed: memory stays flat however large the version, and the first bytes leave after one "
+        "chunk of rows. Resume a broken download with `offset` (records to skip; the response says "
+        "X-Export-Offset). Record shapes: see "
         "annotation/curation/export.py. 400 names the parameter at fault, also when the version has "
         "nothing of that format in that split. For HF datasets use `manage.py export_data --encoding hf`.",
     )
@@ -136,16 +150,31 @@ class DatasetExportApi(APIView):
                 field="encoding",
             )
         query = validated(DatasetExportQuerySerializer, request.query_params)
+        offset = query.pop("offset")
         options = export_options(**query)
         version = dataset_version_for_user(user=request.user, slug=slug, number=number)
-        dataset_export_count(version=version, options=options)  # refuses an empty export while it can still 400
-        names = annotator_names_for(project=version.project, user=request.user)
-        records = dataset_export_records(version=version, options=options, names=names)
-        if options.encoding == "parquet":
-            body = parquet_chunks(records, arrow_schema(options))
+        if lines_supported(options):  # PostgreSQL writes the lines, COPY streams them
+            # No count and no annotator names before the first byte: each is a scan of a large version.
+            start = dataset_export_start(version=version, options=options, offset=offset)
+            if start is None:
+                dataset_export_count(version=version, options=options)  # an empty export: 400 naming why
+                raise PrefStudioError(f"offset {offset} is past the end of the export", field="offset")
+            body = dataset_export_lines(version=version, options=options, offset=offset, start=start,
+                                        names=lambda: annotator_names_for(project=version.project, user=request.user))
+            if options.encoding == "parquet":
+                body = parquet_chunks_from_jsonl(body, arrow_schema(options))
         else:
-            body = jsonl_chunks(records)
+            total = dataset_export_count(version=version, options=options)  # refuses an empty export while it can 400
+            if offset >= total:
+                raise PrefStudioError(f"offset {offset} is past the end of the export ({total} records)",
+                                      field="offset")
+            names = annotator_names_for(project=version.project, user=request.user)
+            records = islice(dataset_export_records(version=version, options=options, names=names), offset, None)
+            body = parquet_chunks(records, arrow_schema(options)) if options.encoding == "parquet" else (
+                jsonl_chunks(records))
         response = StreamingHttpResponse(body, content_type=MEDIA_TYPES[options.encoding])
-        name = f"{slug}-v{number}-{options.format}-{options.split}{EXTENSIONS[options.encoding]}"
+        part = f"-from-{offset}" if offset else ""
+        name = f"{slug}-v{number}-{options.format}-{options.split}{part}{EXTENSIONS[options.encoding]}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Export-Offset"] = str(offset)
         return response

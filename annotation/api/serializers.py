@@ -349,3 +349,10 @@ class DatasetExportQuerySerializer(serializers.Serializer):
     provenance = serializers.BooleanField(
         default=True, help_text="Add weight, margin and provenance columns (what trainers need besides the pair)."
     )
+    offset = serializers.IntegerField(
+        default=0, min_value=0, max_value=2**31 - 1,  # row indexes are 32-bit: past that, PostgreSQL's OFFSET errs
+        help_text="Resume: skip the first `offset` records (in index order; a version never changes, so the "
+        "same request always gives the same records). After a broken jsonl download, keep the complete lines "
+        "you have, count them, and ask again with offset=that count to get the rest. With parquet the rest "
+        "comes as a file of its own. 400 if offset is not below the number of records.",
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from typing import Any, Literal
 
 from .noise import SIGNALS
 
-__all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "build_rows", "expand_ranking", "item_split",
-           "row_weight"]
+__all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "RowBuilder", "build_rows", "expand_ranking",
+           "item_split", "row_weight"]
 
 SOURCES = ("human", "ai", "hybrid", "gold")
 METHODS = ("majority", "dawid_skene", "mace")
@@ -259,6 +260,72 @@ def _item_rows(item: CurationItem, config: CurationConfig) -> tuple[list[tuple[s
     return [], f"kind:{item.kind}"
 
 
+class RowBuilder:
+    """`build_rows` a piece at a time: `add(items)` returns the rows of those items, `stats()` the statistics
+    of everything added so far. Precondition: items arrive in order of external id across all calls (the
+    caller reads them sorted, in chunks), so the rows come out exactly as `build_rows` orders them. Holds
+    counters and one float per row (the weights, summed at the end as `build_rows` sums them), not the rows.
+    """
+
+    def __init__(self, config: CurationConfig) -> None:
+        self.config = config
+        self.items = self.kept_items = self.test_items = 0
+        self.dropped: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()
+        self.origins: Counter[str] = Counter()
+        self.sources: Counter[str] = Counter()
+        self.splits: Counter[str] = Counter({"train": 0, "test": 0})
+        self.weights = array("d")
+
+    def add(self, items: Iterable[CurationItem]) -> list[Row]:
+        config = self.config
+        rows: list[Row] = []
+        for item in items:
+            self.items += 1
+            reason = _drop_reason(item, config)
+            made: list[tuple[str, dict, str]] = []
+            if reason is None:
+                is_gold = item.source == "gold" or item.gold_thumbs is not None
+                weight = 1.0 if is_gold else row_weight(item.noise_score, downweight=config.downweight,
+                                                        min_weight=config.min_weight)
+                made, reason = _item_rows(item, config)
+            if reason is not None:
+                self.dropped[reason] += 1
+                continue
+            self.kept_items += 1
+            split = item_split(item.external_id, seed=config.seed, test_fraction=config.test_fraction)
+            self.test_items += split == "test"
+            for kind, data, origin in made:
+                provenance = _provenance(item, origin)
+                if item.kind == "thumbs":
+                    provenance["source"] = "gold" if item.gold_thumbs is not None else (item.source or "human")
+                rows.append(Row(kind=kind, data=data, weight=weight, split=split, item=item.external_id,
+                                provenance=provenance))
+                self.kinds[kind] += 1
+                self.origins[origin] += 1
+                self.sources[provenance["source"]] += 1
+                self.splits[split] += 1
+                self.weights.append(weight)
+        return rows
+
+    def stats(self) -> dict[str, Any]:
+        """The statistics `build_rows` returns, of every item added so far."""
+        n = len(self.weights)
+        return {
+            "items": self.items,
+            "kept_items": self.kept_items,
+            "rows": n,
+            "dropped": dict(sorted(self.dropped.items())),
+            "rows_by_kind": dict(sorted((+self.kinds).items())),
+            "rows_by_origin": dict(sorted((+self.origins).items())),
+            "sources": dict(sorted((+self.sources).items())),
+            "splits": {"train": self.splits["train"], "test": self.splits["test"]},
+            "test_items": self.test_items,
+            # sum() of the floats in row order, as build_rows always summed them: the same rounding.
+            "mean_weight": round(sum(self.weights) / n, 6) if n else None,
+        }
+
+
 def build_rows(items: Iterable[CurationItem], config: CurationConfig) -> tuple[list[Row], dict[str, Any]]:
     """The rows of a dataset version and its statistics.
 
@@ -266,41 +333,6 @@ def build_rows(items: Iterable[CurationItem], config: CurationConfig) -> tuple[l
              "rows_by_origin": {...}, "sources": {source: rows}, "splits": {"train": rows, "test": rows},
              "test_items": n, "mean_weight": float | None}
     """
-    ordered = sorted(items, key=lambda it: it.external_id)
-    rows: list[Row] = []
-    dropped: Counter[str] = Counter()
-    kept_items = test_items = 0
-    for item in ordered:
-        reason = _drop_reason(item, config)
-        made: list[tuple[str, dict, str]] = []
-        if reason is None:
-            is_gold = item.source == "gold" or item.gold_thumbs is not None
-            weight = 1.0 if is_gold else row_weight(item.noise_score, downweight=config.downweight,
-                                                    min_weight=config.min_weight)
-            made, reason = _item_rows(item, config)
-        if reason is not None:
-            dropped[reason] += 1
-            continue
-        kept_items += 1
-        split = item_split(item.external_id, seed=config.seed, test_fraction=config.test_fraction)
-        test_items += split == "test"
-        for kind, data, origin in made:
-            provenance = _provenance(item, origin)
-            if item.kind == "thumbs":
-                provenance["source"] = "gold" if item.gold_thumbs is not None else (item.source or "human")
-            rows.append(Row(kind=kind, data=data, weight=weight, split=split, item=item.external_id,
-                            provenance=provenance))
-    weights = [r.weight for r in rows]
-    stats = {
-        "items": len(ordered),
-        "kept_items": kept_items,
-        "rows": len(rows),
-        "dropped": dict(sorted(dropped.items())),
-        "rows_by_kind": dict(sorted(Counter(r.kind for r in rows).items())),
-        "rows_by_origin": dict(sorted(Counter(r.provenance["origin"] for r in rows).items())),
-        "sources": dict(sorted(Counter(r.provenance["source"] for r in rows).items())),
-        "splits": {"train": sum(r.split == "train" for r in rows), "test": sum(r.split == "test" for r in rows)},
-        "test_items": test_items,
-        "mean_weight": round(sum(weights) / len(weights), 6) if weights else None,
-    }
-    return rows, stats
+    builder = RowBuilder(config)
+    rows = builder.add(sorted(items, key=lambda it: it.external_id))
+    return rows, builder.stats()

@@ -43,7 +43,8 @@ from ..errors import PrefStudioError
 
 __all__ = [
     "ENCODINGS", "FORMATS", "SPLITS", "ExportOptions", "export_options", "format_row", "vote_record", "arrow_schema",
-    "prompt_text", "jsonl_chunks", "parquet_chunks", "write_jsonl", "write_parquet", "write_hf",
+    "prompt_text", "jsonl_chunks", "parquet_chunks", "parquet_chunks_from_jsonl", "write_jsonl", "write_parquet",
+    "write_hf",
 ]
 
 # format name → the DatasetRow.kind it exports (None: not rows but labels).
@@ -314,6 +315,43 @@ def parquet_chunks(
             yield spool.take()
     finally:
         writer.close()  # an empty export is still a valid file: the schema and no row groups
+    yield spool.take()
+
+
+def parquet_chunks_from_jsonl(
+    chunks: Iterable[bytes], schema: pa.Schema, *, row_group_size: int = ROW_GROUP_SIZE
+) -> Iterator[bytes]:
+    """`parquet_chunks` of records given as JSON lines (pieces of whole lines, each ending in "\n"), parsed
+    by Arrow's JSON reader against `schema` one row group at a time: no Python object per value, and the
+    same row groups, columns and values as `parquet_chunks` of the parsed records."""
+    from pyarrow import json as pa_json
+
+    parse = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+
+    def table(lines: list[bytes]) -> pa.Table:
+        data = b"\n".join(lines) + b"\n"
+        read = pa_json.ReadOptions(block_size=max(len(data), 1 << 20), use_threads=False)
+        return pa_json.read_json(pa.BufferReader(data), read_options=read, parse_options=parse).select(
+            schema.names).cast(schema)
+
+    spool = _Spool()
+    writer = pq.ParquetWriter(pa.PythonFile(spool, mode="w"), schema)
+    head = spool.take()  # the magic bytes: a download starts before the first row group is parsed
+    if head:
+        yield head
+    pending: list[bytes] = []
+    try:
+        for chunk in chunks:
+            pending += chunk.split(b"\n")[:-1]
+            while len(pending) >= row_group_size:
+                group, pending = pending[:row_group_size], pending[row_group_size:]
+                writer.write_table(table(group), row_group_size=row_group_size)
+                yield spool.take()
+        if pending:
+            writer.write_table(table(pending), row_group_size=row_group_size)
+            yield spool.take()
+    finally:
+        writer.close()
     yield spool.take()
 
 

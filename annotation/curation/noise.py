@@ -49,7 +49,7 @@ import numpy as np
 from .aggregation._common import strict_majority
 from .identities import annotator_token
 from .rm_ensemble import EnsembleMargins
-from .text import ItemTexts, duplicate_key, pair_lengths, rowwise_cosine, token_containment
+from .text import ItemTexts, TextFeatures, rowwise_cosine
 from .votes import CLASS_TO_WINNER, CLASSES, NONE, PairwiseVotes
 
 __all__ = ["NoiseConfig", "Signal", "NoiseReport", "noise_report", "SIGNALS", "PAIRWISE_SIGNALS", "LISTWISE_SIGNALS",
@@ -274,7 +274,7 @@ def _rm_signal(rm: EnsembleMargins | np.ndarray | None, n: int, config: NoiseCon
     return build_signal("rm_ensemble", mean, severity, (mean < 0) | (std >= config.rm_std_max), reason, config)
 
 
-def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner: np.ndarray,
+def _text_signals(texts: ItemTexts | TextFeatures | None, embeddings: np.ndarray | None, winner: np.ndarray,
                   rm: EnsembleMargins | np.ndarray | None, n: int, config: NoiseConfig) -> list[Signal]:
     off = np.zeros(n, bool)
     if texts is None and embeddings is None:
@@ -289,8 +289,8 @@ def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner
     if texts is not None:
         if len(texts) != n:
             raise ValueError(f"texts has {len(texts)} items, the report has {n}")
-        a, b = texts.pair()
-        identical = np.array([duplicate_key(x) == duplicate_key(y) for x, y in zip(a, b)], bool) & texts.has_pair()
+        features = texts if isinstance(texts, TextFeatures) else TextFeatures.of(texts)
+        identical = features.identical
         similarity[identical] = 1.0
     dup_sev = (similarity - config.duplicate_floor) / (config.duplicate_cosine - config.duplicate_floor)
     dup = build_signal(
@@ -301,13 +301,13 @@ def _text_signals(texts: ItemTexts | None, embeddings: np.ndarray | None, winner
     if texts is None:
         return [dup, build_signal("length_only", _nan(n), _nan(n), off, str, config)]
 
-    _, toks = pair_lengths(texts)
-    pairwise = np.isin(winner, (0, 1)) & texts.has_pair()
+    toks = features.tokens
+    pairwise = np.isin(winner, (0, 1)) & features.has_pair
     w = np.where(pairwise, winner, 0).astype(int)
     win_len, lose_len = toks[np.arange(n), w], toks[np.arange(n), 1 - w]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(pairwise, win_len / np.maximum(lose_len, 1.0), np.nan)
-    content = np.fmax(token_containment(a, b), cosine)
+    content = np.fmax(features.containment, cosine)
     long_enough = np.clip((ratio - 1) / config.length_excess, 0, 1)
     alike = np.clip((content - 0.5) / (config.length_similarity - 0.5), 0, 1)
     severity = long_enough * alike
@@ -327,7 +327,7 @@ def noise_report(
     votes: PairwiseVotes | None,
     consensus: Any,
     *,
-    texts: ItemTexts | None = None,
+    texts: ItemTexts | TextFeatures | None = None,
     embeddings: np.ndarray | None = None,
     rm_margins: EnsembleMargins | np.ndarray | None = None,
     config: NoiseConfig | None = None,
@@ -335,7 +335,8 @@ def noise_report(
     """Every signal of SIGNALS for the I items of `consensus` (a PairwiseConsensus of `votes`).
 
     consensus: uses winner (I,), probability (I,), is_gold (I,) and competence (J,) only.
-    texts: ItemTexts (I items, responses A and B); embeddings: (I, 2, d) normalised response embeddings;
+    texts: ItemTexts (I items, responses A and B), or their TextFeatures (the same signals from compact
+    arrays, for projects too large to hold every text); embeddings: (I, 2, d) normalised response embeddings;
     rm_margins: EnsembleMargins or (K, I) margins winner − loser in logits (NaN where no winner).
     votes may be None (e.g. imported pairs without per-annotator votes): vote signals then do not apply.
     """

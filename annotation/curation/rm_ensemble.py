@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 __all__ = ["EnsembleMargins", "BTHead", "pair_features", "ensemble_splits", "rm_ensemble_margins",
            "rm_ensemble_for_items"]
@@ -90,6 +89,10 @@ class BTHead:
         x = np.concatenate([delta, -delta])
         y = np.concatenate([np.ones(len(delta)), np.zeros(len(delta))])
         w = None if sample_weight is None else np.concatenate([sample_weight, sample_weight])
+        # Imported here: scikit-learn takes ~1.5 s to load, and every curate run imports this module
+        # (noise.py reads EnsembleMargins) while only runs with embeddings fit heads.
+        from sklearn.linear_model import LogisticRegression
+
         # Each pair appears twice, so C = 1 / (2·l2) gives the penalty l2 per original pair.
         model = LogisticRegression(C=1.0 / (2.0 * self.l2), fit_intercept=False, max_iter=self.max_iter)
         model.fit(x, y, sample_weight=w)

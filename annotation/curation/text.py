@@ -15,7 +15,8 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
-    "ItemTexts", "Embedder", "MiniLMEmbedder", "default_embedder", "normalise", "duplicate_key", "tokens",
+    "ItemTexts", "TextFeatures", "Embedder", "MiniLMEmbedder", "default_embedder",
+    "normalise", "duplicate_key", "tokens",
     "pair_lengths", "token_jaccard", "token_containment", "sequence_ratio", "embed_unique", "pair_embeddings",
     "rowwise_cosine",
     "near_duplicates", "NEAR_DUPLICATE_COSINE",
@@ -58,6 +59,43 @@ class ItemTexts:
     def has_pair(self) -> np.ndarray:
         """(I,) bool: the item has at least two responses."""
         return np.array([len(r) >= 2 for r in self.responses], dtype=bool)
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """What the text noise signals read of I items' responses A and B, as compact arrays, so a project's
+    texts can be read a chunk at a time and dropped (about 26 bytes an item instead of the texts).
+
+    has_pair (I,) bool: two responses or more; identical (I,) bool: A and B equal under `duplicate_key`
+    (False without a pair); tokens (I, 2) float: whitespace tokens of A and B (NaN rows without a pair);
+    containment (I,) float: `token_containment` of A and B (1.0 without a pair).
+    """
+
+    has_pair: np.ndarray
+    identical: np.ndarray
+    tokens: np.ndarray
+    containment: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.has_pair)
+
+    @classmethod
+    def of(cls, texts: ItemTexts) -> "TextFeatures":
+        a, b = texts.pair()
+        has_pair = texts.has_pair()
+        identical = np.array([duplicate_key(x) == duplicate_key(y) for x, y in zip(a, b)], bool).reshape(-1)
+        _, toks = pair_lengths(texts)
+        return cls(has_pair=has_pair, identical=identical & has_pair, tokens=toks,
+                   containment=token_containment(a, b))
+
+    @classmethod
+    def concat(cls, parts: Sequence["TextFeatures"]) -> "TextFeatures":
+        """The features of the parts' items, one part after the other."""
+        if not parts:
+            return cls(has_pair=np.zeros(0, bool), identical=np.zeros(0, bool), tokens=np.zeros((0, 2)),
+                       containment=np.zeros(0))
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
+                     ("has_pair", "identical", "tokens", "containment")))
 
 
 def normalise(text: str) -> str:

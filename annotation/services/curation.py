@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -27,20 +30,29 @@ from ..curation.identities import annotator_token
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
 from ..curation.noise_rankings import ranking_noise_report
 from ..curation.rm_members import combine_members
-from ..curation.text import ItemTexts
+from ..curation.text import ItemTexts, TextFeatures
 from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
 from ..errors import PrefStudioError
 from ..models import ConsensusSource, Item, ItemConsensus, ItemFlag, ItemResponse, Project, TaskKind
 from ..selectors.votes import pairwise_votes, ranking_votes
+from .bulk import Sink, default_sink
 
-__all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_texts"]
+__all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_text_features",
+           "item_texts"]
 
 METHODS = ("majority", "dawid_skene", "mace")
 NOISE_FLAG_PREFIX = "noise:"
 # The reward-model ensemble needs enough decided pairs to fit K heads on different splits; below this its
 # margins are noise themselves (and a bootstrap of a handful of pairs may hold one class only).
 MIN_RM_PAIRS = 20
-BATCH = 2000
+# Consensus rows per COPY (flags go with their items): a few MB of tuples, whatever the project's size.
+BATCH = 20_000
+# Items whose texts are read at once for the text features (~1 KB each).
+TEXT_CHUNK = 20_000
+CONSENSUS_COLUMNS = ("item_id", "method", "winner", "ranking", "probability", "agreement", "source", "n_votes",
+                     "noise_score", "signals", "severities")
+SOURCE, NOISE_SCORE = CONSENSUS_COLUMNS.index("source"), CONSENSUS_COLUMNS.index("noise_score")
+FLAG_COLUMNS = ("item_id", "name", "value", "reason")
 
 
 def embeddings_available() -> bool:
@@ -129,8 +141,9 @@ def _finite(value: float) -> float | None:
 
 
 def _noise(report: NoiseReport | None, i: int,
-           item_id: int) -> tuple[dict[str, float], dict[str, float], list[ItemFlag]]:
-    """Item i's signal values and severities (NaN left out) and a "noise:<signal>" ItemFlag per flagged signal."""
+           item_id: int) -> tuple[dict[str, float], dict[str, float], list[tuple]]:
+    """Item i's signal values and severities (NaN left out) and a "noise:<signal>" flag (FLAG_COLUMNS) per
+    flagged signal."""
     signals: dict[str, float] = {}
     severities: dict[str, float] = {}
     flags = []
@@ -143,58 +156,106 @@ def _noise(report: NoiseReport | None, i: int,
             if severity is not None:
                 severities[name] = round(severity, 6)
             if signal.flagged[i]:
-                flags.append(ItemFlag(item_id=item_id, name=f"{NOISE_FLAG_PREFIX}{name}"[:64], value=value,
-                                      reason=signal.reasons[i] or f"{name} flagged"))
+                flags.append((item_id, f"{NOISE_FLAG_PREFIX}{name}"[:64], value,
+                              signal.reasons[i] or f"{name} flagged"))
     return signals, severities, flags
 
 
-def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None, method: str) -> tuple[list, list]:
-    """(ItemConsensus rows, noise ItemFlag rows) of the pairwise items."""
-    rows, flags = [], []
-    for i, item_id in enumerate(votes.item_ids.tolist()):
+def _enumerate_ids(item_ids: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(i, item_ids[i]) as Python ints, converted a batch at a time (not a list of a million ints)."""
+    for start in range(0, len(item_ids), BATCH):
+        yield from enumerate(item_ids[start:start + BATCH].tolist(), start)
+
+
+def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
+                   method: str) -> Iterator[tuple[tuple, list[tuple]]]:
+    """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item."""
+    for i, item_id in _enumerate_ids(votes.item_ids):
         winner = int(consensus.winner[i])
         if winner < 0:
             continue
         gold = bool(consensus.is_gold[i])
         signals, severities, item_flags = _noise(report, i, item_id)
-        flags += item_flags
-        rows.append(ItemConsensus(
-            item_id=item_id, method=method, winner=CLASS_TO_WINNER[winner],
-            probability=1.0 if gold else _clip(_finite(consensus.probability[i]), 0, 1),
-            agreement=_clip(_finite(consensus.agreement[i]), 0, 1),
-            source=ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
-            n_votes=int(consensus.n_votes[i]),
-            noise_score=None if report is None else _clip(_finite(report.score[i]), 0, 1),
-            signals=signals,
-            severities=severities,
-        ))
-    return rows, flags
+        yield (
+            item_id, method, CLASS_TO_WINNER[winner], None,
+            1.0 if gold else _clip(_finite(consensus.probability[i]), 0, 1),
+            _clip(_finite(consensus.agreement[i]), 0, 1),
+            ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
+            int(consensus.n_votes[i]),
+            None if report is None else _clip(_finite(report.score[i]), 0, 1),
+            signals, severities,
+        ), item_flags
 
 
 def _clip(value: float | None, low: float, high: float) -> float | None:
     return None if value is None else min(high, max(low, value))
 
 
-def _ranking_rows(votes, consensus, report: NoiseReport, method: str) -> tuple[list, list]:
-    """(ItemConsensus rows, noise ItemFlag rows) of the listwise items (annotation.curation.noise_rankings)."""
-    rows, flags = [], []
-    for i, item_id in enumerate(votes.item_ids.tolist()):
+def _ranking_rows(votes, consensus, report: NoiseReport, method: str) -> Iterator[tuple[tuple, list[tuple]]]:
+    """As `_pairwise_rows`, of the listwise items (annotation.curation.noise_rankings)."""
+    for i, item_id in _enumerate_ids(votes.item_ids):
         order = consensus.order[i]
         if not order:
             continue
         gold = bool(consensus.is_gold[i])
         signals, severities, item_flags = _noise(report, i, item_id)
-        flags += item_flags
-        rows.append(ItemConsensus(
-            item_id=item_id, method=method, ranking=[sorted(int(p) for p in group) for group in order],
-            agreement=_clip(_finite(consensus.agreement[i]), -1, 1),
-            source=ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
-            n_votes=int(consensus.n_votes[i]),
-            noise_score=_clip(_finite(report.score[i]), 0, 1),
-            signals=signals,
-            severities=severities,
-        ))
-    return rows, flags
+        yield (
+            item_id, method, "", [sorted(int(p) for p in group) for group in order], None,
+            _clip(_finite(consensus.agreement[i]), -1, 1),
+            ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
+            int(consensus.n_votes[i]),
+            _clip(_finite(report.score[i]), 0, 1),
+            signals, severities,
+        ), item_flags
+
+
+class _Written:
+    """What a refresh wrote, counted as it streams by: the summary's numbers without holding the rows."""
+
+    def __init__(self) -> None:
+        self.consensus = 0
+        self.sources: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+        self.scores = array("d")
+
+    def write(self, sink: Sink, rows: Iterable[tuple[tuple, list[tuple]]]) -> None:
+        """COPY `rows` (from _pairwise_rows / _ranking_rows) through `sink`, BATCH consensus rows at a time."""
+        consensus: list[tuple] = []
+        flags: list[tuple] = []
+        for row, item_flags in rows:
+            consensus.append(row)
+            flags += item_flags
+            self.sources[row[SOURCE]] += 1
+            if row[NOISE_SCORE] is not None:
+                self.scores.append(row[NOISE_SCORE])
+            for flag in item_flags:
+                self.flags[flag[1][len(NOISE_FLAG_PREFIX):]] += 1
+            if len(consensus) >= BATCH:
+                self._flush(sink, consensus, flags)
+                consensus, flags = [], []
+        self._flush(sink, consensus, flags)
+
+    def _flush(self, sink: Sink, consensus: list[tuple], flags: list[tuple]) -> None:
+        self.consensus += len(consensus)
+        sink.insert(ItemConsensus, CONSENSUS_COLUMNS, consensus)
+        sink.insert(ItemFlag, FLAG_COLUMNS, flags)
+
+
+def item_text_features(*, project: Project, item_ids: np.ndarray, kind: str = TaskKind.PAIRWISE,
+                       chunk_size: int = TEXT_CHUNK) -> TextFeatures:
+    """The TextFeatures of `item_ids` (sorted, as the vote selectors give them), reading the response texts
+    `chunk_size` items at a time (one query each, by a range of item ids) and keeping only the features."""
+    parts = []
+    slots = (ItemResponse.objects.filter(item__project=project, item__kind=kind)
+             .order_by("item_id", "position").values_list("item_id", "response__text"))
+    for start in range(0, len(item_ids), chunk_size):
+        ids = item_ids[start:start + chunk_size]
+        responses: dict[int, list[str]] = defaultdict(list)
+        for item_id, text in slots.filter(item_id__gte=int(ids[0]), item_id__lte=int(ids[-1])):
+            responses[item_id].append(text)
+        chunk = [responses[pk] for pk in ids.tolist()]
+        parts.append(TextFeatures.of(ItemTexts(prompts=[""] * len(chunk), responses=chunk)))
+    return TextFeatures.concat(parts)
 
 
 def consensus_refresh(
@@ -244,9 +305,13 @@ def consensus_refresh(
         }
         progress.check_cancelled()
         progress.update(0.4, "computing noise signals")
-        texts = item_texts(project=project, item_ids=votes.item_ids)
+        use_vectors = embeddings and embeddings_available()
+        if use_vectors or reward_models:  # embeddings and reward models read the texts themselves
+            texts = item_texts(project=project, item_ids=votes.item_ids)
+        else:  # the text signals need only compact features: a chunk of texts at a time
+            texts = item_text_features(project=project, item_ids=votes.item_ids)
         vectors = margins = None
-        if embeddings and embeddings_available():
+        if use_vectors:
             vectors = _embeddings(texts, progress)
             margins = _rm_margins(vectors, consensus.winner, progress)
             used_embeddings = True
@@ -260,35 +325,35 @@ def consensus_refresh(
         progress.check_cancelled()
         report = noise_report(votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
                               config=noise_config or NoiseConfig())
-        pair_rows, flags = _pairwise_rows(votes, consensus, report, method)
-    rank_rows = []
+        pair_rows = _pairwise_rows(votes, consensus, report, method)
+    rank_rows = iter(())
     if rankings.n_items:
         progress.update(0.7, f"aggregating {rankings.n_items} listwise items")
         rank_consensus = aggregate_rankings(rankings, method="plackett_luce")
         rank_report = ranking_noise_report(rankings, rank_consensus, noise_config or NoiseConfig())
-        rank_rows, rank_flags = _ranking_rows(rankings, rank_consensus, rank_report, "plackett_luce")
-        flags += rank_flags
+        rank_rows = _ranking_rows(rankings, rank_consensus, rank_report, "plackett_luce")
     progress.check_cancelled()
     progress.update(0.85, "writing consensus and flags")
+    written = _Written()
     with transaction.atomic():
         # One refresh of a project at a time: two interleaved would mix their rows.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         ItemConsensus.objects.filter(item__project=project).delete()
         ItemFlag.objects.filter(item__project=project, name__startswith=NOISE_FLAG_PREFIX).delete()
-        ItemConsensus.objects.bulk_create(pair_rows + rank_rows, batch_size=BATCH)
-        ItemFlag.objects.bulk_create(flags, batch_size=BATCH)
+        sink = default_sink()
+        with sink.session():
+            written.write(sink, chain(pair_rows, rank_rows))
     progress.update(1.0, "consensus refreshed")
-    scores = [r.noise_score for r in pair_rows + rank_rows if r.noise_score is not None]
-    sources = Counter(r.source for r in pair_rows + rank_rows)
+    sources = written.sources
     return {
         "method": method,
         "pairwise_items": int(votes.n_items),
         "listwise_items": int(rankings.n_items),
-        "consensus": len(pair_rows) + len(rank_rows),
+        "consensus": written.consensus,
         "sources": dict(sorted(sources.items())),
         "gold": sources.get(ConsensusSource.GOLD, 0),
-        "noise_flags": dict(sorted(Counter(f.name[len(NOISE_FLAG_PREFIX):] for f in flags).items())),
-        "mean_noise_score": round(float(np.mean(scores)), 6) if scores else None,
+        "noise_flags": dict(sorted(written.flags.items())),
+        "mean_noise_score": round(float(np.mean(written.scores)), 6) if written.scores else None,
         "embeddings": used_embeddings,
         "competence": competence,
         "rm_members": members,

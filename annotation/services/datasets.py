@@ -1,26 +1,29 @@
 """Dataset versions: a curation run freezes a project's curated rows under a filter config.
 
 `dataset_version_create` validates the config (annotation.curation.dataset.CurationConfig), refreshes the
-consensus (annotation.services.curation), reads every item with what curation needs in a fixed number of
-queries, builds the rows (Django-free `build_rows`) and writes the DatasetVersion and its rows in one
-transaction. Nothing updates a version afterwards: a different config makes a new version.
+consensus (annotation.services.curation), then streams the items in order of external id a chunk at a time
+(a fixed number of queries per chunk), builds each chunk's rows (Django-free `RowBuilder`, the chunked form of
+`build_rows`) and COPYs them, all in one transaction with the DatasetVersion: memory stays flat however large
+the project. Nothing updates a version afterwards: a different config makes a new version.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Avg, Count, Max
+from django.db.models.functions import Collate
 
 from common.config import ConfigError, config_from_dict
 from common.progress import NullProgress, Progress
 
-from ..curation.dataset import CurationConfig, CurationItem, build_rows
+from ..curation.dataset import CurationConfig, CurationItem, RowBuilder
 from ..errors import PrefStudioError
 from ..models import (
     AnnotatorKind,
@@ -45,7 +48,8 @@ __all__ = ["config_hash", "curation_config", "dataset_version_create"]
 
 MAX_NAME = DatasetVersion._meta.get_field("name").max_length
 ROW_COLUMNS = ("version_id", "index", "split", "kind", "item_id", "data", "weight", "provenance")
-ROW_BATCH = 5000
+# Items read, built and written at once: ~5 MB of texts and rows, whatever the project's size.
+ITEM_CHUNK = 5000
 VOTE_KEY = {Winner.A: "A", Winner.B: "B", Winner.TIE: "tie", Winner.BOTH_BAD: "tie"}
 
 
@@ -82,47 +86,71 @@ class _Part:
         self.progress.check_cancelled()
 
 
-def _curation_items(*, project: Project, include_judges: bool) -> tuple[list[CurationItem], dict[str, int]]:
-    """Every item of the project but the excluded ones, as CurationItems; and external id -> item pk.
+def _item_chunks(*, project: Project, chunk_size: int) -> Iterator[list[tuple[int, str, str, list | None]]]:
+    """The project's items but the excluded ones as (pk, external id, kind, prompt messages), in lists of
+    `chunk_size`, in order of external id by code point (COLLATE "C": Python's string order, which
+    `build_rows` always used), sorted by PostgreSQL and read through one server-side cursor."""
+    # SQLite (make run) compares text bytewise already, and knows no collation "C".
+    order = Collate("external_id", "C") if connection.vendor == "postgresql" else "external_id"
+    rows = (Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED)
+            .order_by(order, "pk").values_list("pk", "external_id", "kind", "prompt__messages"))
+    chunk: list = []
+    for row in rows.iterator(chunk_size=chunk_size):
+        chunk.append(row)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
-    Seven queries whatever the project's size (items, responses, consensus, flags, pairwise vote counts,
-    edits, thumbs); no query per item.
+
+def _curation_items(*, project: Project, include_judges: bool,
+                    rows: list[tuple[int, str, str, list | None]]) -> list[CurationItem]:
+    """The CurationItems of one chunk of `_item_chunks`, in its order.
+
+    At most six queries per chunk (responses, consensus, flags; then pairwise vote counts, edits, thumbs,
+    each only if the chunk holds items of that kind), each limited to the chunk's items; no query per item.
     """
-    rows = list(
-        Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED)
-        .order_by("pk").values_list("pk", "external_id", "kind", "prompt__messages")
-    )
+    pks = [pk for pk, _, _, _ in rows]
+    of_kind: dict[str, list[int]] = defaultdict(list)
+    for pk, _, kind, _ in rows:
+        of_kind[kind].append(pk)
     texts: dict[int, list[str]] = defaultdict(list)
-    slots = (ItemResponse.objects.filter(item__project=project).order_by("item_id", "position")
+    slots = (ItemResponse.objects.filter(item_id__in=pks).order_by("item_id", "position")
              .values_list("item_id", "response__text"))
-    for item_id, text in slots.iterator(chunk_size=20_000):
+    for item_id, text in slots:
         texts[item_id].append(text)
     consensus = {
-        c["item_id"]: c for c in ItemConsensus.objects.filter(item__project=project).values(
+        c["item_id"]: c for c in ItemConsensus.objects.filter(item_id__in=pks).values(
             "item_id", "winner", "ranking", "probability", "agreement", "source", "noise_score", "signals", "severities", "n_votes")
     }
     flagged: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for item_id, name, reason in (ItemFlag.objects.filter(item__project=project).order_by("item_id", "name")
+    for item_id, name, reason in (ItemFlag.objects.filter(item_id__in=pks).order_by("item_id", "name")
                                   .values_list("item_id", "name", "reason")):
         flagged[item_id].append((name.removeprefix(NOISE_FLAG_PREFIX), reason))
-    labels = Label.objects.filter(item__project=project, status=LabelStatus.OK)
+    labels = Label.objects.filter(status=LabelStatus.OK)
     if not include_judges:
         labels = labels.exclude(annotator__kind=AnnotatorKind.JUDGE, role=LabelRole.ANNOTATION)
+
+    def labels_of(kind: str):
+        """The chunk's labels of `kind` (on its items of that kind): no query when it has none."""
+        return labels.filter(kind=kind, item_id__in=of_kind[kind]) if of_kind.get(kind) else labels.none()
+
     votes: dict[int, dict[str, int]] = defaultdict(lambda: {"A": 0, "B": 0, "tie": 0})
     strength: dict[tuple[int, str], list[tuple[float, int]]] = defaultdict(list)
-    pairwise = (labels.filter(kind=TaskKind.PAIRWISE, role=LabelRole.ANNOTATION)
+    pairwise = (labels_of(TaskKind.PAIRWISE).filter(role=LabelRole.ANNOTATION)
                 .values_list("item_id", "winner").annotate(n=Count("id"), s=Avg("strength")).order_by())
     for item_id, winner, n, mean_strength in pairwise:
         votes[item_id][VOTE_KEY[winner]] += n
         if mean_strength is not None:
             strength[(item_id, VOTE_KEY[winner])].append((mean_strength, n))
     edits: dict[int, list[str]] = defaultdict(list)
-    for item_id, text in (labels.filter(kind=TaskKind.EDIT).order_by("item_id", "id")
+    for item_id, text in (labels_of(TaskKind.EDIT).order_by("item_id", "id")
                           .values_list("item_id", "edited_response__text")):
         edits[item_id].append(text)
     thumbs: dict[int, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
     gold_thumbs: dict[int, bool] = {}
-    for item_id, up, role in labels.filter(kind=TaskKind.THUMBS).values_list("item_id", "thumbs_up", "role"):
+    for item_id, up, role in labels_of(TaskKind.THUMBS).values_list("item_id", "thumbs_up", "role"):
         if role == LabelRole.REVIEW:
             gold_thumbs[item_id] = bool(up)
         else:
@@ -150,7 +178,7 @@ def _curation_items(*, project: Project, include_judges: bool) -> tuple[list[Cur
             edits=edits.get(pk, []), thumbs=dict(thumbs[pk]) if kind == TaskKind.THUMBS else {},
             gold_thumbs=gold_thumbs.get(pk),
         ))
-    return items, {external_id: pk for pk, external_id, _, _ in rows}
+    return items
 
 
 def dataset_version_create(
@@ -178,24 +206,33 @@ def dataset_version_create(
                                 progress=_Part(progress, 0.0, 0.7))
     progress.check_cancelled()
     progress.update(0.75, "building rows")
-    items, pks = _curation_items(project=project, include_judges=cfg.include_judges)
-    rows, stats = build_rows(items, cfg)
-    progress.check_cancelled()
-    progress.update(0.85, f"writing {len(rows)} rows")
+    total = Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED).count()
+    builder = RowBuilder(cfg)
     with transaction.atomic():
         # Numbers are per project: lock the project so two runs never take the same one.
         Project.objects.select_for_update().filter(pk=project.pk).first()
         last = DatasetVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0
         version = DatasetVersion.objects.create(
             project=project, number=last + 1, name=name, filter_config=asdict(cfg), config_hash=config_hash(cfg),
-            stats={**stats, "consensus": summary}, n_rows=len(rows), created_by=user,
+            stats={}, n_rows=0, created_by=user,
         )
+        # A chunk of items at a time: read, build its rows, COPY them; nothing grows with the project but
+        # the builder's counters (annotation.curation.dataset.RowBuilder).
         sink = default_sink()
         with sink.session():
-            for start in range(0, len(rows), ROW_BATCH):
+            for chunk in _item_chunks(project=project, chunk_size=ITEM_CHUNK):
+                pks = {external_id: pk for pk, external_id, _, _ in chunk}
+                index = len(builder.weights)
+                rows = builder.add(_curation_items(project=project, include_judges=cfg.include_judges, rows=chunk))
                 sink.insert(DatasetRow, ROW_COLUMNS, [
-                    (version.pk, start + k, r.split, r.kind, pks.get(r.item), r.data, r.weight, r.provenance)
-                    for k, r in enumerate(rows[start:start + ROW_BATCH])
+                    (version.pk, index + k, r.split, r.kind, pks.get(r.item), r.data, r.weight, r.provenance)
+                    for k, r in enumerate(rows)
                 ])
-    progress.update(1.0, f"version {version.number}: {len(rows)} rows")
+                progress.check_cancelled()
+                progress.update(0.75 + 0.25 * min(1.0, builder.items / max(1, total)),
+                                f"{builder.items} of {total} items: {index + len(rows)} rows")
+        stats = builder.stats()
+        version.stats, version.n_rows = {**stats, "consensus": summary}, stats["rows"]
+        version.save(update_fields=["stats", "n_rows"])
+    progress.update(1.0, f"version {version.number}: {version.n_rows} rows")
     return version

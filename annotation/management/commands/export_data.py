@@ -20,11 +20,13 @@ from annotation.curation.export import (
     SPLITS,
     arrow_schema,
     export_options,
+    parquet_chunks_from_jsonl,
     write_hf,
     write_jsonl,
     write_parquet,
 )
 from annotation.errors import PrefStudioError
+from annotation.selectors.dataset_lines import dataset_export_lines, lines_supported
 from annotation.selectors.datasets import CHUNK_SIZE, dataset_export_count, dataset_export_records, dataset_version_get
 from annotation.selectors.identities import annotator_names_for
 
@@ -78,7 +80,15 @@ class Command(BaseCommand):
                     write_hf(records, schema, tmp, cache_dir=cache, writer_batch_size=opts["row_group_size"])
             else:
                 with open(tmp, "wb") as stream:
-                    if options.encoding == "parquet":
+                    if lines_supported(options):  # PostgreSQL writes the lines; Python moves bytes
+                        names = annotator_names_for(project=version.project, user=None, visible=True)
+                        lines = self._line_progress(dataset_export_lines(
+                            version=version, options=options, names=names, chunk_size=opts["chunk_size"]), total)
+                        if options.encoding == "parquet":
+                            lines = parquet_chunks_from_jsonl(lines, schema, row_group_size=opts["row_group_size"])
+                        for piece in lines:
+                            stream.write(piece)
+                    elif options.encoding == "parquet":
                         write_parquet(records(), schema, stream, row_group_size=opts["row_group_size"])
                     else:
                         write_jsonl(records(), stream)
@@ -95,6 +105,21 @@ class Command(BaseCommand):
             f"{version.project.slug} v{version.number}: {total} {options.format} records ({options.split}) "
             f"→ {out} ({_size(out) / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)"
         )
+
+    def _line_progress(self, chunks: Iterable[bytes], total: int) -> Iterator[bytes]:
+        """`_progress` of pieces of JSON lines."""
+        tty = self.stderr.isatty()
+        start, ending = ("\r", "") if tty else ("", "\n")
+        step = max(1, total // 10)
+        n = 0
+        for chunk in chunks:
+            yield chunk
+            before, n = n, n + chunk.count(b"\n")
+            # The marks the piece went past, as `_progress` writes them record by record.
+            for mark in range((before // step + 1) * step, min(n, total - 1) + 1, step):
+                self.stderr.write(f"{start}exported {mark:,} / {total:,} records ({100 * mark // total} %)",
+                                  ending=ending)
+        self.stderr.write(f"{start}exported {n:,} / {total:,} records (100 %)")
 
     def _progress(self, records: Iterable[dict], total: int) -> Iterator[dict]:
         """Pass records through, writing "exported n / total" to stderr about every 10 % (in place on a tty)."""

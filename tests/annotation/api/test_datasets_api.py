@@ -89,6 +89,36 @@ def test_parquet_export_reads_back_as_the_same_records(api, user, version):
     assert table.to_pylist() == _expected("trl_conversational", "all")
 
 
+def test_a_broken_jsonl_download_resumes_at_an_offset(api, user, version):
+    """The client keeps the complete lines it got, asks for the rest by offset, and has the whole file."""
+    whole = api(user).get(f"{BASE}/1/export/?format=trl&split=all")
+    assert whole["X-Export-Offset"] == "0"
+    body = _body(whole)
+    cut = body[:body.index(b"\n") + 5]  # the connection broke inside the second line
+    kept = cut[:cut.rindex(b"\n") + 1]
+    lines = kept.count(b"\n")
+    rest = api(user).get(f"{BASE}/1/export/?format=trl&split=all&offset={lines}")
+    assert rest.status_code == 200 and rest["X-Export-Offset"] == "1"
+    assert rest["Content-Disposition"] == 'attachment; filename="kinds-v1-trl-all-from-1.jsonl"'
+    assert kept + _body(rest) == body
+    assert [json.loads(line) for line in body.splitlines()] == _expected("trl", "all")
+
+
+def test_an_offset_resumes_parquet_and_raw_votes_too(api, user, version):
+    rest = api(user).get(f"{BASE}/1/export/?format=trl&split=all&encoding=parquet&offset=2")
+    assert pq.read_table(io.BytesIO(_body(rest))).to_pylist() == _expected("trl", "all")[2:]
+    votes = [json.loads(x) for x in _body(api(user).get(f"{BASE}/1/export/?format=raw_votes&split=all")).splitlines()]
+    tail = api(user).get(f"{BASE}/1/export/?format=raw_votes&split=all&offset=2")
+    assert [json.loads(x) for x in _body(tail).splitlines()] == votes[2:]
+
+
+@pytest.mark.parametrize(("offset", "words"), [("3", "offset 3 is past the end of the export"),
+                                               ("-1", "greater than or equal to 0"), ("x", "valid integer")])
+def test_an_offset_past_the_end_or_not_a_count_is_a_400_naming_offset(api, user, version, offset, words):
+    body = api(user).get(f"{BASE}/1/export/?format=trl&split=all&offset={offset}").json()
+    assert body["field"] == "offset" and words in body["error"], body
+
+
 def test_export_without_provenance_has_only_the_trl_columns(api, user, version):
     response = api(user).get(f"{BASE}/1/export/?format=trl&provenance=false")
     records = [json.loads(line) for line in _body(response).decode().splitlines()]

@@ -95,14 +95,44 @@ def test_a_bad_config_is_refused_naming_the_field_and_nothing_is_written(project
     assert not DatasetVersion.objects.exists()
 
 
-def test_curation_items_are_read_in_a_fixed_number_of_queries(user, django_assert_num_queries):
+def test_curation_items_are_read_in_a_fixed_number_of_queries_per_chunk(user, django_assert_num_queries):
     small = import_records(owner=user, slug="small", records=[pair("a", [human("x", winner="A")])])
     big = import_records(owner=user, slug="big", records=[
         pair(f"p{i}", [human("x", winner="A"), human("y", winner="B")]) for i in range(30)])
     for project in (small, big):
-        with django_assert_num_queries(7):
-            items, _ = datasets_service._curation_items(project=project, include_judges=True)
-    assert len(items) == 30
+        chunks = list(datasets_service._item_chunks(project=project, chunk_size=100))
+        with django_assert_num_queries(4):  # responses, consensus, flags, pairwise votes: no edit or thumbs items
+            items = datasets_service._curation_items(project=project, include_judges=True, rows=chunks[0])
+    assert len(items) == 30 and all(len(it.votes) == 3 and len(it.responses) == 2 for it in items)
+    mixed = curation_project(owner=user)
+    chunk = next(datasets_service._item_chunks(project=mixed, chunk_size=100))
+    with django_assert_num_queries(6):  # and edits and thumbs
+        datasets_service._curation_items(project=mixed, include_judges=True, rows=chunk)
+
+
+def test_items_stream_in_code_point_order_of_external_id_whatever_the_database_collation(user):
+    """build_rows sorted by Python's str order; the chunks must come in that order too (COLLATE "C")."""
+    ids = ["b", "B", "É", "a", "z", "A10", "A9"]
+    project = import_records(owner=user, slug="order", records=[pair(i, [human("x", winner="A")]) for i in ids])
+    chunks = list(datasets_service._item_chunks(project=project, chunk_size=3))
+    assert [len(c) for c in chunks] == [3, 3, 1]
+    assert [external_id for c in chunks for _, external_id, _, _ in c] == sorted(ids)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_a_version_frozen_in_chunks_equals_one_frozen_at_once(project, monkeypatch, chunk):
+    """Rows, their order, indexes, items, weights, provenance and the statistics do not depend on the chunk size."""
+    config = {**FAST, "test_fraction": 0.5, "seed": 1, "downweight": 0.5}
+    whole = dataset_version_create(project=project, config=config)
+    monkeypatch.setattr(datasets_service, "ITEM_CHUNK", chunk)
+    chunked = dataset_version_create(project=project, config=config)
+
+    def rows(version):
+        return list(DatasetRow.objects.filter(version=version).order_by("index").values_list(
+            "index", "split", "kind", "item_id", "data", "weight", "provenance"))
+
+    assert rows(chunked) == rows(whole) and len(rows(whole)) == whole.n_rows == chunked.n_rows == 8
+    assert chunked.stats == whole.stats
 
 
 def test_the_curate_command_prints_the_version_and_takes_settings(project, tmp_path):

@@ -1,0 +1,202 @@
+"""A dataset export's JSON lines as PostgreSQL builds them, streamed with `COPY (SELECT ...) TO STDOUT`.
+
+The same bytes as `format_row` + `jsonl_chunks` (annotation/curation/export.py) write, record for record
+(tests/annotation/test_export_lines.py compares them), at close to PostgreSQL's own COPY rate: Python only
+moves bytes. Each line is put together in SQL from the row's columns, with the number formatting of Python's
+`json.dumps` (floats as `repr`: "1.0", "1e-05"). A row the SQL cannot render exactly comes out as the marker
+line "#<index>" and is formatted by `format_row` here instead: a provenance whose reasons name annotators
+(`{annotator:<id>}` tokens, rendered per viewer), or a payload or provenance of unexpected shape (the rows
+`RowBuilder` writes never are; a malformed one then gets format_row's error).
+
+Only on PostgreSQL and for the row formats (not raw_votes): `lines_supported` says when; callers fall back to
+the Python records otherwise.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+from django.db import connection
+
+from ..curation.export import ExportOptions, format_row
+from ..models import DatasetRow, DatasetVersion
+from .datasets import ROW_COLUMNS, dataset_rows
+from .identities import AnnotatorNames
+
+__all__ = ["LINE_CHUNK", "lines_supported", "dataset_export_lines", "dataset_export_start"]
+
+# Rows per COPY: ~2 MB of JSON held at once, and a broken-off download leaves at most this much unread.
+LINE_CHUNK = 2_000
+MARKER = b"#"
+
+
+def lines_supported(options: ExportOptions) -> bool:
+    return connection.vendor == "postgresql" and options.kind is not None
+
+
+# -- SQL pieces: each a text expression of the JSON of one value -----------------------------------------
+def _json_text(expr: str) -> str:
+    """A JSON string of a text expression ("" for NULL, as `m.get("content", "")`)."""
+    return f"to_json(COALESCE({expr}, ''))::text"
+
+
+def _py_float(expr: str) -> str:
+    """A float8 expression as Python's json.dumps writes a float: repr ("1.0", "0.25", "1e-05"); null for NULL.
+    PostgreSQL's float8 output has the same shortest digits (extra_float_digits = 1, the default) but writes
+    whole numbers without ".0"."""
+    return (f"CASE WHEN {expr} IS NULL THEN 'null' WHEN {expr} = trunc({expr}) AND abs({expr}) < 1e16 "
+            f"THEN trunc({expr})::numeric::text || '.0' ELSE {expr}::text END")
+
+
+def _messages(expr: str) -> str:
+    """`_messages(prompt)`: [{"role": str, "content": str}, ...]."""
+    role, content = _json_text("m->>'role'"), _json_text("m->>'content'")
+    message = f"""'{{"role": ' || {role} || ', "content": ' || {content} || '}}'"""
+    return (f"'[' || COALESCE((SELECT string_agg({message}, ', ' ORDER BY o) "
+            f"FROM jsonb_array_elements({expr}) WITH ORDINALITY AS e(m, o)), '') || ']'")
+
+
+def _turn(expr: str) -> str:
+    """[{"role": "assistant", "content": <text>}]."""
+    return f"'[{{\"role\": \"assistant\", \"content\": ' || to_json({expr})::text || '}}]'"
+
+
+_SPEAKER = ("CASE m->>'role' WHEN 'system' THEN 'System' WHEN 'user' THEN 'Human' WHEN 'assistant' THEN 'Assistant' "
+            "WHEN 'tool' THEN 'Tool' END")
+# prompt_text(): one user turn as it is, else the HH transcript ending in "\n\nAssistant:".
+_PROMPT_TEXT = (
+    "to_json(CASE WHEN jsonb_array_length(r.data->'prompt') = 1 AND r.data->'prompt'->0->>'role' = 'user' "
+    "THEN COALESCE(r.data->'prompt'->0->>'content', '') ELSE COALESCE((SELECT string_agg(E'\\n\\n' || "
+    f"{_SPEAKER} || ': ' || COALESCE(m->>'content', ''), '' ORDER BY o) FROM jsonb_array_elements(r.data->'prompt') "
+    "WITH ORDINALITY AS e(m, o)), '') || E'\\n\\nAssistant:' END)::text"
+)
+
+_PAYLOADS = {
+    "trl": [("prompt", _PROMPT_TEXT), ("chosen", "to_json(r.data->>'chosen')::text"),
+            ("rejected", "to_json(r.data->>'rejected')::text")],
+    "trl_conversational": [("prompt", _messages("r.data->'prompt'")), ("chosen", _turn("r.data->>'chosen'")),
+                           ("rejected", _turn("r.data->>'rejected'"))],
+    "kto": [("prompt", _messages("r.data->'prompt'")), ("completion", _turn("r.data->>'completion'")),
+            ("label", "(r.data->'label')::text")],
+    "listwise": [("prompt", _messages("r.data->'prompt'")), ("responses", "(r.data->'responses')::text"),
+                 ("ranking", "(r.data->'ranking')::text")],
+}
+# What the SQL renders exactly; any other row is handed to format_row (module docstring).
+_STRING = "jsonb_typeof(r.data->'{}') = 'string'"
+_MESSAGES_PLAIN = ("jsonb_typeof(r.data->'prompt') = 'array' AND NOT jsonb_path_exists(r.data->'prompt', "
+                   "'$[*] ? (@.type() != \"object\" || exists(@.role ? (@.type() != \"string\")) "
+                   "|| exists(@.content ? (@.type() != \"string\")))')")
+_PAYLOAD_PLAIN = {
+    "trl": f"{_MESSAGES_PLAIN} AND {_STRING.format('chosen')} AND {_STRING.format('rejected')} AND NOT "
+           "jsonb_path_exists(r.data->'prompt', '$[*] ? (!(@.role == \"system\" || @.role == \"user\" || "
+           "@.role == \"assistant\" || @.role == \"tool\"))')",
+    "trl_conversational": f"{_MESSAGES_PLAIN} AND {_STRING.format('chosen')} AND {_STRING.format('rejected')}",
+    "kto": f"{_MESSAGES_PLAIN} AND {_STRING.format('completion')} AND jsonb_typeof(r.data->'label') = 'boolean'",
+    "listwise": f"{_MESSAGES_PLAIN} AND jsonb_typeof(r.data->'responses') = 'array' AND NOT jsonb_path_exists("
+                "r.data->'responses', '$[*] ? (@.type() != \"string\")') AND "
+                "(r.data->'ranking')::text ~ '^\\[(\\[([0-9]+(, [0-9]+)*)?\\](, (?=\\[))?)*\\]$'",
+}
+_NUMBER = "COALESCE(jsonb_typeof(r.provenance->'{0}'), 'null') IN ('number', 'null')"
+_PROVENANCE_PLAIN = (
+    "jsonb_typeof(r.provenance) = 'object' AND "
+    "COALESCE(r.provenance->>'reasons', '') NOT LIKE '%%{annotator:%%' AND "  # %% : a psycopg parameter string
+    "COALESCE(jsonb_typeof(r.provenance->'reasons'), 'null') IN ('array', 'null') AND NOT "
+    "jsonb_path_exists(COALESCE(r.provenance->'reasons', '[]'), '$[*] ? (@.type() != \"string\")') AND "
+    + " AND ".join(_NUMBER.format(k) for k in ("agreement", "probability", "noise_score")) + " AND "
+    + " AND ".join(f"COALESCE(jsonb_typeof(r.provenance->'{k}'), 'null') IN ('string', 'null')"
+                   for k in ("item", "origin", "source")) + " AND "
+    # json.dumps(votes, sort_keys=True): jsonb's key order (length, then bytes) is the same for these shapes.
+    "COALESCE((r.provenance->'votes')::text, 'null') ~ "
+    "'^(null|\\{\\}|\\{\"A\": [0-9]+, \"B\": [0-9]+, \"tie\": [0-9]+\\}|\\{\"n\": [0-9]+\\})$'"
+)
+
+
+def _provenance_fields(options: ExportOptions) -> list[tuple[str, str]]:
+    fields = [("index", "r.index::text"), ("split", "to_json(r.split)::text"), ("weight", _py_float("r.weight"))]
+    if options.kind == "pairwise":
+        fields.append(("margin", _py_float("(r.data->>'margin')::float8")))
+    fields += [(k, f"COALESCE((r.provenance->'{k}')::text, 'null')") for k in ("item", "origin", "source")]
+    fields.append(("votes", "CASE WHEN COALESCE(jsonb_typeof(r.provenance->'votes'), 'null') = 'null' "
+                            "THEN 'null' ELSE to_json((r.provenance->'votes')::text)::text END"))
+    fields += [(k, _py_float(f"(r.provenance->>'{k}')::float8")) for k in ("agreement", "probability", "noise_score")]
+    fields.append(("reasons", "COALESCE(NULLIF((r.provenance->'reasons')::text, 'null'), '[]')"))
+    return fields
+
+
+def _line_sql(options: ExportOptions) -> str:
+    """SELECT of one text column: each row's JSON line, or "#<index>" where format_row must do it."""
+    fields = list(_PAYLOADS[options.format])
+    plain = f"({_PAYLOAD_PLAIN[options.format]})"
+    if options.provenance:
+        fields += _provenance_fields(options)
+        plain += f" AND ({_PROVENANCE_PLAIN})"
+        if options.kind == "pairwise":
+            plain += " AND COALESCE(jsonb_typeof(r.data->'margin'), 'null') IN ('number', 'null')"
+    line = " || ', ' || ".join(f"'\"{name}\": ' || {expr}" for name, expr in fields)
+    where = "r.version_id = %s AND r.kind = %s AND r.index >= %s AND r.index < %s"
+    if options.split != "all":
+        where += " AND r.split = %s"
+    return (f"SELECT CASE WHEN {plain} THEN '{{' || {line} || '}}' ELSE '#' || r.index END "
+            f"FROM {DatasetRow._meta.db_table} r WHERE {where} ORDER BY r.index")
+
+
+def dataset_export_start(*, version: DatasetVersion, options: ExportOptions, offset: int) -> int | None:
+    """The index of the export's record number `offset` (0-based), or None past the end: where a resumed
+    export starts (one index scan)."""
+    rows = dataset_rows(version=version, split=options.split, kind=options.kind)
+    return rows.values_list("index", flat=True)[offset:offset + 1].first() if offset else (
+        rows.values_list("index", flat=True).first())
+
+
+def dataset_export_lines(
+    *, version: DatasetVersion, options: ExportOptions, names: AnnotatorNames | Callable[[], AnnotatorNames],
+    offset: int = 0, chunk_size: int = LINE_CHUNK, start: int | None = None,
+) -> Iterator[bytes]:
+    """The export's JSON lines (UTF-8, each ending in "\\n") from record number `offset` on, in pieces of
+    `chunk_size` rows: one COPY per range of indexes. Precondition: `lines_supported(options)`.
+
+    `names` may be a function that makes them: it is called at the first row whose reasons name an annotator
+    (reading every annotator of a large project takes a while, and most exports never need them).
+    `start`: the index of record `offset` when the caller has looked it up already (dataset_export_start)."""
+    if start is None:
+        start = dataset_export_start(version=version, options=options, offset=offset)
+    if start is None:
+        return
+    if callable(names):
+        names = _Lazy(names)
+    high = DatasetRow.objects.filter(version=version).order_by("-index").values_list("index", flat=True).first()
+    sql = _line_sql(options)
+    # Quote and delimiter bytes that JSON text never holds raw: each line comes out as it is, plus "\n".
+    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+    rows = dataset_rows(version=version, split=options.split, kind=options.kind).values(*ROW_COLUMNS)
+    for low in range(start, high + 1, chunk_size):
+        params = [version.pk, options.kind, low, low + chunk_size] + ([options.split] if options.split != "all" else [])
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+            data = b"".join(copy)
+        if data.startswith(MARKER) or b"\n" + MARKER in data:
+            data = _render_marked(data, rows, options, names)
+        if data:
+            yield data
+
+
+class _Lazy:
+    """AnnotatorNames made on first use."""
+
+    def __init__(self, make: Callable[[], AnnotatorNames]) -> None:
+        self._make, self._names = make, None
+
+    def render_provenance(self, provenance):
+        if self._names is None:
+            self._names = self._make()
+        return self._names.render_provenance(provenance)
+
+
+def _render_marked(data: bytes, rows, options: ExportOptions, names: AnnotatorNames) -> bytes:
+    """Replace the "#<index>" lines of `data` with format_row's records of those rows."""
+    lines = data.split(b"\n")
+    marked = {int(line[1:]): k for k, line in enumerate(lines) if line.startswith(MARKER)}
+    for row in rows.filter(index__in=list(marked)):
+        row["provenance"] = names.render_provenance(row["provenance"])
+        lines[marked[row["index"]]] = json.dumps(format_row(row, options), ensure_ascii=False).encode()
+    return b"\n".join(lines)
