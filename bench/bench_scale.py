@@ -317,6 +317,10 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
         log(f"{name}: generated {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - began:.0f} s")
     work = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=data_dir))
     try:
+        # What every command pays before its work: Python, Django and the app imported (`manage.py check`).
+        m = manage("check", env=env)
+        rows.append(dict(size=name, phase="startup (check)", seconds=m.seconds, rate=None, rss=m.rss_mb, copy=None,
+                         note="manage.py check: included in every command's time"))
         # import
         m = manage("import_data", str(path), "--project", slug, "--format", "native", "--owner", USER, env=env)
         log(f"{name}: import {m.seconds:.1f} s, peak RSS {m.rss_mb:.0f} MB: {m.stdout.strip()}")
