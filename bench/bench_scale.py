@@ -100,7 +100,8 @@ def generate(path: Path, n: int, seed: int = SEED) -> None:
             if prompts and rng.random() < 0.25:
                 prompt = rng.choice(prompts)
             else:
-                prompt = "How do I " + " ".join(rng.choices(_WORDS, k=rng.randint(4, 10))) + "? " + rng.choice(sentences)
+                topic = " ".join(rng.choices(_WORDS, k=rng.randint(4, 10)))
+                prompt = f"How do I {topic}? {rng.choice(sentences)}"
                 if len(prompts) < 200_000:
                     prompts.append(prompt)
             a = " ".join(rng.choices(sentences, k=rng.randint(2, 4)))
@@ -335,6 +336,7 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
             ("annotation_label", items, {}),
         ]
         copy = copy_baseline(url, plan, work)
+        log(f"{name}: COPY of the imported rows {copy:.1f} s: ratio {copy / m.seconds:.2f}")
         rows.append(dict(size=name, phase="import", seconds=m.seconds, rate=n / m.seconds, rss=m.rss_mb,
                          copy=copy, note=f"{n:,} items, {3 * n:,} labels"))
         # curate
@@ -350,10 +352,12 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
             ("annotation_datasetversion", f"id = {vid}", {"number": "number + 1000000"}),
             ("annotation_datasetrow", f"version_id = {vid}", {}),
         ], work)
+        log(f"{name}: COPY of the version's rows {copy:.1f} s: ratio {copy / m.seconds:.2f}")
         rows.append(dict(size=name, phase="curate", seconds=m.seconds, rate=n / m.seconds, rss=m.rss_mb,
                          copy=copy, note=f"{n_rows:,} rows (COPY: the rows into DatasetRow)"))
         # export
         copy_out, _ = copy_out_seconds(url, f"SELECT * FROM annotation_datasetrow WHERE version_id = {vid}")
+        log(f"{name}: COPY of the version's rows TO STDOUT {copy_out:.2f} s")
         for encoding in ("jsonl", "parquet"):
             out = work / f"export.{encoding}"
             m = manage("export_data", slug, str(version), "--format", "trl", "--encoding", encoding,
@@ -396,10 +400,11 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
                         break
                 counted = timings[1:] or timings
                 median = statistics.median(counted)
-                log(f"{name}: page {label}: HTTP {status}, median {median * 1000:.0f} ms, max {max(counted) * 1000:.0f} ms")
+                slowest = max(counted)
+                log(f"{name}: page {label}: HTTP {status}, median {median * 1000:.0f} ms, max {slowest * 1000:.0f} ms")
                 rows.append(dict(size=name, phase=f"page: {label}", seconds=median, rate=None,
                                  rss=server.worker_peak_mb(), copy=None,
-                                 note=f"HTTP {status}, max {max(counted) * 1000:.0f} ms, first {timings[0] * 1000:.0f} ms, "
+                                 note=f"HTTP {status}, max {slowest * 1000:.0f} ms, first {timings[0] * 1000:.0f} ms, "
                                       f"{size / 1e3:.0f} kB"))
         finally:
             server.stop()
@@ -413,7 +418,8 @@ def print_table(rows: list[Row]) -> None:
         per_s = f"{r['rate']:,.0f}" if r["rate"] else ""
         copy = f"{r['copy']:.2f}" if r["copy"] is not None else ""
         ratio = f"{r['copy'] / r['seconds']:.2f}" if r["copy"] is not None else ""
-        seconds = f"{r['seconds']:.2f}" if r["seconds"] >= 1 or r["copy"] is not None else f"{r['seconds'] * 1000:.0f} ms"
+        in_ms = r["seconds"] < 1 and r["copy"] is None
+        seconds = f"{r['seconds'] * 1000:.0f} ms" if in_ms else f"{r['seconds']:.2f}"
         print(f"{r['size']:>5}  {r['phase']:<22} {seconds:>9} {per_s:>10} {r['rss']:>6.0f} MB {copy:>8} {ratio:>6}  "
               f"{r['note']}")
 
@@ -434,7 +440,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10k,100k,1m", help="Comma-separated item counts (default 10k,100k,1m)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                                                                  "postgres://postgres@127.0.0.1:5432/ps_bench_scale"),
-                        help="A database for the benchmark alone: it is dropped and created (name must contain 'bench')")
+                        help="A database for the benchmark alone: dropped and created (its name must contain 'bench')")
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "bench_scale"),
                         help="Where the generated files are kept (re-used by later runs)")
     parser.add_argument("--keep", action="store_true", help="Keep the database at the end")

@@ -153,7 +153,8 @@ class _EarlierPieces:
                 lines.append(line_digest[0])
                 checks.append(line_digest[1])
             elif earlier[2] != line_digest[1]:
-                errors.append(LineError(record.line, f"item id {record.external_id!r} was already used on line {earlier[1]}"))
+                reason = f"item id {record.external_id!r} was already used on line {earlier[1]}"
+                errors.append(LineError(record.line, reason))
                 n_errors += 1
         self.index.add(new_digests, [0] * len(new_digests), lines, checks)
         records[:] = kept
