@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors
-from ..selectors.review import review_queue_for_user
+from ..selectors.review_queue import review_queue_pages_for_user
 from ..services.review import MAX_NOTE_LENGTH, review_resolve
 from .permissions import IsProjectOwnerOrReviewer
 from .serializers import ItemSerializer, LabelCreateSerializer, LabelSerializer
@@ -41,8 +41,8 @@ class ReviewQueueApi(generics.ListAPIView):
     filter_backends: list = []  # the queue is a list built by the selector, not a queryset
 
     def get_queryset(self):
-        _, entries = review_queue_for_user(user=self.request.user, slug=self.kwargs["slug"])
-        return entries
+        _, entries = review_queue_pages_for_user(user=self.request.user, slug=self.kwargs["slug"])
+        return entries  # lazy: the paginator counts in SQL and loads one page
 
 
 class ReviewResolveApi(APIView):

@@ -13,6 +13,11 @@ from typing import Any
 _ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False).encode
 
 
+def canonical_json(value: Any) -> str:
+    """`value` as compact JSON with sorted keys: equal values (dict order aside) give equal text."""
+    return _ENCODE(value)
+
+
 def _digest(payload: str) -> str:
     return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
 

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project
 from .identities import AnnotatorNames, annotator_names_for
-from .review import duration_text, project_for_reviewer, review_queue
+from .review import duration_text, project_for_reviewer
+from .review_queue import review_queue_count
 
 DEFAULT_DAYS = 7  # the window of the labels-per-hour chart: one working week at a glance
 
@@ -142,7 +143,7 @@ def project_dashboard(
         n_human_labels=totals["human"],
         n_judge_labels=totals["judge"],
         n_resolved=labels.filter(role=LabelRole.REVIEW).count(),
-        n_review_queue=len(review_queue(project=project)),
+        n_review_queue=review_queue_count(project=project),
         states=[(value, label, by_state.get(value, 0)) for value, label in ItemState.choices],
         hours=_hours(labels=annotations, now=now, days=days),
         annotators=_annotators(labels=annotations, n_items=n_items, names=names),

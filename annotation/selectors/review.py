@@ -107,23 +107,27 @@ def _human_annotations() -> QuerySet[Label]:
     return Label.objects.filter(role=LabelRole.ANNOTATION, annotator__kind=AnnotatorKind.HUMAN, status=LabelStatus.OK)
 
 
+def disagreement_verdict() -> Case:
+    """A label's verdict as text, for SQL to count the different verdicts on an item."""
+    return Case(
+        When(kind=TaskKind.PAIRWISE, then=F("winner")),
+        When(kind=TaskKind.THUMBS, then=Cast("thumbs_up", CharField())),
+        When(kind=TaskKind.LISTWISE, then=Cast("ranking", CharField())),
+        output_field=CharField(),
+    )
+
+
 def disagreement_reasons(items: QuerySet[Item]) -> dict[int, list[ReviewReason]]:
     """Items whose human annotations differ: other winners, rankings or thumbs (edits always differ).
 
     The database narrows the items down by comparing the verdicts as text; the exact comparison
     (rankings equal up to the order inside a tie group) is made here on those few.
     """
-    verdict = Case(
-        When(kind=TaskKind.PAIRWISE, then=F("winner")),
-        When(kind=TaskKind.THUMBS, then=Cast("thumbs_up", CharField())),
-        When(kind=TaskKind.LISTWISE, then=Cast("ranking", CharField())),
-        output_field=CharField(),
-    )
     candidates = (
         _human_annotations()
         .filter(item__in=items.filter(n_human_labels__gte=2).exclude(kind=TaskKind.EDIT))
         .values("item_id")
-        .annotate(verdicts=Count(verdict, distinct=True))
+        .annotate(verdicts=Count(disagreement_verdict(), distinct=True))
         .filter(verdicts__gte=2)
         .values("item_id")
     )

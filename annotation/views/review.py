@@ -17,7 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .. import errors
 from ..models import TaskKind, Winner
-from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user, review_queue_for_user
+from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user
+from ..selectors.review_queue import review_queue_pages_for_user
 from ..services.review import MAX_NOTE_LENGTH, review_resolve
 
 QUEUE_PAGE_SIZE = 50
@@ -27,12 +28,12 @@ QUEUE_PAGE_SIZE = 50
 @login_required
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     """The items of the project that need a person; htmx page links swap just the table."""
-    project, entries = review_queue_for_user(user=request.user, slug=slug)
-    page = Paginator(entries, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    project, entries = review_queue_pages_for_user(user=request.user, slug=slug)
+    page = Paginator(entries, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))  # loads one page
     template = "annotation/review/queue.html"
     if request.htmx:
         template += "#queue-table"
-    return render(request, template, {"project": project, "page": page, "n_entries": len(entries)})
+    return render(request, template, {"project": project, "page": page, "n_entries": page.paginator.count})
 
 
 @require_GET

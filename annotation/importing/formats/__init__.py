@@ -2,6 +2,8 @@
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from ..ids import canonical_json
+from ..keyindex import KeyIndex, content_digest, key_digest
 from ..reader import LimitExceeded, RecordError, sized_json_lines
 from ..records import ImportLimits, ImportOptions, ItemRecord, LineError, ParseResult, record_text_too_long
 from . import hh, native, ranked, trl
@@ -64,12 +66,14 @@ def parse_chunks(
     options = options or ImportOptions()
     limits = limits or ImportLimits()
     max_text, bad_left = limits.max_text_chars, limits.max_bad_lines
-    first_line: dict[str, ItemRecord] = {}
+    earlier_pieces = _EarlierPieces()
+    first_line: dict[str, tuple[int, int]] = {}  # item id → (line, digest), in this piece
     records: list[ItemRecord] = []
     errors: list[LineError] = []
     n_lines = 0
     seen_any = False
     limit = max(1, size // 10)
+    checked = False  # whether `records` were already checked against the earlier pieces
     try:
         for number, obj, problem, line_bytes in sized_json_lines(stream, limits):
             n_lines = number
@@ -84,32 +88,74 @@ def parse_chunks(
                     if line_bytes > max_text:
                         problem = record_text_too_long(record, max_text)
             if problem is None:
+                digest = record_digest(record)
                 earlier = first_line.get(record.external_id)
                 if earlier is None:
-                    first_line[record.external_id] = record
+                    first_line[record.external_id] = (number, digest)
                     records.append(record)
-                elif not _same(earlier, record):
-                    problem = f"item id {record.external_id!r} was already used on line {earlier.line}"
+                elif earlier[1] != digest:
+                    problem = f"item id {record.external_id!r} was already used on line {earlier[0]}"
             if problem is not None:
                 errors.append(LineError(number, problem))
                 bad_left -= 1
-                if bad_left == 0:
+            if len(records) + len(errors) >= limit or bad_left <= 0:
+                bad_left -= earlier_pieces.drop_repeats(records, first_line, errors)
+                if bad_left <= 0:
                     reason = f"reading stopped after {limits.max_bad_lines} bad lines"
                     errors.append(LineError(number, reason, limit=TOO_MANY_BAD_LINES))
+                    checked = True
                     break
-            if len(records) + len(errors) >= limit:
                 yield ParseResult(records=records, errors=errors, n_lines=n_lines)
-                records, errors, limit = [], [], size
+                records, errors, limit, first_line = [], [], size, {}
     except LimitExceeded as exc:
         errors.append(LineError(exc.line, exc.reason, limit=exc.setting))
         n_lines = max(n_lines, exc.line)
         seen_any = True
+    if not checked:
+        earlier_pieces.drop_repeats(records, first_line, errors)
     if not seen_any:
         errors.append(LineError(0, EMPTY_FILE))
     if records or errors or not n_lines:
         yield ParseResult(records=records, errors=errors, n_lines=n_lines)
 
 
-def _same(a: ItemRecord, b: ItemRecord) -> bool:
-    """Whether two records with one item id say exactly the same (their line numbers aside)."""
-    return {**vars(a), "line": 0} == {**vars(b), "line": 0}
+def record_digest(record: ItemRecord) -> int:
+    """A digest of everything a record says but its line: two records with one item id and the same
+    digest are the same item (the repeat is dropped), else the second is an error."""
+    return content_digest(canonical_json([
+        record.kind, record.prompt_external_id, record.messages, [vars(r) for r in record.responses],
+        [vars(label) for label in record.labels], record.prompt_metadata, record.metadata,
+    ]))
+
+
+class _EarlierPieces:
+    """The item ids of the pieces already handed out, with their line and record digest (KeyIndex:
+    32 bytes an id, not the records themselves), to find a repeated id anywhere in the file."""
+
+    def __init__(self) -> None:
+        self.index = KeyIndex()
+
+    def drop_repeats(self, records: list[ItemRecord], first_line: dict[str, tuple[int, int]],
+                     errors: list[LineError]) -> int:
+        """Drop from `records` (a piece) the repeats of items of earlier pieces, add an error for each
+        repeat that says otherwise, and remember the piece's ids; returns the number of errors added."""
+        if not records:
+            return 0
+        digests = [key_digest(r.external_id) for r in records]
+        found = self.index.find(digests)
+        kept, new_digests, lines, checks, n_errors = [], [], [], [], 0
+        for record, digest in zip(records, digests):
+            line_digest = first_line[record.external_id]
+            earlier = found.get(digest)
+            if earlier is None:
+                kept.append(record)
+                new_digests.append(digest)
+                lines.append(line_digest[0])
+                checks.append(line_digest[1])
+            elif earlier[2] != line_digest[1]:
+                reason = f"item id {record.external_id!r} was already used on line {earlier[1]}"
+                errors.append(LineError(record.line, reason))
+                n_errors += 1
+        self.index.add(new_digests, [0] * len(new_digests), lines, checks)
+        records[:] = kept
+        return n_errors

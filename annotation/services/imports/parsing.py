@@ -14,17 +14,18 @@ class ParseAhead:
     """`parse_chunks` run in a helper thread, as far ahead of the writer as it gets.
 
     The parser is pure Python and touches no database; it runs while the writer waits for
-    PostgreSQL (waiting releases the GIL), so on two cores parsing hides behind writing. (It
-    keeps every record until the end anyway, to find duplicate ids, so running ahead costs no
-    memory.) Iterating yields the pieces and re-raises whatever the parser raised.
+    PostgreSQL (waiting releases the GIL), so on two cores parsing hides behind writing. It runs
+    at most `AHEAD` pieces ahead, so that memory holds a few pieces whatever the file's size.
+    Iterating yields the pieces and re-raises whatever the parser raised.
     """
 
     _DONE = object()
+    AHEAD = 2  # pieces parsed and not yet taken: enough to keep the writer busy
 
     def __init__(
         self, stream: IO[bytes], fmt: str, options: ImportOptions | None, *, size: int, limits: ImportLimits
     ) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.Queue = queue.Queue(maxsize=self.AHEAD)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(stream, fmt, options, size, limits), name="import-parser", daemon=True
@@ -57,14 +58,23 @@ class ParseAhead:
         began = time.thread_time()
         try:
             for piece in parse_chunks(stream, fmt, options, size=size, limits=limits):
-                if self._stop.is_set():  # the writer failed: nobody reads on
+                if not self._put(piece):  # the writer failed or stopped: nobody reads on
                     return
-                self._queue.put(piece)
-            self._queue.put(self._DONE)
+            self._put(self._DONE)
         except BaseException as exc:  # handed to the writer's thread, which raises it
-            self._queue.put(exc)
+            self._put(exc)
         finally:
             self.cpu_seconds = time.thread_time() - began
+
+    def _put(self, piece: object) -> bool:
+        """Queue `piece`, waiting for room; False if the writer stopped reading meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(piece, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 @contextmanager

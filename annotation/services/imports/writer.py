@@ -10,7 +10,8 @@ from django.db import connection, models
 from django.db.models.functions import MD5
 
 from ...importing import ItemRecord, LineError, ParseResult
-from ...importing.ids import content_id
+from ...importing.ids import canonical_json, content_id
+from ...importing.keyindex import KeyIndex, content_digest, key_digest
 from ...models import (
     Annotator,
     AnnotatorKind,
@@ -84,8 +85,10 @@ class Writer:
     """Writes parsed records into one project, piece by piece, inserting only rows whose keys are new.
 
     Keys (external ids) already in the project are looked up per piece; keys written earlier in
-    this import are remembered. Each check that finds a conflict adds a LineError, and from then
-    on nothing more is written (the import will be rejected and rolled back).
+    this import are remembered in KeyIndexes (32 bytes a key: the row's id, the first line that used
+    the key and a digest of what it said there), so memory does not grow with the texts, and a piece's
+    own keys in plain dicts that are dropped after it. Each check that finds a conflict adds a
+    LineError, and from then on nothing more is written (the import will be rejected and rolled back).
     """
 
     def __init__(self, project: Project, sink: Sink, report: ImportReport) -> None:
@@ -100,10 +103,13 @@ class Writer:
         self.drain_seconds = 0.0  # spent waiting for the sink to finish, after the last piece
         self.kinds: set[str] = set()
         self.annotators: dict[str, tuple[int, str, int]] = {}  # name → (pk, kind, first line)
+        # Every key of this import: prompt external id → (pk, first line, digest of the messages);
+        # "prompt pk NUL response external id" → (pk, first line, digest of the text).
+        self.prompt_index = KeyIndex()
+        self.response_index = KeyIndex()
+        # The keys of the piece being written (reset by `write`):
         self.prompts: dict[str, int] = {}  # external id → pk
-        self.prompt_first: dict[str, tuple[list[dict[str, str]], int]] = {}  # messages, line
         self.responses: dict[tuple[int, str], int] = {}  # (prompt pk, external id) → pk
-        self.response_first: dict[tuple[int, str], tuple[str, int]] = {}  # text, line
         self.items: dict[str, int] = {}  # external id → pk
         self.new_items: set[int] = set()
         self.touched: set[int] = set()  # items that were there before and got new labels
@@ -139,6 +145,7 @@ class Writer:
             return
         self.report.records += len(records)
         self.kinds.update(r.kind for r in records)
+        self.prompts, self.responses, self.items, self.new_items = {}, {}, {}, set()
         self._annotators(records)
         self._prompts(records)
         self._responses(records)
@@ -185,22 +192,31 @@ class Writer:
 
     # -- prompts ------------------------------------------------------------------------------
     def _prompts(self, records: list[ItemRecord]) -> None:
-        fresh_keys = [r.prompt_external_id for r in records if r.prompt_external_id not in self.prompt_first]
+        digests = {key: key_digest(key) for key in dict.fromkeys(r.prompt_external_id for r in records)}
+        earlier = self.prompt_index.find(list(digests.values()))  # written by an earlier piece
+        fresh_keys = [key for key, digest in digests.items() if digest not in earlier]
         existing: dict[str, int] = {}
         if fresh_keys and not self.fresh:
             existing = dict(
                 Prompt.objects.filter(project=self.project, external_id__in=fresh_keys).values_list("external_id", "id")
             )
+        first_here: dict[str, tuple[int, int]] = {}  # key → (digest of the messages, line)
         rows, keys, compare = [], [], []
         project_pk = self.project.pk
         for record in records:
             key = record.prompt_external_id
-            first = self.prompt_first.get(key)
+            said = content_digest(canonical_json(record.messages))
+            first = earlier.get(digests[key])
             if first is not None:
-                if first[0] != record.messages:
+                self.prompts[key] = first[0]
+                first = (first[2], first[1])
+            else:
+                first = first_here.get(key)
+            if first is not None:
+                if first[0] != said:
                     self._error(record.line, f"prompt id {key!r} has other messages on line {first[1]}")
                 continue
-            self.prompt_first[key] = (record.messages, record.line)
+            first_here[key] = (said, record.line)
             if key in existing:
                 self.prompts[key] = existing[key]
                 compare.append(record)
@@ -216,26 +232,45 @@ class Writer:
                     self._error(record.line, f"prompt id {key!r} already exists with other messages")
         for key, pk in zip(keys, self._insert(Prompt, ("project_id", "external_id", "messages", "metadata"), rows)):
             self.prompts[key] = pk
+        self.prompt_index.add(
+            [digests[key] for key in first_here], [self.prompts[key] for key in first_here],
+            [line for _, line in first_here.values()], [said for said, _ in first_here.values()],
+        )
         self.report.prompts_created += len(rows)
 
     # -- responses ----------------------------------------------------------------------------
     def _responses(self, records: list[ItemRecord]) -> None:
-        prompts, first_seen = self.prompts, self.response_first
-        existing = self._existing_responses(records)
+        prompts = self.prompts
+        digests: dict[tuple[int, str], bytes] = {}
+        for record in records:
+            prompt_pk = prompts[record.prompt_external_id]
+            for response in record.responses:
+                key = (prompt_pk, response.external_id)
+                if key not in digests:
+                    digests[key] = _response_digest(key)
+        earlier = self.response_index.find(list(digests.values()))  # written by an earlier piece
+        existing = self._existing_responses(records) if len(earlier) < len(digests) else {}
+        first_here: dict[tuple[int, str], tuple[int, int]] = {}  # key → (digest of the text, line)
         rows, keys, compare = [], [], []
         imported = ResponseOrigin.IMPORTED
         for record in records:
             prompt_pk = prompts[record.prompt_external_id]
             for response in record.responses:
                 key = (prompt_pk, response.external_id)
-                first = first_seen.get(key)
+                said = content_digest(response.text)
+                first = earlier.get(digests[key])
                 if first is not None:
-                    if first[0] != response.text:
+                    self.responses[key] = first[0]
+                    first = (first[2], first[1])
+                else:
+                    first = first_here.get(key)
+                if first is not None:
+                    if first[0] != said:
                         self._error(
                             record.line, f"response id {response.external_id!r} has other text on line {first[1]}"
                         )
                     continue
-                first_seen[key] = (response.text, record.line)
+                first_here[key] = (said, record.line)
                 if key in existing:
                     self.responses[key] = existing[key][0]
                     compare.append((record.line, response, existing[key][1]))
@@ -251,6 +286,10 @@ class Writer:
         columns = ("prompt_id", "external_id", "text", "model_name", "gen_params", "seed", "origin")
         for key, pk in zip(keys, self._insert(Response, columns, rows)):
             self.responses[key] = pk
+        self.response_index.add(
+            [digests[key] for key in first_here], [self.responses[key] for key in first_here],
+            [line for _, line in first_here.values()], [said for said, _ in first_here.values()],
+        )
         self.report.responses_created += len(rows)
 
     def _existing_responses(self, records: list[ItemRecord]) -> dict[tuple[int, str], tuple[int, str]]:
@@ -280,25 +319,36 @@ class Writer:
             for label in record.labels:
                 if label.edited_text is not None:
                     key = (prompt_pk, _edit_id(label.annotator, original.external_id, label.edited_text))
-                    wanted.append((key, label.edited_text, self.responses[(prompt_pk, original.external_id)]))
+                    wanted.append((key, label.edited_text, self.responses[(prompt_pk, original.external_id)],
+                                   record.line))
         if not wanted:
             return
+        digests = {key: _response_digest(key) for key, _, _, _ in wanted}
+        earlier = self.response_index.find(list(digests.values()))
+        for key, digest in digests.items():
+            if digest in earlier:
+                self.responses[key] = earlier[digest][0]
         if not self.fresh:
-            prompt_pks = [key[0] for key, _, _ in wanted if key[0] > 0]
+            prompt_pks = [key[0] for key, _, _, _ in wanted if key[0] > 0]
             for p, e, pk in Response.objects.filter(
-                prompt_id__in=prompt_pks, external_id__in=[key[1] for key, _, _ in wanted]
+                prompt_id__in=prompt_pks, external_id__in=[key[1] for key, _, _, _ in wanted]
             ).values_list("prompt_id", "external_id", "id"):
                 self.responses.setdefault((p, e), pk)
-        rows, keys = [], []
-        for key, text, parent in wanted:
+        rows, keys, lines = [], [], []
+        for key, text, parent, line in wanted:
             if key in self.responses:
                 continue
             self.responses[key] = 0  # placeholder until inserted; also dedupes within the file
             keys.append(key)
+            lines.append((line, content_digest(text)))
             rows.append((key[0], key[1], text, ResponseOrigin.HUMAN_EDIT, parent))
         columns = ("prompt_id", "external_id", "text", "origin", "parent_id")
         for key, pk in zip(keys, self._insert(Response, columns, rows)):
             self.responses[key] = pk
+        self.response_index.add(
+            [digests[key] for key in keys], [self.responses[key] for key in keys],
+            [line for line, _ in lines], [said for _, said in lines],
+        )
         self.report.responses_created += len(rows)
 
     # -- items --------------------------------------------------------------------------------
@@ -407,6 +457,11 @@ class Writer:
                 rows.append(row)
         self._insert(Label, _LABEL_COLUMNS, rows)
         self.report.labels_created += len(rows)
+
+
+def _response_digest(key: tuple[int, str]) -> bytes:
+    """The response index's key of (prompt pk, external id)."""
+    return key_digest(f"{key[0]}\x00{key[1]}")
 
 
 def _edit_id(annotator: str, original_external_id: str, edited_text: str) -> str:

@@ -297,6 +297,26 @@ def test_a_response_id_with_other_text_is_rejected_in_the_file_and_against_the_p
     assert _state() == before
 
 
+def test_conflicts_with_an_earlier_piece_name_its_line_and_write_nothing(pieces):
+    """Keys of earlier pieces are remembered compactly (no texts); a conflict still names the first line."""
+    def item(i, text, prompt="Shared prompt"):
+        return {"id": f"i{i}", "kind": "thumbs", "prompt": prompt, "prompt_id": "p",
+                "responses": [{"id": f"r{i % 2}", "text": text}]}
+
+    lines = [item(0, "one"), item(1, "two"), item(2, "one"), item(3, "two"), item(4, "other"),
+             item(5, "two", prompt="Other prompt")]
+    before = counts()
+    with pytest.raises(ImportRejected) as caught:
+        run(jsonl(*lines))
+    assert caught.value.details == [
+        "line 5: response id 'r0' has other text on line 1",
+        "line 6: prompt id 'p' has other messages on line 1",
+    ]
+    assert counts() == before
+    run(jsonl(*lines[:4]))  # the same items, repeated across pieces, import
+    assert counts()["Item"] - before["Item"] == 4
+
+
 def test_a_prompt_id_with_other_messages_is_rejected():
     run(jsonl(pair(0, prompt_id="q")))
     with pytest.raises(ImportRejected) as caught:
