@@ -36,7 +36,8 @@ def browser():
 def page(browser, live_server) -> Iterator:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    # Generous: the first page of a session on a loaded 2-core machine (live server warming up) took over 10 s.
+    page.set_default_timeout(30_000)
     # Every page runs under the Content-Security-Policy (prefstudio/settings/security.py): Chromium logs what it
     # blocks ("Refused to execute inline script ... Content Security Policy"); a page that needed it is broken.
     blocked: list[str] = []
