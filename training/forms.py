@@ -161,7 +161,12 @@ class JudgeForm(JobConfigForm):
     )
     mode = forms.ChoiceField(choices=_choices(["pairwise", "rating", "checklist"]),
                              initial=_default(JudgeConfig, "mode"))
-    output = forms.ChoiceField(choices=_choices(["text", "choice", "json"]), initial=_default(JudgeConfig, "output"))
+    output = forms.ChoiceField(
+        choices=_choices(["text", "choice", "json"]), initial=_default(JudgeConfig, "output"),
+        help_text="choice (default): the verdict and its probability from one scoring pass, minutes on a CPU for "
+                  "the demo; text or json add a rationale but generate up to Max tokens per item and order: "
+                  "for a GPU.",
+    )
     template_version = forms.IntegerField(min_value=1, required=False, label="Template version",
                                           help_text="Empty = the latest.")
     judge_name = forms.CharField(max_length=150, required=False, label="Judge name",
