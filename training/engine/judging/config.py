@@ -29,11 +29,11 @@ class JudgeConfig:
     """The judge's Annotator name; "" derives one from model, mode, template version and output."""
     output: Literal["text", "choice", "json"] = "choice"
     """choice (default): answers constrained to the verdict words, ratings or yes/no, read with their
-    probabilities from one scoring pass per request (no rationale): a 197-pair project in about a minute on a
-    2-core CPU. text: free text with the verdict on the first line and a rationale after it, up to max_tokens
-    generated per request and order (pick it on a GPU, or with a model that writes useful rationales). json:
-    constrained to {"verdict"/"rating"/"answer": ..., "rationale": ...} (vllm and openai backends only).
-    Checklists are written as text (a JSON list with json)."""
+    probabilities from one scoring pass per request (no rationale, no generation), which is what lets a CPU
+    judge the demo's projects. text: free text with the verdict on the first line and a rationale after it, up
+    to max_tokens generated per request and order (pick it on a GPU, or with a model that writes useful
+    rationales). json: constrained to {"verdict"/"rating"/"answer": ..., "rationale": ...} (vllm and openai
+    backends only). Checklists are written as text (a JSON list with json)."""
     use_logprobs: bool = True
     """Compute verdict probabilities from the log-probabilities of the verdict tokens (else: from the
     votes of the samples)."""
