@@ -5,8 +5,9 @@ tests/training/test_demo_models.py builds it: its weights do not change what run
 deployment runs it (scripts/worker.sh on queues default and gpu: `--pool solo`, so vLLM's engine can start), and
 the demo owner starts each job from its form, choosing only what has no default (project, model, dataset
 version; the robust DPO run also picks the loss "robust"). Each job must succeed; the walk fails on the first
-one that does not, with the job's error. Dataset versions come from curation with its default config (the
-curation service, as the dashboard's curate button runs it: curation is not a job kind).
+one that does not, with the job's error. Dataset versions come from the curation service, as the dashboard's
+curate button runs it (curation is not a job kind), with its defaults, except that the listwise project's version
+keeps its listwise rows (`listwise_rows`, off by default), which listwise training reads.
 """
 import time
 from collections.abc import Iterator
@@ -35,8 +36,10 @@ def demo(settings, tmp_path) -> dict[str, object]:
     call_command("load_demo", stdout=open("/dev/null", "w"))
     call_command("load_demo_models", "--steps", "2", stdout=open("/dev/null", "w"))
     projects = {p.slug: p for p in Project.objects.all()}
-    versions = {slug: dataset_version_create(project=projects[slug], config={})
-                for slug in ("hh-demo", "pandalm-thumbs-demo", "qa-feedback-demo")}
+    # Listwise training reads rows of kind "listwise", which a curation run keeps when asked to (listwise_rows):
+    # the one choice a user makes for it on the curation form; the other versions take the defaults.
+    configs = {"hh-demo": {}, "pandalm-thumbs-demo": {}, "qa-feedback-demo": {"listwise_rows": True}}
+    versions = {slug: dataset_version_create(project=projects[slug], config=config) for slug, config in configs.items()}
     return {"projects": projects, "versions": versions, "tmp": tmp_path}
 
 
