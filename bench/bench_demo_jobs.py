@@ -6,7 +6,8 @@ What it does, the way a newcomer's `make run` does: a fresh SQLite database in a
 `load_demo`, `load_demo_models` (the demo chat model is built here: its time is part of a first run), then each
 job kind with the config a form sends when every field keeps its default -- only the required choices are made
 (project, model, dataset version) -- started with `job_start` and run with `job_run`, the code a worker runs.
-Dataset versions come from curation runs with the default config. One line per step to stdout:
+Dataset versions come from curation runs with the default config (the listwise project's with `listwise_rows`,
+which listwise training reads). One line per step to stdout:
 
     step                       state       seconds  detail
 
@@ -83,8 +84,8 @@ def main() -> None:
         model = {m.name: m.pk for m in ModelArtifact.objects.all()}
         project = {p.slug: p for p in Project.objects.all()}
 
-        def version(slug: str):
-            return timed(f"curate {slug}", lambda: dataset_version_create(project=project[slug], config={}))
+        def version(slug: str, config: dict | None = None):
+            return timed(f"curate {slug}", lambda: dataset_version_create(project=project[slug], config=config or {}))
 
         run_job("generate hf (lamp-demo)", JobKind.GENERATE, {"model_ids": [model["demo-chat (hf)"]]},
                 project=project["lamp-demo"])
@@ -106,7 +107,7 @@ def main() -> None:
             thumbs = version("pandalm-thumbs-demo")
             run_job("train_kto (pandalm-thumbs-demo)", JobKind.TRAIN_KTO, {"base_model_id": model["demo-chat (hf)"]},
                     version=thumbs)
-            qa = version("qa-feedback-demo")
+            qa = version("qa-feedback-demo", {"listwise_rows": True})  # listwise rows: what listwise training reads
             run_job("train_listwise (qa-feedback-demo)", JobKind.TRAIN_LISTWISE,
                     {"base_model_id": model["demo-chat (hf)"]}, version=qa)
         trained = ModelArtifact.objects.filter(produced_by=rm).first() if rm is not None else None

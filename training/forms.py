@@ -124,6 +124,9 @@ class JudgeForm(JobConfigForm):
         "samples": {"min_value": 1, "max_value": 16},
         "temperature": {"min_value": 0, "max_value": 5},
         "max_tokens": {"min_value": 1, "max_value": 8192, "label": "Max tokens"},
+        "output": {"help_text": "choice (default): the verdict and its probability from one scoring pass, minutes on "
+                                "a CPU for the demo; text or json add a rationale but generate up to Max tokens per "
+                                "item and order: for a GPU."},
     }
 
     model_id = forms.ModelChoiceField(

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from annotation.models import DatasetRow, DatasetVersion, Label, Project
 from annotation.services.accounts import annotator_for_user
-from annotation.services.assignment import queue_status
+from annotation.selectors.labeling import queue_status
 from annotation.services.demo import DEMO_ANNOTATOR, DEMO_OWNER, DEMO_PROJECTS, GUIDELINES
 from annotation.services.imports import data_import
 from annotation.services.projects import membership_set, project_create

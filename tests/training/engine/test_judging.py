@@ -200,7 +200,7 @@ def pair(key=1, first="a good answer", second="a poor answer", kind="pairwise"):
 
 def test_pairwise_judge_asks_both_orders_and_combines_them():
     backend = quality_judge()
-    [result] = Judge(backend, JudgeConfig(model_id=1)).judge([pair()])
+    [result] = Judge(backend, JudgeConfig(model_id=1, output="text")).judge([pair()])
     prompts = [m[0]["content"] for m in backend.generate_calls[0]["prompts"]]
     assert [shown(p) for p in prompts] == [("a good answer", "a poor answer"), ("a poor answer", "a good answer")]
     assert result.winner == "A" and result.swap_consistent is True and not result.unparsable
@@ -228,7 +228,7 @@ def test_position_biased_judge_is_flagged_swap_inconsistent():
 
 def test_garbage_in_both_orders_is_unparsable_with_the_raw_output_kept():
     backend = ScriptedBackend(lambda prompt: (["I refuse \x00 to answer"], {"A": log(0.9), "B": log(0.1)}))
-    [result] = Judge(backend, JudgeConfig(model_id=1)).judge([pair()])
+    [result] = Judge(backend, JudgeConfig(model_id=1, output="text")).judge([pair()])
     assert result.unparsable and result.winner == "" and result.probability is None
     trace = json.loads(result.raw_output)
     assert trace["pairs"][0]["shown"]["outputs"] == ["I refuse \ufffd to answer"]
@@ -243,7 +243,7 @@ def test_garbage_in_one_order_leaves_the_other_order_and_no_swap_result():
             return ["A"], {"A": log(0.7), "B": log(0.2), "tie": log(0.1)}
         return ["lorem ipsum"], {"A": log(0.5), "B": log(0.5)}
 
-    [result] = Judge(ScriptedBackend(script), JudgeConfig(model_id=1)).judge([pair()])
+    [result] = Judge(ScriptedBackend(script), JudgeConfig(model_id=1, output="text")).judge([pair()])
     assert result.swap_consistent is None
     assert result.probability == pytest.approx(0.75)
 
@@ -273,11 +273,48 @@ def test_json_output_asks_for_a_schema_and_scores_after_the_json_prefix():
     assert result.swap_consistent is False  # says A in both orders
 
 
-def test_choice_output_constrains_to_the_verdict_words():
+def test_choice_output_without_logprobs_constrains_generation_to_the_verdict_words():
     backend = quality_judge()
-    Judge(backend, JudgeConfig(model_id=1, output="choice")).judge([pair()])
+    Judge(backend, JudgeConfig(model_id=1, output="choice", use_logprobs=False)).judge([pair()])
     assert backend.generate_calls[0]["constraint"].choice == ("A", "B", "tie")
 
+
+def test_choice_output_with_logprobs_reads_the_answers_from_one_scoring_pass():
+    """The default: no generation at all; both orders go to the backend in one score_choices call, the answer is
+    the most likely choice, and the probability is the same as when the answer was generated."""
+    backend = quality_judge()
+    [result] = Judge(backend, JudgeConfig(model_id=1)).judge([pair()])
+    assert backend.generate_calls == []
+    assert len(backend.score_calls) == 1 and len(backend.score_calls[0]["prompts"]) == 2
+    assert backend.score_calls[0]["choices"] == ["A", "B", "tie"]
+    assert result.winner == "A" and result.swap_consistent is True
+    assert result.probability == pytest.approx(0.8 + 0.05)
+    trace = json.loads(result.raw_output)["pairs"][0]
+    assert trace["shown"]["outputs"] == ["A"] and trace["swapped"]["outputs"] == ["B"]
+    assert trace["shown"]["source"] == "logprobs"
+
+
+def test_sampled_choice_answers_follow_the_scores_and_the_seed():
+    """k samples at temperature > 0 are drawn from the choice distribution with the request's seed: the same
+    config gives the same answers, and a near-certain choice is drawn (almost) every time."""
+    backend = quality_judge((0.98, 0.01, 0.01))
+    config = JudgeConfig(model_id=1, samples=16, temperature=1.0)
+    [first] = Judge(backend, config).judge([pair()])
+    [again] = Judge(backend, config).judge([pair()])
+    shown_outputs = json.loads(first.raw_output)["pairs"][0]["shown"]["outputs"]
+    assert shown_outputs == json.loads(again.raw_output)["pairs"][0]["shown"]["outputs"]
+    assert len(shown_outputs) == 16 and shown_outputs.count("A") >= 13
+    assert backend.generate_calls == []
+
+
+def test_choice_output_without_any_probable_choice_is_unparsable():
+    backend = ScriptedBackend(lambda prompt: (["A"], {}))  # every choice -inf
+    [result] = Judge(backend, JudgeConfig(model_id=1)).judge([pair()])
+    assert result.unparsable and result.probability is None
+
+
+def test_choice_samples_argmax_at_temperature_zero():
+    assert scoring.choice_samples([log(0.2), log(0.7), log(0.1)], n=3, temperature=0, seed=1) == [1, 1, 1]
 
 def test_listwise_item_is_ranked_through_its_pairs():
     def script(prompt):
@@ -288,7 +325,7 @@ def test_listwise_item_is_ranked_through_its_pairs():
 
     task = JudgeTask(7, "listwise", [{"role": "user", "content": "Q?"}], ["mid", "worst", "best"])
     backend = ScriptedBackend(script)
-    [result] = Judge(backend, JudgeConfig(model_id=1)).judge([task])
+    [result] = Judge(backend, JudgeConfig(model_id=1, output="text")).judge([task])
     assert len(backend.generate_calls[0]["prompts"]) == 6  # 3 pairs x 2 orders
     assert result.ranking == [[2], [0], [1]]
     assert result.swap_consistent is True
@@ -336,7 +373,7 @@ def test_checklist_that_cannot_be_read_makes_the_label_unparsable():
 
 def test_request_seeds_do_not_depend_on_the_batch():
     backend = quality_judge()
-    judge = Judge(backend, JudgeConfig(model_id=1, seed=5))
+    judge = Judge(backend, JudgeConfig(model_id=1, output="text", seed=5))
     judge.judge([pair(key=1), pair(key=2)])
     judge.judge([pair(key=2)])
     assert backend.generate_calls[0]["seeds"][2:] == backend.generate_calls[1]["seeds"]

@@ -78,7 +78,7 @@ def test_the_same_judge_again_skips_what_it_has_labeled(project, tiny):
 
 def test_free_text_that_states_no_verdict_is_recorded_unparsable_with_its_raw_output(project, tiny):
     """The random tiny model rambles: whatever it wrote, a label is unparsable exactly when no order was readable."""
-    job = run_judge_job(project, model_id=tiny.pk, max_tokens=12, item_ids=list(
+    job = run_judge_job(project, model_id=tiny.pk, output="text", max_tokens=12, item_ids=list(
         Item.objects.filter(project=project, kind="pairwise").values_list("pk", flat=True)))
     labels = Label.objects.filter(annotator_id=job.artifacts["annotator_id"])
     assert labels.count() == 2

@@ -27,11 +27,13 @@ class JudgeConfig:
     latest (version 1 = the built-in default, created on first use)."""
     judge_name: str = ""
     """The judge's Annotator name; "" derives one from model, mode, template version and output."""
-    output: Literal["text", "choice", "json"] = "text"
-    """text: free text with the verdict on the first line. choice: answers constrained to the verdict
-    words, ratings or yes/no (no rationale). json: constrained to {"verdict"/"rating"/"answer": ...,
-    "rationale": ...} (vllm and openai backends only). Checklists are written as text (a JSON list with
-    json)."""
+    output: Literal["text", "choice", "json"] = "choice"
+    """choice (default): answers constrained to the verdict words, ratings or yes/no, read with their
+    probabilities from one scoring pass per request (no rationale, no generation), which is what lets a CPU
+    judge the demo's projects. text: free text with the verdict on the first line and a rationale after it, up
+    to max_tokens generated per request and order (pick it on a GPU, or with a model that writes useful
+    rationales). json: constrained to {"verdict"/"rating"/"answer": ..., "rationale": ...} (vllm and openai
+    backends only). Checklists are written as text (a JSON list with json)."""
     use_logprobs: bool = True
     """Compute verdict probabilities from the log-probabilities of the verdict tokens (else: from the
     votes of the samples)."""
@@ -40,7 +42,8 @@ class JudgeConfig:
     temperature: float = 0.0
     """Sampling temperature of the judge's answers; 0 = greedy. Must be > 0 when samples > 1."""
     max_tokens: int = 256
-    """Longest answer (rationale included), in tokens."""
+    """Longest answer (rationale included), in tokens; text and json output only (choice answers are one
+    choice)."""
     seed: int = 0
     """Base seed; each request's seed derives from it and the item, so re-runs give the same answers."""
     item_ids: list[int] = field(default_factory=list)

@@ -137,6 +137,8 @@ class Judge:
         if not prompts:
             return []
         cfg = self.config
+        if cfg.output == "choice" and cfg.use_logprobs:
+            return self._ask_by_scores(prompts, seeds, question)
         constraint = None
         if cfg.output == "choice":
             constraint = Constraint(choice=question.choices)
@@ -163,6 +165,28 @@ class Judge:
                     votes = [question.to_choice(p) if p is not None else None for p in parsed]
                     distribution, source = vote_distribution(votes, question.choices), "votes"
             answers.append(Answer(outputs, parsed, distribution, source))
+        return answers
+
+    def _ask_by_scores(self, prompts: list[Messages], seeds: list[int], question: Question) -> list[Answer]:
+        """Choice output with log-probabilities: one `score_choices` call, and the answers read from it.
+
+        A choice-constrained answer is a draw from P(choice | prompt) -- its argmax at temperature 0 -- and that
+        distribution is exactly what the scores give, so the answers are taken from the scores instead of asking
+        the backend to generate them: one pass over each prompt instead of two (a constrained generation on top
+        of the scoring), and on vLLM no structured-output decoding. Sampled answers (temperature > 0) come from
+        softmax(log P / temperature) with the request's seed, so re-runs give the same answers.
+        """
+        cfg = self.config
+        logprobs = self.backend.score_choices(prompts, list(question.text_scored))
+        answers = []
+        for row, seed in zip(logprobs, seeds):
+            distribution = scoring.normalize_logprobs(row)
+            if distribution is None:  # no mass on any choice: nothing to answer, nothing guessed
+                answers.append(Answer([""] * cfg.samples, [None] * cfg.samples, None, "unparsable"))
+                continue
+            picks = scoring.choice_samples(row, n=cfg.samples, temperature=cfg.temperature, seed=seed)
+            outputs = [question.choices[i] for i in picks]
+            answers.append(Answer(outputs, [question.parse(text) for text in outputs], distribution, "logprobs"))
         return answers
 
     # -- modes --------------------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ averaged; a verdict whose argmax flips with the order is swap-inconsistent (posi
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "CombinedVerdict",
     "argmax_verdict",
+    "choice_samples",
     "combine_orders",
     "expected_value",
     "normalize_logprobs",
@@ -50,6 +52,20 @@ def normalize_logprobs(logprobs: Sequence[float]) -> list[float] | None:
     weights = [math.exp(lp - top) for lp in logprobs]
     total = sum(weights)
     return [w / total for w in weights]
+
+
+def choice_samples(logprobs: Sequence[float], *, n: int, temperature: float, seed: int) -> list[int]:
+    """`n` choice indices drawn from softmax(logprobs / temperature); temperature 0: the argmax, n times.
+
+    Shape (C,) -> n indices. The draw is seeded (a private generator), so the same request gives the same
+    answers whatever else ran before it. Ties in the argmax go to the first choice (as a greedy decoder would).
+    """
+    if temperature == 0:
+        return [max(range(len(logprobs)), key=lambda i: logprobs[i])] * n
+    weights = normalize_logprobs([lp / temperature for lp in logprobs])
+    if weights is None:
+        raise ValueError("no choice has any probability")
+    return random.Random(seed).choices(range(len(logprobs)), weights=weights, k=n)
 
 
 def vote_distribution(verdicts: Sequence[str | None], choices: Sequence[str] = VERDICTS) -> list[float] | None:
