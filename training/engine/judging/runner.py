@@ -20,8 +20,8 @@ from common.progress import Progress
 from ..backends import Constraint, LLMBackend, Messages
 from .config import JudgeConfig
 from .scoring import (
-    argmax_verdict, combine_orders, expected_value, normalize_logprobs, p_first_better, poisson_binomial,
-    preference_from_scores, ranking_from_pairwise, ranking_from_scores, vote_distribution,
+    argmax_verdict, choice_samples, combine_orders, expected_value, normalize_logprobs, p_first_better,
+    poisson_binomial, preference_from_scores, ranking_from_pairwise, ranking_from_scores, vote_distribution,
 )
 from .templates import DEFAULT_TEMPLATES, conversation_text, render
 from .verdicts import clean_output, parse_checklist, parse_rating, parse_verdict, parse_yes_no
@@ -180,11 +180,11 @@ class Judge:
         logprobs = self.backend.score_choices(prompts, list(question.text_scored))
         answers = []
         for row, seed in zip(logprobs, seeds):
-            distribution = scoring.normalize_logprobs(row)
+            distribution = normalize_logprobs(row)
             if distribution is None:  # no mass on any choice: nothing to answer, nothing guessed
                 answers.append(Answer([""] * cfg.samples, [None] * cfg.samples, None, "unparsable"))
                 continue
-            picks = scoring.choice_samples(row, n=cfg.samples, temperature=cfg.temperature, seed=seed)
+            picks = choice_samples(row, n=cfg.samples, temperature=cfg.temperature, seed=seed)
             outputs = [question.choices[i] for i in picks]
             answers.append(Answer(outputs, [question.parse(text) for text in outputs], distribution, "logprobs"))
         return answers
