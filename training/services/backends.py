@@ -10,8 +10,9 @@ from .outbound import outbound_policy
 
 
 def backend_spec_for(artifact: ModelArtifact) -> BackendSpec:
-    """The engine's view of `artifact`: backend, location and settings as plain values, and for an openai model
-    (any remote backend) the operator's outbound allow-lists as they are now (checked by the backend before every request)."""
+    """The engine's view of `artifact`: backend, location and settings as plain values, and for a model of a remote
+    backend (openai) the operator's outbound allow-lists as they are now (checked by the backend before every
+    request)."""
     outbound = outbound_policy() if backend_is_remote(artifact.backend) else None
     try:
         return BackendSpec(backend=artifact.backend, location=artifact.location, settings=dict(artifact.settings or {}),

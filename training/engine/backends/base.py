@@ -39,9 +39,9 @@ class BackendSpec:
     """Which model to load and how: a ModelArtifact's backend, location and settings, as plain values.
 
     `location` is a local directory (hf, vllm) or a server's base URL (a remote backend such as openai, e.g.
-    "http://127.0.0.1:8000/v1"). `backend` is a name in the backends' table (registry.py). `settings` are backend-specific (see each backend's module);
-    together the three are the key of the per-process model cache, so two jobs with the same spec
-    share one loaded model.
+    "http://127.0.0.1:8000/v1"). `backend` is a name in the backends' table (registry.py). `settings` are
+    backend-specific (see each backend's module); together the three are the key of the per-process model
+    cache, so two jobs with the same spec share one loaded model.
     """
 
     backend: str
