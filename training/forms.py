@@ -22,6 +22,7 @@ from .engine.generation import GenerationConfig
 from .engine.judging.config import JudgeConfig
 from .engine.judging.templates import MODES
 from .engine.trainers.registry import trainer_spec
+from .engine.backends.registry import backend_choices, local_backend_names
 from .models import ArtifactKind, Backend, JobKind, ModelArtifact
 from .selectors import model_label as scope_label
 from .services.model_facts import model_facts_for, models_usable_for
@@ -38,7 +39,7 @@ class ModelRegisterForm(forms.Form):
     )
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=ArtifactKind.choices, initial=ArtifactKind.BASE)
-    backend = forms.ChoiceField(choices=Backend.choices, initial=Backend.HF)
+    backend = forms.ChoiceField(choices=backend_choices, initial=Backend.HF)  # a callable: later backends too
     location = forms.CharField(max_length=500, help_text="Local path, hub id or server URL.")
     settings = forms.CharField(
         required=False, label="Settings (JSON)", widget=forms.Textarea(attrs={"rows": 3}),
@@ -187,14 +188,14 @@ class TrainForm(ConfigForm):
         super().__init__(*args, config_class=spec.config_class, **kwargs)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
-        bases = models.exclude(backend=Backend.OPENAI)
+        bases = models.filter(backend__in=local_backend_names())  # local weights: no remote backend's server
         if spec.model != "score":
             bases = bases.exclude(kind=ArtifactKind.REWARD)  # a policy is not trained from a reward head
         usable = models_usable_for(kind=kind, models=list(bases))
         self.fields["base_model"].queryset = bases.filter(pk__in=[m.pk for m in usable])
         self.fields["base_model"].label_from_instance = model_label
         self.fields["base_model"].help_text = (
-            "A local model (backend hf or vllm) from the models page; "
+            f"A local model (backend {' or '.join(local_backend_names())}) from the models page; "
             + ("only models that can carry a score head are offered." if spec.model == "score"
                else "only causal language models are offered.")
         )
@@ -258,7 +259,7 @@ class EvaluateForm(ConfigForm):
         super().__init__(*args, config_class=EvaluateConfig, **kwargs)
         self.fields["dataset_version"].queryset = versions
         self.fields["dataset_version"].label_from_instance = version_label
-        local = models.exclude(backend=Backend.OPENAI)
+        local = models.filter(backend__in=local_backend_names())
         querysets = {"model": local, "baseline_model": local.filter(kind=ArtifactKind.REWARD),
                      "reference_model": local.filter(kind=ArtifactKind.BASE),
                      "win_rate_judge": models}

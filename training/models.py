@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .engine.backends.registry import NAME_PATTERN as BACKEND_NAME_PATTERN
+from .engine.backends.registry import backend_choices, backend_entry
 from .engine.trainers.registry import KIND_PREFIX, trainer_spec, trainer_specs
 
 
@@ -12,9 +14,12 @@ class ArtifactKind(models.TextChoices):
 
 
 class Backend(models.TextChoices):
-    VLLM = "vllm", "vLLM (in the GPU worker)"
-    OPENAI = "openai", "OpenAI-compatible server"
-    HF = "hf", "transformers (CPU)"
+    # The built-in backends' names, for code and tests. What makes a backend (its label, engine class, queue,
+    # remote or local) is its BackendEntry in training/engine/backends/registry.py: a new one adds no member here,
+    # and ModelArtifact.backend's choices are the table's (backend_choices).
+    VLLM = "vllm", backend_entry("vllm").label
+    OPENAI = "openai", backend_entry("openai").label
+    HF = "hf", backend_entry("hf").label
 
 
 class JobKind(models.TextChoices):
@@ -73,7 +78,7 @@ class ModelArtifact(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=16, choices=ArtifactKind.choices, default=ArtifactKind.BASE)
-    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.HF)
+    backend = models.CharField(max_length=16, choices=backend_choices, default=Backend.HF)
     location = models.CharField(max_length=500, help_text="Local path, hub id or server URL.")
     settings = models.JSONField(default=dict, blank=True)
     produced_by = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="outputs")
@@ -83,7 +88,10 @@ class ModelArtifact(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=ArtifactKind.values), name="artifact_kind_valid"),
-            models.CheckConstraint(condition=Q(backend__in=Backend.values), name="artifact_backend_valid"),
+            # Any backend-shaped name: the exact name is checked in code (model_artifact_register asks the backends'
+            # table), so that adding a backend needs no migration.
+            models.CheckConstraint(condition=Q(backend__regex=rf"^{BACKEND_NAME_PATTERN}$"),
+                                   name="artifact_backend_valid"),
             models.UniqueConstraint(fields=["project", "name"], name="artifact_name_unique_in_project"),
             models.UniqueConstraint(fields=["name"], condition=Q(project__isnull=True),
                                     name="artifact_global_name_unique"),

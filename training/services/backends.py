@@ -4,14 +4,16 @@ from __future__ import annotations
 from annotation.errors import PrefStudioError
 
 from ..engine.backends import BackendSpec, LLMBackend, load_backend
+from ..engine.backends.registry import backend_is_remote, backend_queue
 from ..models import ArtifactKind, ModelArtifact
 from .outbound import outbound_policy
 
 
 def backend_spec_for(artifact: ModelArtifact) -> BackendSpec:
-    """The engine's view of `artifact`: backend, location and settings as plain values, and for an openai model
-    the operator's outbound allow-lists as they are now (checked by the backend before every request)."""
-    outbound = outbound_policy() if artifact.backend == ModelArtifact.Backend.OPENAI else None
+    """The engine's view of `artifact`: backend, location and settings as plain values, and for a model of a remote
+    backend (openai) the operator's outbound allow-lists as they are now (checked by the backend before every
+    request)."""
+    outbound = outbound_policy() if backend_is_remote(artifact.backend) else None
     try:
         return BackendSpec(backend=artifact.backend, location=artifact.location, settings=dict(artifact.settings or {}),
                            outbound=outbound)
@@ -35,6 +37,6 @@ def backend_for(artifact: ModelArtifact) -> LLMBackend:
 
 
 def queue_for_models(model_ids: list[int]) -> str:
-    """"gpu" when any of the models runs in-process on vLLM (it needs the GPU worker), else "default"."""
-    backends = set(ModelArtifact.objects.filter(pk__in=model_ids).values_list("backend", flat=True))
-    return "gpu" if ModelArtifact.Backend.VLLM in backends else "default"
+    """"gpu" when any of the models' backends runs in-process on the GPU worker (vLLM; its table entry's queue),
+    else "default"."""
+    return backend_queue(set(ModelArtifact.objects.filter(pk__in=model_ids).values_list("backend", flat=True)))

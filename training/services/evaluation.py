@@ -14,7 +14,8 @@ from annotation.errors import PrefStudioError
 from common.progress import Progress
 
 from ..engine.trainers.heldout import EvaluateConfig
-from ..models import ArtifactKind, Backend, Job, ModelArtifact
+from ..engine.backends.registry import backend_entry, backend_is_remote
+from ..models import ArtifactKind, Job, ModelArtifact
 
 __all__ = ["evaluation_run", "evaluation_models"]
 
@@ -26,9 +27,10 @@ def _local(model_id: int, field: str, what: str) -> ModelArtifact:
     artifact = ModelArtifact.objects.filter(pk=model_id).first()
     if artifact is None:
         raise PrefStudioError(f"no model {model_id} ({what})", field=field)
-    if artifact.backend == Backend.OPENAI:
-        raise PrefStudioError(f"model {artifact.name!r} is served over the OpenAI API: evaluating it needs local "
-                              "weights", field=field)
+    if backend_is_remote(artifact.backend):
+        raise PrefStudioError(f"model {artifact.name!r} is served by a remote server (backend {artifact.backend}: "
+                              f"{backend_entry(artifact.backend).label}): evaluating it needs local weights",
+                              field=field)
     return artifact
 
 

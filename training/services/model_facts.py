@@ -25,7 +25,8 @@ from typing import Any
 from annotation.errors import PrefStudioError
 
 from ..engine.trainers.registry import trainer_kinds, trainer_spec
-from ..models import Backend, ModelArtifact
+from ..engine.backends.registry import backend_is_remote
+from ..models import ModelArtifact
 
 __all__ = ["ModelFacts", "model_facts", "model_facts_for", "model_check_for_kind", "TOKENIZER_NO_LIMIT"]
 
@@ -134,8 +135,8 @@ def _auto_tables() -> dict[str, dict[str, Any]] | None:
 
 
 def model_facts_for(model: ModelArtifact) -> ModelFacts | None:
-    """The facts of a registered model (None for OpenAI-compatible servers and models not on this disk)."""
-    if model.backend == Backend.OPENAI:
+    """The facts of a registered model (None for remote backends' servers and models not on this disk)."""
+    if backend_is_remote(model.backend):
         return None
     return model_facts(model.location)
 

@@ -14,7 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from annotation.errors import PermissionDenied, PrefStudioError
 from annotation.models import Membership, Project, Role
 
-from ..models import ArtifactKind, Backend, ModelArtifact
+from ..engine.backends.registry import backend_names
+from ..models import ArtifactKind, ModelArtifact
 from ..selectors import model_artifacts_usable
 from .outbound import model_outbound_check
 
@@ -56,8 +57,8 @@ def model_artifact_register(
         raise PrefStudioError(f"name: a model named {name!r} exists already {where}", field="name")
     if kind not in ArtifactKind.values:
         raise PrefStudioError(f"kind: must be one of {', '.join(ArtifactKind.values)}", field="kind")
-    if backend not in Backend.values:
-        raise PrefStudioError(f"backend: must be one of {', '.join(Backend.values)}", field="backend")
+    if backend not in backend_names():  # the backends' table (the column's CHECK admits any such-shaped name)
+        raise PrefStudioError(f"backend: must be one of {', '.join(backend_names())}", field="backend")
     if not location:
         raise PrefStudioError("location: give a local path, hub id or server URL", field="location")
     if len(location) > MAX_LOCATION:

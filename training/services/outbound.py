@@ -14,6 +14,7 @@ from annotation.errors import PrefStudioError
 from prefstudio.settings.env import READ as SETTINGS_VARIABLES
 
 from ..engine.backends.outbound import OutboundPolicy, OutboundRefused, policy_from
+from ..engine.backends.registry import backend_is_remote
 
 # Never a model's API key, even if PREFSTUDIO_API_KEY_ENV_ALLOWLIST lists it: what configures Django, the
 # database, the broker and PrefStudio itself (plus every variable a settings module reads: SETTINGS_VARIABLES).
@@ -32,9 +33,9 @@ def outbound_policy() -> OutboundPolicy:
 
 
 def model_outbound_check(*, backend: str, location: str, model_settings: dict[str, Any]) -> None:
-    """For an `openai` model: raise PrefStudioError (400) naming the setting unless its URL and its api_key_env
-    are allowed. Other backends send nothing anywhere; they pass."""
-    if backend != "openai":
+    """For a model of a remote backend (`openai`): raise PrefStudioError (400) naming the setting unless its URL
+    and its api_key_env are allowed. Local backends send nothing anywhere; they pass."""
+    if not backend_is_remote(backend):
         return
     policy = outbound_policy()
     try:

@@ -22,6 +22,7 @@ from annotation.errors import PrefStudioError
 from annotation.models import DatasetRow, DatasetVersion
 
 from ..engine.trainers.registry import trainer_spec
+from ..engine.backends.registry import backend_entry, backend_is_remote
 from ..models import ArtifactKind, Backend, Job, ModelArtifact
 from .model_facts import model_check_for_kind
 
@@ -113,14 +114,15 @@ def training_base_location(*, model_id: int) -> str:
     """The local directory of base ModelArtifact `model_id` (what the engine loads with from_pretrained).
 
     Raises PrefStudioError naming "config.base_model_id" for a missing model or one that is not a local model
-    (an OpenAI-compatible server cannot be fine-tuned here).
+    (a remote backend's server, e.g. an OpenAI-compatible one, cannot be fine-tuned here).
     """
     model = ModelArtifact.objects.filter(pk=model_id).first()
     if model is None:
         raise PrefStudioError(f"no model {model_id}", field="config.base_model_id")
-    if model.backend == Backend.OPENAI:
+    if backend_is_remote(model.backend):
         raise PrefStudioError(
-            f"model {model.name!r} is served over the OpenAI API: training needs local weights",
+            f"model {model.name!r} is served by a remote server (backend {model.backend}: "
+            f"{backend_entry(model.backend).label}): training needs local weights",
             field="config.base_model_id",
         )
     return model.location

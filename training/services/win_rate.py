@@ -5,6 +5,7 @@ from annotation.errors import PrefStudioError
 
 from ..engine.judging import Judge, JudgeConfig
 from ..engine.trainers.win_rate import PairJudge
+from ..engine.backends.registry import backend_is_remote
 from ..models import ArtifactKind, ModelArtifact
 from .backends import backend_for
 
@@ -16,7 +17,7 @@ def win_rate_judge_check(*, model_id: int) -> ModelArtifact:
     artifact = ModelArtifact.objects.filter(pk=model_id).first()
     if artifact is None:
         raise PrefStudioError(f"no model {model_id} to judge the win rate", field=FIELD)
-    if artifact.kind == ArtifactKind.REWARD and artifact.backend == ModelArtifact.Backend.OPENAI:
+    if artifact.kind == ArtifactKind.REWARD and backend_is_remote(artifact.backend):
         raise PrefStudioError(f"reward model {artifact.name!r} must be a local model folder", field=FIELD)
     return artifact
 

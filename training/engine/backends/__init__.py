@@ -1,4 +1,5 @@
-"""LLM backends behind one interface (`LLMBackend`): `hf` (transformers), `vllm` (offline engine), `openai`.
+"""LLM backends behind one interface (`LLMBackend`): `hf` (transformers), `vllm` (offline engine), `openai`, and
+any other backend in the table of registry.py (`open_backend` builds the class its entry names).
 
 `load_backend(spec)` returns a loaded backend and keeps it for the rest of the process: a worker that
 runs several jobs on the same model (same backend, location and settings) loads it once. Only the
@@ -19,6 +20,7 @@ from .base import (
     Messages,
     UnsupportedConstraint,
 )
+from .registry import backend_class
 
 __all__ = [
     "BackendError",
@@ -39,18 +41,8 @@ _held: tuple[tuple[str, str, str], LLMBackend] | None = None
 
 
 def open_backend(spec: BackendSpec) -> LLMBackend:
-    """A new backend for `spec`, not cached (the caller closes it)."""
-    if spec.backend == "hf":
-        from .hf import HFBackend
-
-        return HFBackend(spec)
-    if spec.backend == "vllm":
-        from .vllm_engine import VLLMBackend
-
-        return VLLMBackend(spec)
-    from .openai_api import OpenAIBackend
-
-    return OpenAIBackend(spec)
+    """A new backend for `spec`, not cached (the caller closes it): its table entry's class, imported now."""
+    return backend_class(spec.backend)(spec)
 
 
 def load_backend(spec: BackendSpec) -> LLMBackend:

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .registry import backend_is_remote, backend_names
+
 __all__ = [
     "BackendError",
     "BackendSpec",
@@ -22,7 +24,6 @@ __all__ = [
 ]
 
 Messages = list[dict[str, str]]
-BACKENDS = ("hf", "vllm", "openai")
 
 
 class BackendError(RuntimeError):
@@ -37,21 +38,21 @@ class UnsupportedConstraint(BackendError):
 class BackendSpec:
     """Which model to load and how: a ModelArtifact's backend, location and settings, as plain values.
 
-    `location` is a local directory (hf, vllm) or a server's base URL (openai, e.g.
-    "http://127.0.0.1:8000/v1"). `settings` are backend-specific (see each backend's module);
-    together the three are the key of the per-process model cache, so two jobs with the same spec
-    share one loaded model.
+    `location` is a local directory (hf, vllm) or a server's base URL (a remote backend such as openai, e.g.
+    "http://127.0.0.1:8000/v1"). `backend` is a name in the backends' table (registry.py). `settings` are
+    backend-specific (see each backend's module); together the three are the key of the per-process model
+    cache, so two jobs with the same spec share one loaded model.
     """
 
     backend: str
     location: str
     settings: dict[str, Any] = field(default_factory=dict)
-    # The openai backend's outbound.OutboundPolicy (None: its default, loopback only and no key variable).
+    # A remote backend's (openai's) outbound.OutboundPolicy (None: its default, loopback only and no key variable).
     outbound: Any = None
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend not in backend_names():
+            raise ValueError(f"backend must be one of {', '.join(backend_names())}, got {self.backend!r}")
         if not self.location:
             raise ValueError("location is empty: give a model directory or a server URL")
 
@@ -60,7 +61,7 @@ class BackendSpec:
         import json
 
         settings = json.dumps(self.settings, sort_keys=True, default=str)
-        if self.backend == "openai" and self.outbound is not None:
+        if backend_is_remote(self.backend) and self.outbound is not None:
             settings += self.outbound.fingerprint  # a changed allow-list loads (and checks) the backend anew
         return self.backend, self.location, settings
 
@@ -114,7 +115,7 @@ class LLMBackend(Protocol):
     """What generation and judging need from a model, whatever serves it."""
 
     name: str
-    """Backend name ("hf", "vllm", "openai")."""
+    """Backend name ("hf", "vllm", "openai": its name in the backends' table, registry.py)."""
 
     supports_json_schema: bool
     """Whether `generate(..., constraint=Constraint(json_schema=...))` is honoured."""
