@@ -29,10 +29,14 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.db.models import QuerySet
+
+from annotation import errors
+
+T = TypeVar("T")
 
 __all__ = ["ConfigForm", "field_docs", "form_field", "json_object", "SEP"]
 
@@ -311,6 +315,18 @@ class ConfigForm(forms.Form):
         path = tuple(field.removeprefix("config.").split(".")) if field else ()
         name = next((self.targets[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.targets), None)
         self.add_error(name if name in self.fields else None, message)
+
+    def started(self, start: Callable[[], T]) -> T | None:
+        """Run `start` (the service call that takes this form's config, e.g. job_start): its result, or None with
+        the refusal on the form -- a PrefStudioError naming a config field on that field, others above the form.
+        PermissionDenied is not a form error: it goes on to the error middleware (the 403 page)."""
+        try:
+            return start()
+        except errors.PermissionDenied:
+            raise
+        except errors.PrefStudioError as exc:
+            self.add_config_error(exc.field, exc.message)
+            return None
 
 
 def _value_of(values: Any, name: str) -> Any:

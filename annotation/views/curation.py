@@ -104,16 +104,10 @@ def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
     """Queue a `curate` job with the form's config; on to the job's page (its progress bar)."""
     project = _project_to_start(request, slug)
     form = _curate_form(project, request.POST)
-    if form.is_valid():
-        try:
-            job_id = extensions.jobs_required().curation_run_start(project=project, config=form.config(),
-                                                                    user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_config_error(exc.field, exc.message)
-        else:
-            return redirect(extensions.jobs_required().job_url(job_id=job_id))
+    job_id = form.is_valid() and form.started(lambda: extensions.jobs_required().curation_run_start(
+        project=project, config=form.config(), user=request.user))
+    if job_id:
+        return redirect(extensions.jobs_required().job_url(job_id=job_id))
     return render(request, "annotation/curation/curate.html",
                   _curation_context(request, project, curate_form=form), status=400)
 

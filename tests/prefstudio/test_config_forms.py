@@ -7,7 +7,10 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import pytest
 from django import forms
+
+from annotation import errors
 
 from prefstudio.config_forms import ConfigForm
 
@@ -126,6 +129,26 @@ def test_a_config_error_lands_on_the_field_it_names():
     assert form.non_field_errors() == ["extra is wrong"]
     bounded = ToyForm({**POSTED, "count": "11"})
     assert not bounded.is_valid() and list(bounded.errors) == ["count"]
+
+
+def test_started_puts_a_service_refusal_on_its_field_and_lets_a_403_through():
+    """What every start view does with a service call: its result; a refusal naming a config field on that field
+    (None back); PermissionDenied is not a form error but the error middleware's 403."""
+    form = ToyForm(POSTED)
+    assert form.is_valid()
+    assert form.started(lambda: 42) == 42 and not form.errors
+
+    def refuse() -> None:
+        raise errors.PrefStudioError("depth 3 is too deep for this model", field="config.inner.depth")
+
+    assert form.started(refuse) is None
+    assert form.errors == {"inner__depth": ["depth 3 is too deep for this model"]}
+
+    def forbid() -> None:
+        raise errors.PermissionDenied("only the project's owners may start jobs")
+
+    with pytest.raises(errors.PermissionDenied):
+        ToyForm(POSTED).started(forbid)
 
 
 def test_job_form_settings_default_in_help_lists_left_out_advanced_json_underneath():

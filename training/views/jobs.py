@@ -113,18 +113,17 @@ def judge_start(request: HttpRequest) -> HttpResponse:
     return _start_from_form(request, JudgeForm(request.POST, **_start_choices(request)))
 
 
+def job_queued(request: HttpRequest, job: Job) -> HttpResponse:
+    """After a start form queued `job`: say so, and on to the job's page (its progress)."""
+    messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
+    return redirect("job-detail", job_id=job.pk)
+
+
 def _start_from_form(request: HttpRequest, form: JobConfigForm) -> HttpResponse:
-    if form.is_valid():
-        try:
-            job = job_start(kind=form.kind, config=form.config(), project=form.cleaned_data["project"],
-                            user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_config_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
-            return redirect("job-detail", job_id=job.pk)
+    job = form.is_valid() and form.started(lambda: job_start(
+        kind=form.kind, config=form.config(), project=form.cleaned_data["project"], user=request.user))
+    if job:
+        return job_queued(request, job)
     key = "generate_form" if form.kind == JobKind.GENERATE else "judge_form"
     return _render_list(request, {key: form}, status=400)
 

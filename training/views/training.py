@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
-
-from annotation import errors
 
 from ..engine.trainers.registry import trainer_kinds, trainer_spec, trainer_specs
 from ..forms import EvaluateForm, TrainForm
 from ..models import JobKind
 from ..selectors import model_artifacts_for_start, training_runs_compare, training_versions_for_user
 from ..services.jobs import job_start
+from .jobs import job_queued
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,18 +38,10 @@ def train_start(request: HttpRequest) -> HttpResponse:
         initial["dataset_version"] = int(asked)
     form = TrainForm(request.POST or None, kind=kind, versions=versions, initial=initial,
                      models=model_artifacts_for_start(user=request.user))
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                job = job_start(kind=kind, config=form.config(), dataset_version=form.cleaned_data["dataset_version"],
-                                user=request.user)
-            except errors.PermissionDenied:
-                raise  # the 403 page, not a form error
-            except errors.PrefStudioError as exc:
-                form.add_config_error(exc.field, exc.message)
-            else:
-                messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
-                return redirect("job-detail", job_id=job.pk)
+    job = request.method == "POST" and form.is_valid() and form.started(lambda: job_start(
+        kind=kind, config=form.config(), dataset_version=form.cleaned_data["dataset_version"], user=request.user))
+    if job:
+        return job_queued(request, job)
     context = {"form": form, "kind": kind, "trainers": {s.kind: s.label for s in trainer_specs()},
                "row_kind": spec.row_kind, "trainer_label": spec.label,
                "trainer_doc": " ".join((form.config_class.__doc__ or "").split()),
@@ -71,17 +61,11 @@ def evaluate_start(request: HttpRequest) -> HttpResponse:
             initial[name] = int(request.GET[name])
     form = EvaluateForm(request.POST or None, versions=versions, initial=initial,
                         models=model_artifacts_for_start(user=request.user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = job_start(kind=JobKind.EVALUATE, config=form.config(),
-                            dataset_version=form.cleaned_data["dataset_version"], user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_config_error(exc.field, exc.message)
-        else:
-            messages.success(request, f"{job.get_kind_display()} job {job.pk} queued.")
-            return redirect("job-detail", job_id=job.pk)
+    job = request.method == "POST" and form.is_valid() and form.started(lambda: job_start(
+        kind=JobKind.EVALUATE, config=form.config(), dataset_version=form.cleaned_data["dataset_version"],
+        user=request.user))
+    if job:
+        return job_queued(request, job)
     context = {"form": form, "has_versions": versions.exists()}
     return render(request, "training/evaluate_start.html", context, status=400 if form.errors else 200)
 
