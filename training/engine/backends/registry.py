@@ -31,6 +31,8 @@ import importlib
 import re
 from dataclasses import dataclass
 
+from common.registry import Table
+
 __all__ = ["QUEUES", "BackendEntry", "backend_register", "backend_unregister", "backend_entry", "backend_entries",
            "backend_names", "backend_choices", "backend_class", "backend_is_remote", "local_backend_names",
            "backend_queue", "BUILTIN"]
@@ -60,44 +62,37 @@ class BackendEntry:
             raise ValueError(f"engine must be 'package.module:Class', got {self.engine!r}")
 
 
-_entries: dict[str, BackendEntry] = {}
+_entries: Table[BackendEntry] = Table("backend", key=lambda entry: entry.name)
 
 
 def backend_register(entry: BackendEntry) -> BackendEntry:
     """Add `entry` to the table (a name has one entry; registering the same entry again is a no-op)."""
-    existing = _entries.get(entry.name)
-    if existing is not None and existing != entry:
-        raise ValueError(f"backend {entry.name!r} is already registered ({existing.engine})")
-    _entries[entry.name] = entry
-    return entry
+    return _entries.register(entry)
 
 
 def backend_unregister(name: str) -> None:
     """Forget a backend (tests register throw-away backends and remove them again)."""
-    _entries.pop(str(name), None)
+    _entries.unregister(name)
 
 
 def backend_entry(name: str) -> BackendEntry:
     """The entry of backend `name`; raises KeyError naming the backends there are."""
-    try:
-        return _entries[str(getattr(name, "value", name))]
-    except KeyError:
-        raise KeyError(f"no backend {name!r}; the backends are {', '.join(_entries)}") from None
+    return _entries.get(name)
 
 
 def backend_entries() -> list[BackendEntry]:
     """Every backend, in registration order (the built-in ones first: the order of the form's choices)."""
-    return list(_entries.values())
+    return _entries.entries()
 
 
 def backend_names() -> tuple[str, ...]:
-    return tuple(_entries)
+    return _entries.names()
 
 
 def backend_choices() -> list[tuple[str, str]]:
     """(name, label) of every backend: ModelArtifact.backend's choices and the model form's. A callable, so the
     migrations store a reference to it and a new backend needs no migration."""
-    return [(entry.name, entry.label) for entry in _entries.values()]
+    return [(entry.name, entry.label) for entry in _entries.entries()]
 
 
 def backend_is_remote(name: str) -> bool:
@@ -105,19 +100,19 @@ def backend_is_remote(name: str) -> bool:
 
     False for a name not in the table: such a model cannot be loaded at all (BackendSpec refuses the name), so it
     sends nothing anywhere."""
-    entry = _entries.get(str(getattr(name, "value", name)))
+    entry = _entries.find(name)
     return entry is not None and entry.remote
 
 
 def local_backend_names() -> tuple[str, ...]:
     """The backends whose models are local weights (what training and evaluation may start from)."""
-    return tuple(entry.name for entry in _entries.values() if not entry.remote)
+    return tuple(entry.name for entry in _entries.entries() if not entry.remote)
 
 
 def backend_queue(names: set[str] | list[str] | tuple[str, ...]) -> str:
     """The queue of a job using models of these backends: "gpu" if any of them runs on the GPU worker, else
     "default". Names not in the table count as "default" (the job refuses them when it loads the model)."""
-    queues = {_entries[n].queue for n in names if n in _entries}
+    queues = {entry.queue for entry in map(_entries.find, names) if entry is not None}
     return "gpu" if "gpu" in queues else "default"
 
 

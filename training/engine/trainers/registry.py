@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from common.registry import Table
+
 from .config import DPOTrainConfig, KTOTrainConfig, ListwiseTrainConfig, RewardTrainConfig
 
 __all__ = ["KIND_PREFIX", "ROW_KINDS", "TrainerSpec", "trainer_register", "trainer_unregister", "trainer_spec",
@@ -69,39 +71,32 @@ class TrainerSpec:
         return self.kind.removeprefix(KIND_PREFIX)
 
 
-_specs: dict[str, TrainerSpec] = {}
+_specs: Table[TrainerSpec] = Table("trainer", key=lambda spec: spec.kind)
 
 
 def trainer_register(spec: TrainerSpec) -> TrainerSpec:
     """Add `spec` to the table (a kind has one spec; registering the same spec again is a no-op)."""
-    existing = _specs.get(spec.kind)
-    if existing is not None and existing != spec:
-        raise ValueError(f"trainer {spec.kind!r} is already registered ({existing.entry})")
-    _specs[spec.kind] = spec
-    return spec
+    return _specs.register(spec)
 
 
 def trainer_unregister(kind: str) -> None:
     """Forget a trainer (tests register throw-away trainers and remove them again)."""
-    _specs.pop(str(kind), None)
+    _specs.unregister(kind)
 
 
 def trainer_spec(kind: str) -> TrainerSpec:
     """The spec of job kind `kind`; raises KeyError naming the trainers there are."""
-    try:
-        return _specs[str(getattr(kind, "value", kind))]
-    except KeyError:
-        raise KeyError(f"no trainer {kind!r}; the trainers are {', '.join(_specs)}") from None
+    return _specs.get(kind)
 
 
 def trainer_specs() -> list[TrainerSpec]:
     """Every trainer, in registration order (the built-in ones first: the order of the start page's tabs)."""
-    return list(_specs.values())
+    return _specs.entries()
 
 
 def trainer_kinds() -> tuple[str, ...]:
     """The job kinds that are training runs."""
-    return tuple(_specs)
+    return _specs.names()
 
 
 def trainer_entry(kind: str) -> Callable[..., Any]:
