@@ -92,6 +92,14 @@ class RoutingPolicy(models.TextChoices):
     AI_ONLY = "ai_only", "AI judges only"
 
 
+class ReferenceUse(models.TextChoices):
+    """What an item's reference verdict (a known answer) is for, per project."""
+
+    EVALUATION = "evaluation", "Evaluation only (never shown, never used by curation; only to score)"
+    CALIBRATION = "calibration", "Calibration (aggregation and the noise score may learn from it)"
+    ATTENTION = "attention", "Attention check (served to annotators at a set rate, and scored)"
+
+
 class AssignmentStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SUBMITTED = "submitted", "Submitted"

@@ -37,6 +37,9 @@ class Item(models.Model):
     n_leases = models.PositiveIntegerField(default=0)
     priority = models.FloatField(default=0.0, help_text="Higher is handed out first among equals.")
     metadata = models.JSONField(default=dict, blank=True)
+    # The known answer in a label's terms: {"winner": "A" | "B" | "tie"} for a pair, {"ranking": [[2], [0, 1]]}
+    # (tie groups of positions, best first) for a list. What it is for is the project's `reference_use`.
+    reference = models.JSONField(null=True, blank=True, help_text="Known answer (gold reference), or empty.")
     responses = models.ManyToManyField(Response, through="ItemResponse", related_name="items")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .choices import Role, RoutingPolicy
+from .choices import ReferenceUse, Role, RoutingPolicy
 
 
 def default_aspects() -> list[str]:
@@ -39,6 +39,13 @@ class Project(models.Model):
     allow_partial_ranking = models.BooleanField(default=False)
     blind_review = models.BooleanField(default=True, help_text="Hide annotator names from reviewers.")
     lease_minutes = models.PositiveSmallIntegerField(default=30, help_text="How long a handed-out item stays reserved.")
+    reference_use = models.CharField(
+        max_length=16, choices=ReferenceUse.choices, default=ReferenceUse.EVALUATION,
+        help_text="What items' reference verdicts are for: scoring only, calibrating curation, or attention checks.",
+    )
+    attention_rate = models.FloatField(
+        default=0.05, help_text="Share of an annotator's tasks that are attention checks (reference use 'attention').",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -47,6 +54,9 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_positive"),
+            models.CheckConstraint(condition=Q(reference_use__in=ReferenceUse.values), name="project_reference_use_valid"),
+            models.CheckConstraint(condition=Q(attention_rate__gte=0, attention_rate__lte=1),
+                                   name="project_attention_rate_range"),
             models.CheckConstraint(
                 condition=Q(human_budget_fraction__isnull=True)
                 | Q(human_budget_fraction__gte=0, human_budget_fraction__lte=1),
