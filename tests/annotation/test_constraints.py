@@ -140,6 +140,16 @@ VIOLATIONS = [
     ("project_overlap_positive", "overlap 0", lambda w: Project.objects.create(slug="o", name="o", overlap=0)),
     ("project_lease_positive", "lease 0", lambda w: Project.objects.create(slug="l", name="l", lease_minutes=0)),
     (
+        "project_reference_use_valid",
+        "reference use 'gold'",
+        lambda w: Project.objects.create(slug="r", name="r", reference_use="gold"),
+    ),
+    (
+        "project_attention_rate_range",
+        "attention rate 1.5",
+        lambda w: Project.objects.create(slug="a", name="a", attention_rate=1.5),
+    ),
+    (
         "project_budget_fraction_range",
         "fraction 1.5",
         lambda w: Project.objects.create(slug="f", name="f", human_budget_fraction=1.5),
