@@ -34,6 +34,7 @@ class Seen:
 @dataclass
 class Listener:
     host: str
+    port: int = 0  # 0: any free port
     redirect_to: str | None = None  # answer every request with a 307 to this URL instead
     requests: list[Seen] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -68,7 +69,7 @@ class Listener:
             def log_message(self, *args) -> None:  # keep the test output quiet
                 pass
 
-        self.server = ThreadingHTTPServer((self.host, 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

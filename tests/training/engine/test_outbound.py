@@ -86,3 +86,40 @@ def test_the_request_hook_checks_each_request_url():
         policy().check_request(Request())
     Request.url = "http://127.0.0.1/v1/chat/completions"
     policy().check_request(Request())
+
+
+
+def test_a_name_allowed_by_its_address_is_pinned_to_that_address(monkeypatch):
+    """DNS rebinding: the name resolves to an allowed address when checked, to another when the client connects.
+
+    `rebind.example` resolves (for the policy) to 127.0.0.1, inside the allowed network; the machine's resolver,
+    standing in for the attacker's DNS server answering a second time, says 127.0.0.2, where a real listener
+    waits on the same port. The request must reach the checked address, with the name in its Host header, and
+    nothing the other one.
+    """
+    import socket
+
+    from tests.training.outbound_fixtures import Listener
+    from training.engine.backends.base import BackendSpec
+    from training.engine.backends.openai_api import OpenAIBackend
+
+    allowed = Listener("127.0.0.1").start()
+    port = allowed.server.server_address[1]
+    elsewhere = Listener("127.0.0.2", port=port).start()
+    try:
+        real_getaddrinfo = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo(
+            "127.0.0.2" if host == "rebind.example" else host, *a, **k))
+        policy = OutboundPolicy(endpoints=("127.0.0.1/32",), resolve=lambda host: ["127.0.0.1"])
+        url = f"http://rebind.example:{port}/v1"
+        assert policy.check_url(url) == "127.0.0.1"
+        assert policy.check_url(f"http://127.0.0.1:{port}/v1") is None  # an address literal needs no pin
+
+        backend = OpenAIBackend(BackendSpec("openai", url, {"model": "m", "max_retries": 0}, outbound=policy))
+        [[completion]] = backend.generate([[{"role": "user", "content": "hi"}]], max_tokens=1)
+        assert completion.text == "A"
+        assert [seen.headers["host"] for seen in allowed.requests] == [f"rebind.example:{port}"]
+        assert elsewhere.requests == []
+    finally:
+        allowed.stop()
+        elsewhere.stop()

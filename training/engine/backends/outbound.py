@@ -12,8 +12,10 @@ Django settings by training.services.outbound; a plain default here) and
 Endpoint entries: a host name ("localhost", "api.openai.com": that host, any port), an IP address or network
 ("127.0.0.1", "10.0.0.0/8": a URL whose host is such an address, or a name every address of which falls in
 one), or a URL prefix ("https://api.openai.com/v1": same scheme, host and port, and a path under it).
-Known limit: a name is resolved at the check and again when the client connects; a DNS server that answers
-differently the second time (rebinding) is not caught, so list names you trust, or IP addresses.
+DNS rebinding: when a name is allowed because of the addresses it resolves to (a network entry), the request is
+pinned to the address that was checked (`check_request` rewrites the URL's host to it and keeps the name in the
+Host header and as the TLS server name), so a DNS server that answers differently when the client connects cannot
+send the request elsewhere. A name listed by itself (or in a URL prefix) is trusted as a name: list names you trust.
 
 Plain Python, no Django.
 """
@@ -97,8 +99,12 @@ class OutboundPolicy:
         return name
 
     # -- the endpoint ------------------------------------------------------------------------------------
-    def check_url(self, url: str) -> None:
-        """Raise OutboundRefused unless a request to `url` is allowed (see the module docstring)."""
+    def check_url(self, url: str) -> str | None:
+        """Raise OutboundRefused unless a request to `url` is allowed (see the module docstring).
+
+        Returns the address the request must be pinned to when a host name was allowed by what it resolves to,
+        else None (an address literal, or a name trusted by itself).
+        """
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise OutboundRefused(f"{url!r} is not an http(s) URL with a host", setting=self.endpoints_setting)
@@ -116,15 +122,16 @@ class OutboundPolicy:
         for entry in self.endpoints:
             if "://" in entry:
                 if _prefix_matches(entry, parts.scheme, host, port, path):
-                    return
+                    return None
             elif (network := _network(entry)) is not None:
                 networks.append(network)
             elif host == entry.rstrip(".").lower():
-                return
-        addresses = [literal] if (literal := _ip(host)) is not None else [_ip(a) for a in self.resolve(host)]
+                return None
+        literal = _ip(host)
+        addresses = [literal] if literal is not None else [_ip(a) for a in self.resolve(host)]
         addresses = [a for a in addresses if a is not None]
         if addresses and networks and all(any(_in(a, n) for n in networks) for a in addresses):
-            return
+            return None if literal is not None else str(addresses[0])
         where = f"{host} ({', '.join(map(str, addresses))})" if addresses and _ip(host) is None else host
         allowed = ", ".join(self.endpoints) or "none"
         raise OutboundRefused(
@@ -132,8 +139,19 @@ class OutboundPolicy:
             setting=self.endpoints_setting)
 
     def check_request(self, request: object) -> None:
-        """HTTP client event hook (httpx-style `request.url`): check every request before it is sent."""
-        self.check_url(str(getattr(request, "url")))
+        """HTTP client event hook (an httpx request): check every request before it is sent, and pin it.
+
+        When the host name was allowed by the address it resolved to, the request goes to that address: the URL's
+        host becomes the address, the Host header (set when the request was built) keeps the name, and the name
+        stays the TLS server name (httpcore's `sni_hostname` extension), so the certificate is checked for it.
+        """
+        url = getattr(request, "url")
+        pinned = self.check_url(str(url))
+        if pinned is None or not hasattr(url, "copy_with"):
+            return
+        name = url.host
+        request.extensions["sni_hostname"] = name  # type: ignore[attr-defined]
+        request.url = url.copy_with(host=pinned)  # type: ignore[attr-defined]
 
 
 def _safe(url: str) -> str:
