@@ -28,12 +28,16 @@ def job_run_task(self, job_id: int) -> str:
 
 
 def reap_once() -> None:
-    """Re-queue or fail jobs of lost workers and re-send lost messages; never raises (logged instead)."""
+    """Re-queue or fail jobs of lost workers, fail their import runs, re-send lost messages; never raises (logged)."""
     from django.db import connections
+
+    from annotation.services.import_runs import import_runs_reap_lost
 
     from .services.jobs import jobs_reap_stale, jobs_resend_lost
 
     try:
+        for run_id in import_runs_reap_lost():
+            logger.warning("reaper: import run %s failed (its worker was lost)", run_id)
         for job_id, outcome in jobs_reap_stale():
             logger.warning("reaper: job %s %s (its worker stopped beating)", job_id, outcome)
         for job_id in jobs_resend_lost():

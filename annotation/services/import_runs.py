@@ -7,6 +7,12 @@ larger (a small gzip may hold a lot), so a web request never inflates more than 
 ImportRun row and the Celery task `annotation.import_run` on the `default` queue, which calls
 `import_run_execute`: the same all-or-nothing `data_import`, with the progress (lines, bytes of the
 file) written beside its transaction so that it shows while the import runs.
+
+A lost worker (killed, out of memory, machine gone): while a run imports, its worker holds a PostgreSQL
+advisory lock on the run, which the server releases the moment that worker's connection dies (and rolls the
+import's transaction back). A run that is "running" while nobody holds its lock was lost; it is failed with
+that reason, by the redelivered task (the task is acked late) or by `import_runs_reap_lost`, which every
+worker's reaper calls (when the message was lost too). SQLite (`make run`, one worker) has no such locks.
 """
 import logging
 import uuid
@@ -17,7 +23,7 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from ..errors import PermissionDenied, PrefStudioError
@@ -109,12 +115,78 @@ def _enqueue(run_id: int) -> None:
     current_app.send_task("annotation.import_run", args=[run_id], queue="default")
 
 
+LOCK_CLASS = 0x1A7  # the advisory-lock namespace of import runs (pg_advisory_lock(LOCK_CLASS, run id))
+LOST = "the worker importing this file stopped before it finished (killed or lost); nothing was imported"
+
+
+def _try_lock(run_id: int) -> bool:
+    """Take the run's session advisory lock on this process's connection; True when taken (or not PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(run_id: int) -> None:
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
+    except (OperationalError, InterfaceError):
+        pass  # the connection is gone, and the lock went with it
+
+
 def import_run_execute(*, run_id: int) -> str:
     """Run ImportRun `run_id` if it is still queued; returns what happened (for the worker's log).
 
-    Only a queued run starts (a duplicate delivery of the task finds it running or finished and
-    leaves it). The saved upload is deleted when the run ends, whatever the outcome.
+    Only a queued run starts: a duplicate delivery of the task finds it running under another worker's lock, or
+    finished, and leaves it; one that finds it running with nobody's lock (its worker was lost) fails it. The
+    saved upload is deleted when the run ends, whatever the outcome.
     """
+    if not _try_lock(run_id):
+        return f"import run {run_id} is being imported by another worker: left alone"
+    try:
+        if _fail_if_lost(run_id):
+            return f"import run {run_id} failed: its worker was lost"
+        return _execute_locked(run_id)
+    finally:
+        _unlock(run_id)
+
+
+def _fail_if_lost(run_id: int) -> bool:
+    """Called under the run's lock: a run still marked running is one whose worker died; fail it."""
+    run = ImportRun.objects.filter(pk=run_id, state=ImportRunState.RUNNING).first()
+    if run is None:
+        return False
+    _finish(run, state=ImportRunState.FAILED, error=LOST, error_status=503)
+    (Path(settings.MEDIA_ROOT) / run.file_path).unlink(missing_ok=True)
+    logger.warning("import run %s: %s", run_id, LOST)
+    return True
+
+
+def import_runs_reap_lost() -> list[int]:
+    """Fail every running import whose worker is gone (nobody holds its lock); returns their ids.
+
+    Safe anywhere, any time, concurrently: a run is failed only while this process holds its lock, so a live
+    worker's run (lock held) is never touched, and two reapers cannot both fail one run. PostgreSQL only.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    lost = []
+    for run_id in ImportRun.objects.filter(state=ImportRunState.RUNNING).values_list("pk", flat=True):
+        if not _try_lock(run_id):
+            continue
+        try:
+            if _fail_if_lost(run_id):
+                lost.append(run_id)
+        finally:
+            _unlock(run_id)
+    return lost
+
+
+def _execute_locked(run_id: int) -> str:
     started = ImportRun.objects.filter(pk=run_id, state=ImportRunState.QUEUED).update(
         state=ImportRunState.RUNNING, started_at=timezone.now()
     )
