@@ -176,6 +176,7 @@ BEGIN
       tries := tries + 1;
       EXIT WHEN tries > 1000;
       s := NULL; pass := 1;
+      -- walk:started (tests/annotation/test_queue_hot_path.py EXPLAINs the statements marked walk:)
       SELECT q.id, q.item_id, q.started_seq INTO s FROM annotation_queueslot q
       WHERE q.project_id = p_project AND q.started_seq > cur
         AND NOT EXISTS (SELECT 1 FROM annotation_label l WHERE l.item_id = q.item_id AND l.annotator_id = p_annotator)
@@ -184,6 +185,7 @@ BEGIN
       ORDER BY q.started_seq LIMIT 1 FOR UPDATE SKIP LOCKED;
       IF s.id IS NULL THEN
         pass := 2;
+        -- walk:fresh
         SELECT q.id, q.item_id, q.started_seq INTO s FROM annotation_queueslot q
         WHERE q.project_id = p_project AND q.started_seq IS NULL
           AND NOT EXISTS (SELECT 1 FROM annotation_label l WHERE l.item_id = q.item_id AND l.annotator_id = p_annotator)
