@@ -234,17 +234,25 @@ def _pct(values: list[float], q: float) -> float:
 
 
 # -- one run ----------------------------------------------------------------------------------------------------
-def run_once(*, ctx: dict, path: str, k: int, n_items: int, seconds: float, triggers: bool = True) -> dict:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
+def make_project(ctx: dict, path: str, k: int, n_items: int, triggers: bool = True):
     from annotation.models import Membership, Project
 
     slug = f"loop-{path}-{k}-{n_items}-{uuid.uuid4().hex[:6]}"
     project = Project.objects.create(slug=slug, name=slug, overlap=ctx["overlap"], created_by=ctx["owner"])
     load_s = load_items(ctx["url"], project.pk, n_items, triggers=triggers)
+    Membership.objects.bulk_create([Membership(project=project, user=u, role="annotator") for u in ctx["users"]])
+    return project, load_s
+
+
+def run_once(*, ctx: dict, path: str, k: int, n_items: int, seconds: float, project=None, load_s: float = 0.0
+             ) -> dict:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    if project is None:
+        project, load_s = make_project(ctx, path, k, n_items)
+    slug = project.slug
     users = ctx["users"][:k]
-    Membership.objects.bulk_create([Membership(project=project, user=u, role="annotator") for u in users])
     if path == "rest":
         creds = [ctx["tokens"][u.pk] for u in users]
     else:
@@ -384,10 +392,13 @@ def main() -> None:
                 result = run_once(ctx=ctx, path=path, k=k, n_items=args.items, seconds=args.seconds)
                 print("[bench]", json.dumps(result), file=sys.stderr)
                 results.append(result)
-        if args.big:
-            for n_items, triggers in ((args.items, True), (args.big, False), (args.items, True), (args.big, False)):
+        if args.big:  # the same two projects, runs interleaved: small, big, small, big
+            small = make_project(ctx, "rest", args.big_k, args.items)
+            big = make_project(ctx, "rest", args.big_k, args.big, triggers=False)
+            print(f"[bench] {args.big:,} items built in {big[1]:.0f} s", file=sys.stderr)
+            for n_items, (project, load_s) in ((args.items, small), (args.big, big)) * 2:
                 result = run_once(ctx=ctx, path="rest", k=args.big_k, n_items=n_items, seconds=args.seconds,
-                                  triggers=triggers)
+                                  project=project, load_s=load_s)
                 print("[bench]", json.dumps(result), file=sys.stderr)
                 results.append({**result, "size_comparison": True})
     finally:
