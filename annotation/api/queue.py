@@ -16,18 +16,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
-from ..models import Assignment, AssignmentStatus
-from ..selectors.labeling import QueueStatus, lease_for_user, queue_status
-from ..models import Prompt
+from ..models import Assignment, AssignmentStatus, Prompt
 from ..selectors.identities import AnnotatorNames
+from ..selectors.labeling import lease_for_user
 from ..services.labeling import (
     assignment_refresh,
     assignment_skip,
     label_submit_for_api,
     queue_next_for_api,
 )
-from .permissions import IsProjectMember
 from .serializers import ItemPromptSerializer, LabelCreateSerializer, LabelSerializer, SlotSerializer
 from .views import validated
 

@@ -90,6 +90,8 @@ def queue_next_for_api(*, user: AbstractBaseUser, slug: str, now: datetime | Non
     messages as stored; the view shapes them). mine_left is an upper bound (selectors.labeling.queue_status_fast).
     """
     now = now or timezone.now()
+    if not _on_postgresql():
+        return _queue_next_for_api_orm(user=user, slug=slug, now=now)
     for _ in range(2):
         with connection.cursor() as cursor:
             cursor.execute(
@@ -110,6 +112,31 @@ def queue_next_for_api(*, user: AbstractBaseUser, slug: str, now: datetime | Non
         "assignment": lease_id, "project": slug, "status": lease_status, "expires_at": expires_at,
         "item": item if isinstance(item, dict) else json.loads(item),
         "queue": {"mine_left": int(free), "mine_done": int(done), "project_left": int(wanted)},
+    }
+
+
+def _queue_next_for_api_orm(*, user: AbstractBaseUser, slug: str, now: datetime) -> dict | None:
+    """SQLite (`make run`): the same answer through the ORM (a dozen queries)."""
+    from ..selectors.labeling import lease_for_user, queue_status
+
+    project = project_for_user(user=user, slug=slug)
+    annotator = annotator_for_user(user=user)
+    lease = _queue_next_orm(project=project, annotator=annotator, now=now)
+    if lease is None:
+        return None
+    lease = lease_for_user(user=user, assignment_id=lease.pk)
+    item = lease.item
+    status = queue_status(project=project, annotator=annotator)
+    return {
+        "assignment": lease.pk, "project": slug, "status": lease.status, "expires_at": lease.expires_at,
+        "item": {
+            "id": item.pk, "external_id": item.external_id, "kind": item.kind,
+            "prompt": {"id": item.prompt.pk, "external_id": item.prompt.external_id, "messages": item.prompt.messages},
+            "responses": [{"position": slot.position, "response": slot.response_id,
+                           "external_id": slot.response.external_id, "text": slot.response.text,
+                           "model_name": slot.response.model_name} for slot in item.slots.all()],
+        },
+        "queue": {"mine_left": status.mine_left, "mine_done": status.mine_done, "project_left": status.project_left},
     }
 
 
