@@ -105,7 +105,9 @@ class Server:
         self.proc = subprocess.Popen(
             [str(Path(PYTHON).parent / "gunicorn"), "prefstudio.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--config", str(ROOT / "bench" / "loop_gunicorn.py"),
-             "--log-level", "warning"],
+             # make web's command; a longer worker timeout only because booting Django on this loaded machine can
+             # take more than gunicorn's default 30 s (a worker killed while booting spoils the run).
+             "--timeout", "180", "--log-level", "warning"],
             cwd=ROOT, env={**env, "BENCH_SQL_COUNT_DIR": self.count_dir}, start_new_session=True)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -113,10 +115,25 @@ class Server:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/accounts/login/")
                 conn.getresponse().read()
+                self._warm_up(workers)
                 return
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError("gunicorn did not start")
+
+    def _warm_up(self, workers: int) -> None:
+        """Until every worker has booted and answered (concurrent GETs, so that each worker gets some)."""
+        def hit():
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=180)
+            conn.request("GET", "/accounts/login/")
+            conn.getresponse().read()
+
+        for _ in range(3):
+            threads = [threading.Thread(target=hit) for _ in range(2 * workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
 
     def pids(self) -> list[int]:
         out = [self.proc.pid]
@@ -283,8 +300,9 @@ def run_once(*, ctx: dict, path: str, k: int, n_items: int, seconds: float, proj
         proc.join()
     elapsed = time.time() - began
     backends_after = set(_backends(ctx["url"], ctx["dbname"]))
-    server_ticks = sum(_cpu_ticks(pid) - ticks0.get(pid, 0) for pid in server_pids)
-    db_ticks = sum(_cpu_ticks(pid) - ticks0.get(pid, 0) for pid in backends | backends_after)
+    # A process that ended during the run (none should) is left out rather than counted negative.
+    server_ticks = sum(max(_cpu_ticks(pid) - ticks0.get(pid, 0), 0) for pid in set(server_pids) | set(server.pids()))
+    db_ticks = sum(max(_cpu_ticks(pid) - ticks0.get(pid, 0), 0) for pid in backends | backends_after)
     load_after = open("/proc/loadavg").read().split()[:3]
     statements = server.stop()
     a = [v for part in parts for v in part["a"]]

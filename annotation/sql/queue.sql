@@ -157,7 +157,9 @@ DECLARE
   s record; took bigint; lid bigint; lexp timestamptz; lcreated timestamptz; lstatus text := 'active';
   tries integer := 0; pass integer;
 BEGIN
-  PERFORM ps_leases_expire(p_now, 32);
+  -- One overdue lease per call: expiring several would lock several items while holding counter rows (deadlock-prone
+  -- against submits); with every `next` doing one, overdue leases still drain faster than they can pile up.
+  PERFORM ps_leases_expire(p_now, 1);
   SELECT c.started_seq, c.n_done INTO cur, done FROM annotation_queuecursor c
    WHERE c.annotator_id = p_annotator AND c.project_id = p_project FOR UPDATE;
   IF NOT FOUND THEN
@@ -322,6 +324,10 @@ BEGIN
                         NULL::text, NULL::integer;
     RETURN;
   END IF;
+  -- Lock order as in ps_queue_next (the annotator's cursor, then the item): a `next` and a submit of the same
+  -- annotator (two tabs) never wait for each other in a cycle (the label trigger takes the cursor row too).
+  PERFORM 1 FROM annotation_queuecursor c JOIN annotation_item i ON i.project_id = c.project_id
+   WHERE i.id = a.item_id AND c.annotator_id = p_annotator FOR UPDATE OF c;
   IF a.expires_at <= p_now THEN
     RETURN QUERY SELECT 'expired'::text, NULL::bigint, a.item_id, NULL::text, NULL::timestamptz, NULL::text,
                         NULL::integer;
