@@ -11,15 +11,20 @@ was skipped or was submitted answers 409.
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors
-from ..models import Assignment, AssignmentStatus
-from ..selectors.labeling import QueueStatus, lease_for_user, queue_status
-from ..services.labeling import assignment_refresh, assignment_skip, label_submit, queue_next_for_user
-from .permissions import IsProjectMember
+from ..models import Assignment, AssignmentStatus, Prompt
+from ..selectors.identities import AnnotatorNames
+from ..selectors.labeling import lease_for_user
+from ..services.labeling import (
+    assignment_refresh,
+    assignment_skip,
+    label_submit_for_api,
+    queue_next_for_api,
+)
 from .serializers import ItemPromptSerializer, LabelCreateSerializer, LabelSerializer, SlotSerializer
 from .views import validated
 
@@ -70,7 +75,8 @@ class SkipSerializer(serializers.Serializer):
 
 # -- endpoints --------------------------------------------------------------------------------------
 class ProjectNextApi(APIView):
-    permission_classes = [IsProjectMember]
+    # Membership is checked by the service, in the statement that takes the item (404 for a non-member).
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=None,
@@ -80,11 +86,10 @@ class ProjectNextApi(APIView):
         "is left. Submit, skip or refresh the lease with its `assignment` id.",
     )
     def post(self, request: Request, slug: str) -> Response:
-        lease = queue_next_for_user(user=request.user, slug=slug)
+        lease = queue_next_for_api(user=request.user, slug=slug)
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        lease = lease_for_user(user=request.user, assignment_id=lease.pk)  # with the item's prompt and responses
-        return Response(LeaseSerializer({"lease": lease, "queue": _status(lease)}).data)
+        return Response(_lease_body(lease))
 
 
 class AssignmentSubmitApi(APIView):
@@ -98,12 +103,14 @@ class AssignmentSubmitApi(APIView):
         "changes nothing. Retrying with the same `idempotency_key` returns the label stored the first time.",
     )
     def post(self, request: Request, pk: int) -> Response:
-        lease = lease_for_user(user=request.user, assignment_id=pk)
         data = validated(SubmitSerializer, request.data)
         key = data.pop("idempotency_key", None)
-        label = label_submit(assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=key)
-        label = selectors.label_for_user(user=request.user, label_id=label.pk)  # as the lists show it
-        return Response(LabelSerializer(label, context={"request": request}).data, status=status.HTTP_201_CREATED)
+        label = label_submit_for_api(user=request.user, assignment_id=pk, data=data, idempotency_key=key)
+        # The label is the user's own: shown under their own name, blind project or not (no names to look up).
+        names = AnnotatorNames(project_id=label.item.project.pk, visible=True, viewer_user_id=request.user.pk,
+                               shown={label.annotator_id: label.annotator.name})
+        context = {"request": request, "annotator_names": {label.item.project.pk: names}}
+        return Response(LabelSerializer(label, context=context).data, status=status.HTTP_201_CREATED)
 
 
 class AssignmentSkipApi(APIView):
@@ -135,5 +142,18 @@ class AssignmentRefreshApi(APIView):
         return Response(AssignmentSerializer(lease).data)
 
 
-def _status(lease: Assignment) -> QueueStatus:
-    return queue_status(project=lease.item.project, annotator=lease.annotator)
+def _lease_body(lease: dict) -> dict:
+    """LeaseSerializer's shape from the row `queue_next_for_api` returns (no model instances, no queries)."""
+    item = lease["item"]
+    prompt = item["prompt"]
+    messages = ItemPromptSerializer(
+        Prompt(id=prompt["id"], external_id=prompt["external_id"], messages=prompt["messages"])).data
+    return {
+        "assignment": lease["assignment"],
+        "project": lease["project"],
+        "status": lease["status"],
+        "expires_at": serializers.DateTimeField().to_representation(lease["expires_at"]),
+        "item": {"id": item["id"], "external_id": item["external_id"], "kind": item["kind"], "prompt": messages,
+                 "responses": item["responses"]},
+        "queue": lease["queue"],
+    }

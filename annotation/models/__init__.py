@@ -24,6 +24,7 @@ from .import_run import ImportRun, ImportRunState
 from .item import Item, ItemFlag, ItemResponse
 from .label import Label
 from .project import Membership, Project
+from .queue import QueueCounter, QueueCursor, QueueSlot
 
 __all__ = [
     "Annotator",
@@ -48,6 +49,9 @@ __all__ = [
     "Membership",
     "Project",
     "Prompt",
+    "QueueCounter",
+    "QueueCursor",
+    "QueueSlot",
     "Response",
     "ResponseOrigin",
     "Role",

@@ -30,6 +30,9 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["item", "status", "expires_at"], name="assignment_item_live_idx"),
             models.Index(fields=["annotator", "status"], name="assignment_annotator_idx"),
+            # Overdue leases, found without a scan (ps_leases_expire, migration 0005_loop_slots).
+            models.Index(fields=["expires_at"], condition=Q(status=AssignmentStatus.ACTIVE),
+                         name="assignment_live_expiry_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,10 +5,12 @@ The writes of the queue (take the next item, submit, skip) are in annotation.ser
 A lease (Assignment) is only ever visible to the person it was handed to, and only while they
 are still a member of its project: anyone else gets NotFound, never a hint that it exists.
 """
+import json
 import random
 from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
@@ -69,6 +71,87 @@ def queue_status(*, project: Project, annotator: Annotator) -> QueueStatus:
         project_left=int(wanted or 0),
         mine_done=Label.objects.filter(item__project=project, annotator=annotator).count(),
     )
+
+
+def queue_status_fast(*, project: Project, annotator: Annotator) -> QueueStatus:
+    """`queue_status` from the counters the queue keeps on write (one query, whatever the project's size).
+
+    mine_done and project_left are exact; mine_left is the number of items with a free slot, an upper bound of
+    what this annotator may still be given (it counts items they labeled or skipped that others may still take).
+    The exact count is `queue_status` (the queue page). On SQLite: `queue_status`.
+    """
+    if connection.vendor != "postgresql":
+        return queue_status(project=project, annotator=annotator)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(k.wanted), 0), coalesce(sum(k.free_items), 0), coalesce((SELECT c.n_done FROM "
+            "annotation_queuecursor c WHERE c.annotator_id = %s AND c.project_id = %s), 0) "
+            "FROM annotation_queuecounter k WHERE k.project_id = %s",
+            [annotator.pk, project.pk, project.pk],
+        )
+        wanted, free, done = cursor.fetchone()
+    return QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done))
+
+
+@dataclass(frozen=True)
+class LeaseContext:
+    """What a submit needs to check a label, read in one query: the lease, its item (with project and slots)."""
+
+    assignment_id: int
+    item: Item  # with .project set; unsaved-style instances built from the row (no further queries)
+    annotator: Annotator
+    slots: list[ItemResponse]
+
+
+_LEASE_CONTEXT_SQL = """
+SELECT a.id, i.id, i.kind, i.state, i.route, i.n_judge_labels, i.prompt_id,
+       p.id, p.slug, p.overlap, p.strength_levels, p.aspects, p.rationale_required, p.allow_partial_ranking,
+       p.blind_review, an.id, an.name, an.kind, an.user_id,
+       (SELECT coalesce(json_agg(json_build_array(s.position, s.response_id, r.text, r.external_id)
+                                 ORDER BY s.position), '[]')
+        FROM annotation_itemresponse s JOIN annotation_response r ON r.id = s.response_id WHERE s.item_id = i.id)
+FROM annotation_assignment a
+JOIN annotation_item i ON i.id = a.item_id
+JOIN annotation_project p ON p.id = i.project_id
+JOIN annotation_annotator an ON an.id = a.annotator_id
+WHERE a.id = %s
+"""
+
+
+def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_id: int | None = None
+                  ) -> LeaseContext | None:
+    """The lease `assignment_id` of `annotator_id`, or of `user_id` while they are a member of its project
+    (as `lease_for_user`); None if there is no such lease. One query (PostgreSQL)."""
+    sql, params = _LEASE_CONTEXT_SQL, [assignment_id]
+    if annotator_id is not None:
+        sql += " AND a.annotator_id = %s"
+        params.append(annotator_id)
+    if user_id is not None:
+        sql += (" AND an.user_id = %s AND EXISTS (SELECT 1 FROM annotation_membership m"
+                " WHERE m.project_id = p.id AND m.user_id = %s)")
+        params += [user_id, user_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (lease_id, item_id, kind, state, route, n_judge, prompt_id, project_id, slug, overlap, strength_levels, aspects,
+     rationale_required, allow_partial, blind, annotator_pk, name, annotator_kind, user, slots) = row
+    project = Project(id=project_id, slug=slug, overlap=overlap, strength_levels=_json(strength_levels),
+                      aspects=_json(aspects), rationale_required=rationale_required,
+                      allow_partial_ranking=allow_partial, blind_review=blind)
+    item = Item(id=item_id, kind=kind, state=state, route=route, n_judge_labels=n_judge, prompt_id=prompt_id,
+                project=project)
+    annotator = Annotator(id=annotator_pk, name=name, kind=annotator_kind, user_id=user)
+    responses = [
+        ItemResponse(item=item, position=position, response=Response(id=response_id, text=text, external_id=ext))
+        for position, response_id, text, ext in _json(slots)
+    ]
+    return LeaseContext(assignment_id=lease_id, item=item, annotator=annotator, slots=responses)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # -- leases -----------------------------------------------------------------------------------------
@@ -239,6 +322,9 @@ __all__ = [
     "QueueStatus",
     "queue_items",
     "queue_status",
+    "queue_status_fast",
+    "LeaseContext",
+    "lease_context",
     "Choice",
     "labeling_preview",
     "LabelingTask",

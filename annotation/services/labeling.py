@@ -17,26 +17,40 @@ Rules (issue 3): overlap (human labels wanted per item) is never exceeded, nobod
 item twice, items already started come first so items complete, items routed to AI only never
 reach a person, a skipped item goes back to the others, and an unanswered lease expires.
 
-Concurrency: the next item is taken with `SELECT … FOR UPDATE SKIP LOCKED` on the item row, and
-taking a lease increments `Item.n_leases` in the same transaction, so two annotators never get
-the same slot (see the comment on `Item.n_leases`). On SQLite (`make run`) there is no row
-locking; SQLite serialises writers instead.
+The hot path (issue 13), on PostgreSQL: `queue_next` and `label_submit` are one round trip each to the stored
+functions `ps_queue_next` / `ps_label_submit` (annotation/sql/queue.sql, migration 0005_loop_slots). `next` walks
+the open slots of the project (annotation.models.queue.QueueSlot, one row per slot, kept by triggers from the items)
+with `FOR UPDATE SKIP LOCKED LIMIT 1` on a partial index, instead of sorting the project's items; the counters the
+pages and the API show are kept on write. A slot taken increments `Item.n_leases` under the item's row lock, which
+re-checks `n_human_labels + n_leases < overlap`, so two annotators never get the same slot. The REST endpoints call
+`queue_next_for_api` / `label_submit_for_api`: membership, annotator and lease checks in the same statements.
+
+On SQLite (`make run`) the ORM path below (`_queue_next_orm`, `_label_submit_orm`) is used: there is no row
+locking there; SQLite serialises writers instead. Edit labels (which create a Response) also take the ORM path.
 """
+import json
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
-from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, Project, Role
+from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, LabelRole, LabelStatus, Project, Role
+from ..models import Route, TaskKind
 from ..selectors import item_for_user, project_for_user, project_role
-from ..selectors.labeling import queue_items
+from ..selectors.labeling import LeaseContext, lease_context, queue_items
 from .accounts import annotator_for_user
-from .labels import label_create
+from .labels import KEY_LENGTH, _validated, label_create
+from .routing import routing_disagreement_check
+
+
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
 
 
 # -- next -------------------------------------------------------------------------------------------
@@ -50,8 +64,83 @@ def queue_next_for_user(*, user: AbstractBaseUser, slug: str) -> Assignment | No
 
 
 def queue_next(*, project: Project, annotator: Annotator, now: datetime | None = None) -> Assignment | None:
-    """The annotator's live lease in the project, or a new lease on the next item; None when done."""
+    """The annotator's live lease in the project, or a new lease on the next item; None when done.
+
+    Every surface enters here (a pre-step, e.g. an attention check, fits before the walk). One statement on
+    PostgreSQL (`ps_queue_next`); the returned Assignment is built from its row (its item is `item_id`).
+    """
     now = now or timezone.now()
+    if not _on_postgresql():
+        return _queue_next_orm(project=project, annotator=annotator, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT assignment_id, item_id, status, expires_at, created_at FROM ps_queue_next(%s, %s, %s)",
+                       [project.pk, annotator.pk, now])
+        lease_id, item_id, lease_status, expires_at, created_at = cursor.fetchone()
+    if lease_id is None:
+        return None
+    return Assignment(id=lease_id, item_id=item_id, annotator=annotator, status=lease_status, expires_at=expires_at,
+                      created_at=created_at, skip_reason="")
+
+
+def queue_next_for_api(*, user: AbstractBaseUser, slug: str, now: datetime | None = None) -> dict | None:
+    """POST /api/projects/{slug}/next/ in one statement: membership, annotator, lease, the item as the API shows
+    it and the queue's counters (`ps_queue_next_for_user`). None when nothing is left; NotFound for a non-member.
+
+    Returns {"assignment", "project", "status", "expires_at", "item", "queue"} with `item` as stored (prompt
+    messages as stored; the view shapes them). mine_left is an upper bound (selectors.labeling.queue_status_fast).
+    """
+    now = now or timezone.now()
+    if not _on_postgresql():
+        return _queue_next_for_api_orm(user=user, slug=slug, now=now)
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT code, project_id, annotator_id, assignment_id, status, expires_at, mine_done, project_left, "
+                "free_items, item FROM ps_queue_next_for_user(%s, %s, %s)", [user.pk, slug, now])
+            row = cursor.fetchone()
+        code = row[0]
+        if code == "not_member":
+            raise NotFound(f"no project {slug!r} among yours", field="slug")
+        if code == "no_annotator":
+            annotator_for_user(user=user)  # first use: create it, then take the item
+            continue
+        break
+    _, _, _, lease_id, lease_status, expires_at, done, wanted, free, item = row
+    if lease_id is None:
+        return None
+    return {
+        "assignment": lease_id, "project": slug, "status": lease_status, "expires_at": expires_at,
+        "item": item if isinstance(item, dict) else json.loads(item),
+        "queue": {"mine_left": int(free), "mine_done": int(done), "project_left": int(wanted)},
+    }
+
+
+def _queue_next_for_api_orm(*, user: AbstractBaseUser, slug: str, now: datetime) -> dict | None:
+    """SQLite (`make run`): the same answer through the ORM (a dozen queries)."""
+    from ..selectors.labeling import lease_for_user, queue_status
+
+    project = project_for_user(user=user, slug=slug)
+    annotator = annotator_for_user(user=user)
+    lease = _queue_next_orm(project=project, annotator=annotator, now=now)
+    if lease is None:
+        return None
+    lease = lease_for_user(user=user, assignment_id=lease.pk)
+    item = lease.item
+    status = queue_status(project=project, annotator=annotator)
+    return {
+        "assignment": lease.pk, "project": slug, "status": lease.status, "expires_at": lease.expires_at,
+        "item": {
+            "id": item.pk, "external_id": item.external_id, "kind": item.kind,
+            "prompt": {"id": item.prompt.pk, "external_id": item.prompt.external_id, "messages": item.prompt.messages},
+            "responses": [{"position": slot.position, "response": slot.response_id,
+                           "external_id": slot.response.external_id, "text": slot.response.text,
+                           "model_name": slot.response.model_name} for slot in item.slots.all()],
+        },
+        "queue": {"mine_left": status.mine_left, "mine_done": status.mine_done, "project_left": status.project_left},
+    }
+
+
+def _queue_next_orm(*, project: Project, annotator: Annotator, now: datetime) -> Assignment | None:
     assignments_expire(project=project, now=now)
     with transaction.atomic():
         # One request per annotator at a time: two tabs must not take two slots.
@@ -96,6 +185,103 @@ def label_submit(
     The surfaces find the lease through `selectors.labeling.lease_for_user` first (404 for anyone else's).
     """
     now = now or timezone.now()
+    if _on_postgresql():
+        context = lease_context(assignment_id=assignment_id, annotator_id=annotator.pk)
+        if context is None:
+            raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+        if context.item.kind != TaskKind.EDIT:
+            return _label_submit_sql(context=context, data=data, idempotency_key=idempotency_key, now=now)
+    return _label_submit_orm(assignment_id=assignment_id, annotator=annotator, data=data,
+                             idempotency_key=idempotency_key, now=now)
+
+
+def label_submit_for_api(
+    *, user: AbstractBaseUser, assignment_id: int, data: dict, idempotency_key: str | None = None
+) -> Label:
+    """POST /api/assignments/{id}/submit/: the user's own lease (NotFound for anyone else's, or after they left the
+    project), read with its item and project in one query, then `label_submit`'s write in one statement.
+    The Label returned carries its item (with project.slug) and annotator, so it serialises without a query."""
+    now = timezone.now()
+    if not _on_postgresql():
+        lease = _lease_of(user=user, assignment_id=assignment_id)
+        label = label_submit(assignment_id=lease.pk, annotator=lease.annotator, data=data,
+                             idempotency_key=idempotency_key, now=now)
+        return label
+    context = lease_context(assignment_id=assignment_id, user_id=user.pk)
+    if context is None:
+        raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+    if context.item.kind == TaskKind.EDIT:
+        return _label_submit_orm(assignment_id=assignment_id, annotator=context.annotator, data=data,
+                                 idempotency_key=idempotency_key, now=now)
+    return _label_submit_sql(context=context, data=data, idempotency_key=idempotency_key, now=now)
+
+
+def _lease_of(*, user: AbstractBaseUser, assignment_id: int) -> Assignment:
+    from ..selectors.labeling import lease_for_user
+
+    return lease_for_user(user=user, assignment_id=assignment_id)
+
+
+_SUBMIT_SQL = (
+    "SELECT code, label_id, item_id, kind, created_at FROM ps_label_submit(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s, %s)"
+)
+
+
+def _label_submit_sql(*, context: LeaseContext, data: dict, idempotency_key: str | None, now: datetime) -> Label:
+    """The lease's label in one statement (`ps_label_submit`), checked first by the importer's rules (as
+    `label_create`) against the item and project in `context`. A routed item that judges labeled also gets the
+    disagreement check, in the same transaction."""
+    item, annotator = context.item, context.annotator
+    if idempotency_key is not None and (
+        not idempotency_key or len(idempotency_key) > KEY_LENGTH or "\x00" in idempotency_key
+    ):
+        raise PrefStudioError(f"idempotency_key must be 1 to {KEY_LENGTH} characters", field="idempotency_key")
+    record = _validated(item=item, annotator=annotator, slots=context.slots, data=data)
+    params = [
+        context.assignment_id, annotator.pk, now, idempotency_key, record.winner or "", record.strength,
+        json.dumps(record.aspects or {}), record.rationale or "",
+        None if record.ranking is None else json.dumps(record.ranking), record.thumbs_up,
+        json.dumps(record.shown_order or []), record.time_spent_ms,
+    ]
+    check_routing = item.kind == TaskKind.PAIRWISE and item.route == Route.HUMAN and item.n_judge_labels > 0
+    with transaction.atomic() if check_routing else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(_SUBMIT_SQL, params)
+            code, label_id, _, _, created_at = cursor.fetchone()
+        if code == "ok" and check_routing:
+            routing_disagreement_check(item=Item.objects.get(pk=item.pk))
+    if code == "replay":
+        return Label.objects.select_related("item__project", "annotator").get(pk=label_id)
+    if code != "ok":
+        raise _submit_error(code, context)
+    return Label(
+        id=label_id, item=item, annotator=annotator, kind=item.kind, role=LabelRole.ANNOTATION, status=LabelStatus.OK,
+        winner=record.winner or "", strength=record.strength, aspects=record.aspects or {},
+        rationale=record.rationale or "", ranking=record.ranking, thumbs_up=record.thumbs_up,
+        shown_order=record.shown_order or [], time_spent_ms=record.time_spent_ms, raw_output="",
+        idempotency_key=idempotency_key, created_at=created_at,
+    )
+
+
+def _submit_error(code: str, context: LeaseContext) -> PrefStudioError:
+    if code == "not_found":
+        return NotFound(f"no assignment {context.assignment_id} of yours", field="assignment")
+    if code.startswith("inactive:"):
+        was = code.split(":", 1)[1]
+        return Conflict(f"this item is no longer yours to label (its lease was {was})", field="assignment")
+    if code == "expired":
+        return Conflict("your lease on this item expired; take the next item", field="assignment")
+    if code == "key_conflict":
+        return Conflict("this submission key was already used for another label", field="idempotency_key")
+    if code == "already":
+        return Conflict(f"{context.annotator.name} has already labeled item {context.item.pk}", field="item")
+    return Conflict(f"item {context.item.pk} is closed and takes no more labels", field="item")
+
+
+def _label_submit_orm(
+    *, assignment_id: int, annotator: Annotator, data: dict, idempotency_key: str | None, now: datetime
+) -> Label:
     earlier = _replayed(idempotency_key=idempotency_key, assignment_id=assignment_id, annotator=annotator)
     if earlier is not None:
         return earlier
@@ -293,7 +479,9 @@ __all__ = [
     "assignments_expire",
     "label_submit",
     "label_submit_and_next",
+    "label_submit_for_api",
     "label_submit_for_user",
     "queue_next",
+    "queue_next_for_api",
     "queue_next_for_user",
 ]

@@ -16,7 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 from ..errors import Conflict, NotFound, PrefStudioError
 from ..models import Assignment
 from ..selectors import project_for_user
-from ..selectors.labeling import labeling_task, lease_for_user, lease_is_live, live_lease_in_project, queue_status
+from ..selectors.labeling import (
+    labeling_task,
+    lease_for_user,
+    lease_is_live,
+    live_lease_in_project,
+    queue_status,
+    queue_status_fast,
+)
 from ..services.accounts import annotator_for_user
 from ..services.labeling import assignment_refresh, assignment_skip_and_next, label_submit_and_next, queue_next_for_user
 from .label_form import FormValues, form_values, label_payload, page_message
@@ -128,7 +135,8 @@ def _render_task(
     request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None
 ) -> HttpResponse:
     task_ = labeling_task(lease=lease)
-    status = queue_status(project=task_.project, annotator=lease.annotator)
+    # The counters the queue keeps on write (one query); the queue page shows the exact count of what is left.
+    status = queue_status_fast(project=task_.project, annotator=lease.annotator)
     total = status.mine_done + status.mine_left + 1  # + this item
     context = {
         "task": task_,

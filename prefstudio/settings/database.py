@@ -2,13 +2,16 @@
 import dj_database_url
 
 from .base import BASE_DIR
-from .env import env_int, env_str
+from .env import env_bool, env_int, env_str
 
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefstudio"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off by default (issue 13): a health check is a round trip before every request's first query. A connection
+        # that broke (the database restarted) fails that request with a 503 (errors_http) and is then closed and
+        # opened anew by the next request; DB_CONN_HEALTH_CHECKS=1 trades the round trip for that one 503.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
