@@ -41,7 +41,7 @@ def _size(text: str) -> int:
 
 
 def _label(n: int) -> str:
-    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k"
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def _insert_select(cursor, model, given: dict[str, str], tail: str, params: list) -> None:
@@ -68,19 +68,20 @@ def _insert_select(cursor, model, given: dict[str, str], tail: str, params: list
     cursor.execute(sql, values + params)
 
 
-def build(n: int) -> str:
-    """Project freeze-<n>: n pairwise items (2 responses of ~260 characters), 3 human votes each."""
+def build(n: int, votes: int = VOTES) -> str:
+    """Project freeze-<n>: n pairwise items (2 responses of ~260 characters), `votes` human votes each (from as
+    many annotators; freeze-<n>-v<votes> when not 3)."""
     from django.db import connection, transaction
 
     from annotation.models import Annotator, Item, ItemResponse, Label, Project, Prompt, Response
 
-    slug = f"freeze-{_label(n)}"
+    slug = f"freeze-{_label(n)}" + ("" if votes == VOTES else f"-v{votes}")
     if Project.objects.filter(slug=slug).exists():
         return slug
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         project = Project.objects.create(slug=slug, name=slug, blind_review=False)
-        annotators = [Annotator.objects.get_or_create(name=f"bench-human-{k}", kind="human")[0] for k in range(VOTES)]
+        annotators = [Annotator.objects.get_or_create(name=f"bench-human-{k}", kind="human")[0] for k in range(votes)]
         p = project.pk
         _insert_select(cursor, Prompt, {
             "project_id": str(p), "external_id": "'p' || g",
@@ -102,7 +103,7 @@ def build(n: int) -> str:
         _insert_select(cursor, Item, {
             "project_id": "pr.project_id", "prompt_id": "pr.id",
             "external_id": "'i' || lpad(substr(pr.external_id, 2), 8, '0')",
-            "kind": "'pairwise'", "n_responses": "2", "n_human_labels": str(VOTES),
+            "kind": "'pairwise'", "n_responses": "2", "n_human_labels": str(votes),
         }, "FROM annotation_prompt pr WHERE pr.project_id = %s", [p])
         for position, ext in ((0, "a"), (1, "b")):
             _insert_select(cursor, ItemResponse, {
@@ -227,6 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k")
     parser.add_argument("--steps", default="build,curate,export")
+    parser.add_argument("--votes", type=int, default=VOTES, help="human votes per item (annotators), default 3")
     parser.add_argument("--drop", action="store_true", help="drop the bench projects' database at the end")
     args = parser.parse_args()
     steps = set(args.steps.split(","))
@@ -235,7 +237,7 @@ def main() -> None:
 
     print(f"load {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     for n in map(_size, args.sizes.split(",")):
-        slug = build(n) if steps - {"arrays"} else ""
+        slug = build(n, args.votes) if steps - {"arrays"} else ""
         if "curate" in steps:
             wall, peak, out = run(["curate", slug, "--set", "embeddings=false"])
             print(f"curate {_label(n)}: {wall:.1f} s, peak RSS {peak:.0f} MB | {out.splitlines()[0]}")
