@@ -24,6 +24,7 @@ from .import_run import ImportRun, ImportRunState
 from .item import Item, ItemFlag, ItemResponse
 from .label import Label
 from .project import Membership, Project
+from .stats import ProjectAnnotatorStats
 
 __all__ = [
     "Annotator",
@@ -46,6 +47,7 @@ __all__ = [
     "LabelSource",
     "LabelStatus",
     "Membership",
+    "ProjectAnnotatorStats",
     "Project",
     "Prompt",
     "Response",
