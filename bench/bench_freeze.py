@@ -209,7 +209,7 @@ PAGES = [  # the pages bench_scale.py times over HTTP, here in-process (Django's
 ]
 
 
-def pages(slug: str, repeat: int = 3) -> list[str]:
+def pages(slug: str, repeat: int = int(os.environ.get("BENCH_PAGE_REPEAT", "3"))) -> list[str]:
     """Per page of PAGES: status, median and first of `repeat` GETs (ms), SQL queries, and the slowest query."""
     from django.contrib.auth import get_user_model
     from django.db import connection
