@@ -225,7 +225,10 @@ def pages(slug: str, repeat: int = int(os.environ.get("BENCH_PAGE_REPEAT", "3"))
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
     out = []
+    only = [p.strip() for p in os.environ.get("BENCH_PAGES", "").split(",") if p.strip()]
     for label, url in PAGES:
+        if only and label not in only:
+            continue
         url = url.format(slug=slug, v=version.number if version else 0,
                          deep=max(1, (version.n_rows if version else 0) // 50 * 9 // 10))
         times, queries = [], 0
