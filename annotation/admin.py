@@ -21,6 +21,7 @@ from .models import (
     Label,
     Membership,
     Project,
+    ProjectAnnotatorStats,
     Prompt,
     Response,
     RoutingDecision,
@@ -232,3 +233,19 @@ class ImportRunAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+
+@admin.register(ProjectAnnotatorStats)
+class ProjectAnnotatorStatsAdmin(admin.ModelAdmin):
+    """Kept by PostgreSQL triggers on the labels (migration 0006_scale_label_stats): read-only once there."""
+
+    list_display = ["project", "annotator", "role", "n", "first_label_id", "last_at"]
+    list_filter = ["role"]
+    raw_id_fields = ["project", "annotator"]
+    list_select_related = ["project", "annotator"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,7 +3,7 @@ generated projects of N pairwise items × 3 human votes, timed as whole commands
 and the export's rate against PostgreSQL's own `COPY (SELECT ...) TO STDOUT` of the same rows in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ps_bench_freeze .venv/bin/python bench/bench_freeze.py \
-        --sizes 10k,100k [--steps build,curate,export,firstbyte,arrays] [--drop]
+        --sizes 10k,100k [--steps build,curate,export,firstbyte,pages,arrays] [--drop]
 
 The projects (`freeze-10k`, ...) are built in SQL (INSERT ... SELECT generate_series: the setup stays
 small and takes ~15 s per 100k items); they are kept between runs unless --drop. Each command runs
@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ps_bench_freeze")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")  # the pages step's test client
 
 from bench_import import setup_django  # noqa: E402
 
@@ -41,7 +42,7 @@ def _size(text: str) -> int:
 
 
 def _label(n: int) -> str:
-    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k"
+    return f"{n // 1_000_000}m" if n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def _insert_select(cursor, model, given: dict[str, str], tail: str, params: list) -> None:
@@ -68,19 +69,20 @@ def _insert_select(cursor, model, given: dict[str, str], tail: str, params: list
     cursor.execute(sql, values + params)
 
 
-def build(n: int) -> str:
-    """Project freeze-<n>: n pairwise items (2 responses of ~260 characters), 3 human votes each."""
+def build(n: int, votes: int = VOTES) -> str:
+    """Project freeze-<n>: n pairwise items (2 responses of ~260 characters), `votes` human votes each (from as
+    many annotators; freeze-<n>-v<votes> when not 3)."""
     from django.db import connection, transaction
 
     from annotation.models import Annotator, Item, ItemResponse, Label, Project, Prompt, Response
 
-    slug = f"freeze-{_label(n)}"
+    slug = f"freeze-{_label(n)}" + ("" if votes == VOTES else f"-v{votes}")
     if Project.objects.filter(slug=slug).exists():
         return slug
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         project = Project.objects.create(slug=slug, name=slug, blind_review=False)
-        annotators = [Annotator.objects.get_or_create(name=f"bench-human-{k}", kind="human")[0] for k in range(VOTES)]
+        annotators = [Annotator.objects.get_or_create(name=f"bench-human-{k}", kind="human")[0] for k in range(votes)]
         p = project.pk
         _insert_select(cursor, Prompt, {
             "project_id": str(p), "external_id": "'p' || g",
@@ -102,7 +104,7 @@ def build(n: int) -> str:
         _insert_select(cursor, Item, {
             "project_id": "pr.project_id", "prompt_id": "pr.id",
             "external_id": "'i' || lpad(substr(pr.external_id, 2), 8, '0')",
-            "kind": "'pairwise'", "n_responses": "2", "n_human_labels": str(VOTES),
+            "kind": "'pairwise'", "n_responses": "2", "n_human_labels": str(votes),
         }, "FROM annotation_prompt pr WHERE pr.project_id = %s", [p])
         for position, ext in ((0, "a"), (1, "b")):
             _insert_select(cursor, ItemResponse, {
@@ -194,6 +196,57 @@ def first_byte(version) -> list[str]:
     return out
 
 
+PAGES = [  # the pages bench_scale.py times over HTTP, here in-process (Django's test client: no server start)
+    ("project page", "/projects/{slug}/dashboard/"),
+    ("dataset rows", "/projects/{slug}/datasets/{v}/"),
+    ("dataset rows deep", "/projects/{slug}/datasets/{v}/?page={deep}"),
+    ("dataset rows api", "/api/projects/{slug}/datasets/{v}/rows/"),
+    ("dataset rows api deep", "/api/projects/{slug}/datasets/{v}/rows/?page={deep}"),
+    ("agreement", "/projects/{slug}/agreement/"),
+    ("curation/noise", "/projects/{slug}/curation/"),
+    ("review queue", "/projects/{slug}/review/"),
+    ("review queue api", "/api/projects/{slug}/review/"),
+]
+
+
+def pages(slug: str, repeat: int = int(os.environ.get("BENCH_PAGE_REPEAT", "3"))) -> list[str]:
+    """Per page of PAGES: status, median and first of `repeat` GETs (ms), SQL queries, and the slowest query."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from annotation.models import DatasetVersion, Membership, Project
+
+    project = Project.objects.get(slug=slug)
+    user, _ = get_user_model().objects.get_or_create(username="bench-freeze-owner")
+    Membership.objects.get_or_create(project=project, user=user, defaults={"role": "owner"})
+    version = DatasetVersion.objects.filter(project=project).order_by("-number").first()
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    out = []
+    only = [p.strip() for p in os.environ.get("BENCH_PAGES", "").split(",") if p.strip()]
+    for label, url in PAGES:
+        if only and label not in only:
+            continue
+        url = url.format(slug=slug, v=version.number if version else 0,
+                         deep=max(1, (version.n_rows if version else 0) // 50 * 9 // 10))
+        times, queries = [], 0
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, secure=True, HTTP_ACCEPT="application/json" if "/api/" in url else "text/html")
+                if hasattr(response, "streaming_content"):
+                    b"".join(response.streaming_content)
+                times.append(time.perf_counter() - started)
+            queries = len(captured.captured_queries)
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]), default={"time": "0", "sql": ""})
+        out.append(f"{label}: HTTP {response.status_code}, median {sorted(times)[len(times) // 2] * 1000:.0f} ms, "
+                   f"first {times[0] * 1000:.0f} ms, {queries} queries, slowest {float(slowest['time']) * 1000:.0f} ms: "
+                   f"{slowest['sql'][:160]}")
+    return out
+
+
 def arrays_peak(n: int) -> str:
     """Peak RSS growth of the whole-set phase alone (votes → Dawid–Skene → noise report on TextFeatures) for
     n items × 3 votes, in a fresh process (no database)."""
@@ -227,6 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k")
     parser.add_argument("--steps", default="build,curate,export")
+    parser.add_argument("--votes", type=int, default=VOTES, help="human votes per item (annotators), default 3")
     parser.add_argument("--drop", action="store_true", help="drop the bench projects' database at the end")
     args = parser.parse_args()
     steps = set(args.steps.split(","))
@@ -235,7 +289,7 @@ def main() -> None:
 
     print(f"load {open('/proc/loadavg').read().strip()}", file=sys.stderr)
     for n in map(_size, args.sizes.split(",")):
-        slug = build(n) if steps - {"arrays"} else ""
+        slug = build(n, args.votes) if steps - {"arrays"} else ""
         if "curate" in steps:
             wall, peak, out = run(["curate", slug, "--set", "embeddings=false"])
             print(f"curate {_label(n)}: {wall:.1f} s, peak RSS {peak:.0f} MB | {out.splitlines()[0]}")
@@ -255,6 +309,9 @@ def main() -> None:
                           f"peak RSS {peak:.0f} MB, {out.stat().st_size / 1e6:.0f} MB; COPY {copy_s:.2f} s "
                           f"({rows / copy_s:,.0f} rows/s); ratio {copy_s / wall:.2f} | in-process {own:.2f} s "
                           f"({size / 1e6:.0f} MB) vs COPY {copy_s3:.2f} s: ratio {copy_s3 / own:.2f}")
+        if "pages" in steps:
+            print(f"pages {_label(n)} (in-process, load {open('/proc/loadavg').read().split()[0]}):\n  "
+                  + "\n  ".join(pages(slug)))
         if "firstbyte" in steps:
             version = DatasetVersion.objects.filter(project__slug=slug).order_by("-number").first()
             print(f"REST first piece {_label(n)}: " + "; ".join(first_byte(version)))

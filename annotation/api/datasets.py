@@ -38,9 +38,9 @@ from ..errors import PrefStudioError
 from ..models import DatasetVersion
 from ..selectors.dataset_lines import dataset_export_lines, dataset_export_start, lines_supported
 from ..selectors.datasets import (
+    VersionRowPages,
     dataset_export_count,
     dataset_export_records,
-    dataset_rows,
     dataset_version_counts,
     dataset_version_for_user,
     dataset_versions_for_user,
@@ -98,7 +98,7 @@ class DatasetRowListApi(generics.ListAPIView):
     def get_queryset(self):
         split = validated(DatasetRowsQuerySerializer, self.request.query_params)["split"]
         self.version = _version(self.request, self.kwargs)
-        return dataset_rows(version=self.version, split=split)
+        return VersionRowPages(version=self.version, split=split)  # pages without a COUNT of the version
 
     def get_serializer_context(self):
         # get_queryset ran first (list() pages it before serializing); schema generation has no version.

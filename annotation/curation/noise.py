@@ -41,6 +41,7 @@ No Django.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,15 +106,35 @@ class NoiseConfig:
             raise ValueError("ranking_tau_min must be in (-1, 1]")
 
 
+class Reasons(Sequence):
+    """The reasons of a signal's I items, written when read: `reasons[i]` is `reason(i)` where `flagged[i]`, else
+    None. A million items with half of them flagged would otherwise hold half a million sentences (and a list of
+    a million pointers) for the whole refresh; this holds the function and the signal's own flag array, so an
+    item's flag cleared later (a gold item) has no reason either."""
+
+    def __init__(self, flagged: np.ndarray, reason: Callable[[int], str]) -> None:
+        self._flagged, self._reason = flagged, reason
+
+    def __len__(self) -> int:
+        return len(self._flagged)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self._reason(int(i)) if self._flagged[i] else None
+
+
 @dataclass
 class Signal:
     """One noise signal over I items: values (I,) (NaN = not applicable), flagged (I,) bool, reasons (I,)
-    (a sentence where flagged, else None), weight in the combined score, severity (I,) in [0, 1] or NaN."""
+    (a sentence where flagged, else None: a `Reasons` or a list), weight in the combined score, severity (I,)
+    in [0, 1] or NaN. A signal that applies to no item holds read-only all-NaN views (no memory) as values
+    and severity."""
 
     name: str
     values: np.ndarray
     flagged: np.ndarray
-    reasons: list[str | None]
+    reasons: Sequence[str | None]
     weight: float
     severity: np.ndarray
 
@@ -130,7 +151,7 @@ class NoiseReport:
 
 def _f(x: float) -> str:
     """A figure in a reason: two decimals and a true minus sign (noise_rankings words its reasons alike)."""
-    return f"{x:.2f}".replace("-", "−")
+    return f"{float(x):.2f}".replace("-", "−")
 
 
 class _Votes:
@@ -141,9 +162,11 @@ class _Votes:
         judge = votes.vote_is_judge
         self.human = self.counts(~judge)
         self.judge = self.counts(judge)
-        # vote indices grouped by item, so a reason looks up its item's votes without scanning all N
-        self._order = np.argsort(votes.items, kind="stable")
-        self._starts = np.searchsorted(votes.items[self._order], np.arange(votes.n_items + 1))
+        # vote indices grouped by item, so a reason looks up its item's votes without scanning all N (int32
+        # while N fits: reasons are written when read, so these live as long as the report)
+        small = np.int32 if len(votes.items) < 2**31 - 1 else np.int64
+        self._order = np.argsort(votes.items, kind="stable").astype(small)
+        self._starts = np.searchsorted(votes.items, np.arange(votes.n_items + 1), sorter=self._order).astype(small)
 
     def of(self, i: int) -> np.ndarray:
         """Indices of item i's votes."""
@@ -152,7 +175,8 @@ class _Votes:
     def counts(self, mask: np.ndarray) -> np.ndarray:
         v = self.votes
         flat = v.items[mask] * CLASSES + v.values[mask].astype(np.int64)
-        return np.bincount(flat, minlength=v.n_items * CLASSES).reshape(v.n_items, CLASSES)
+        counts = np.bincount(flat, minlength=v.n_items * CLASSES).reshape(v.n_items, CLASSES)
+        return counts.astype(np.int32) if len(v.items) < 2**31 - 1 else counts  # kept with the report
 
     def per_item_mean(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(I,) mean of `values` (N,) over each item's votes where mask and not NaN (NaN where none)."""
@@ -171,14 +195,15 @@ def build_signal(name: str, values, severity, flagged, reason, config: NoiseConf
     """Assemble a Signal; `reason(i)` is called only for flagged items."""
     severity = np.clip(np.asarray(severity, dtype=float), 0.0, 1.0)
     flagged = np.asarray(flagged, dtype=bool) & ~np.isnan(severity)
-    reasons: list[str | None] = [None] * len(values)
-    for i in np.flatnonzero(flagged):
-        reasons[i] = reason(int(i))
-    return Signal(name, np.asarray(values, dtype=float), flagged, reasons, config.weights.get(name, 0.0), severity)
+    values = np.asarray(values, dtype=float)
+    if np.isnan(severity).all() and np.isnan(values).all():  # applies nowhere: no per-item memory
+        values = severity = _nan(len(values))
+    return Signal(name, values, flagged, Reasons(flagged, reason), config.weights.get(name, 0.0), severity)
 
 
 def _nan(n: int) -> np.ndarray:
-    return np.full(n, np.nan)
+    """(n,) NaN as a read-only view of one float: a signal that does not apply costs no memory per item."""
+    return np.broadcast_to(np.float64(np.nan), (n,))
 
 
 def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal]:
@@ -188,7 +213,7 @@ def _vote_signals(v: _Votes, consensus: Any, config: NoiseConfig) -> list[Signal
 
     n_h = v.human.sum(axis=1)
     agreement = np.where(n_h >= 2, v.human.max(axis=1) / np.maximum(n_h, 1), np.nan)
-    split = lambda i: "–".join(str(c) for c in sorted(v.human[i][v.human[i] > 0], reverse=True))  # noqa: E731
+    split = lambda i: "–".join(map(str, sorted((c for c in v.human[i].tolist() if c), reverse=True)))  # noqa: E731
     out.append(build_signal(
         "annotator_disagreement", agreement, 2 * (1 - agreement), agreement < config.agreement_min,
         lambda i: f"annotators split {split(i)} (agreement {_f(agreement[i])} < {_f(config.agreement_min)})", config))
@@ -360,17 +385,20 @@ def combine_signals(signals: list[Signal], is_gold: np.ndarray, config: NoiseCon
     (module docstring), 0 where none applies; with config.gold_is_clean, items where `is_gold` (I,) bool get
     score 0 and no flags or reasons."""
     n = len(is_gold)
-    weights = np.array([s.weight for s in signals])[:, None]  # (S, 1)
-    severity = np.stack([s.severity for s in signals]) if signals else np.zeros((0, n))  # (S, I)
-    applies = ~np.isnan(severity) & (weights > 0)
-    total = (np.where(applies, severity, 0.0) * weights).sum(axis=0)
-    mass = (applies * weights).sum(axis=0)
+    total, mass = np.zeros(n), np.zeros(n)  # summed a signal at a time: no (S, I) temporaries
+    for s in signals:
+        if s.weight <= 0:
+            continue
+        applies = ~np.isnan(s.severity)
+        total += np.where(applies, s.severity, 0.0) * s.weight
+        mass += applies * s.weight
     score = np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
     if config.gold_is_clean:
         gold = np.asarray(is_gold, dtype=bool)
         score[gold] = 0.0
         for s in signals:
-            s.flagged[gold] = False
-            for i in np.flatnonzero(gold):
-                s.reasons[i] = None
+            s.flagged[gold] = False  # a Reasons reads the flags: no reason where no flag
+            if isinstance(s.reasons, list):
+                for i in np.flatnonzero(gold):
+                    s.reasons[i] = None
     return NoiseReport(signals={s.name: s for s in signals}, score=np.clip(score, 0.0, 1.0))

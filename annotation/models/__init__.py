@@ -25,6 +25,7 @@ from .item import Item, ItemFlag, ItemResponse
 from .label import Label
 from .project import Membership, Project
 from .queue import QueueCounter, QueueCursor, QueueSlot
+from .stats import ProjectAnnotatorStats
 
 __all__ = [
     "Annotator",
@@ -47,6 +48,7 @@ __all__ = [
     "LabelSource",
     "LabelStatus",
     "Membership",
+    "ProjectAnnotatorStats",
     "Project",
     "Prompt",
     "QueueCounter",

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, QuerySet
 
 from ..errors import NotFound
 from ..curation import agreement
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
+from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
 from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
@@ -280,17 +281,16 @@ def dataset_version_for_user(*, user: AbstractBaseUser, slug: str, number: int) 
     version = DatasetVersion.objects.filter(project=project, number=number).select_related("created_by").first()
     if version is None:
         raise NotFound(f"no dataset version {number} in project {slug!r}", field="number")
-    rows = DatasetRow.objects.filter(version=version)
-    # Counted from the rows (the truth); only what was dropped lives in the version's stats alone.
-    sources = rows.values_list(F("provenance__source")).annotate(n=Count("id")).order_by("-n")
+    # Counted from the rows once, when the version was frozen (or now, for a version older than that).
+    counts = version_row_counts(version=version)
     return VersionDetail(
         project=project,
         version=version,
         kept=int((version.stats or {}).get("kept_items", version.n_rows)),
         dropped=_dropped(version.stats or {}),
-        sources=[(str(s or "unknown"), n) for s, n in sources],
-        splits=list(rows.values_list("split").annotate(n=Count("id")).order_by("split")),
-        kinds=list(rows.values_list("kind").annotate(n=Count("id")).order_by("kind")),
+        sources=sorted(((s or "unknown", n) for s, n in counts["sources"].items()), key=lambda p: (-p[1], p[0])),
+        splits=sorted(counts["splits"].items()),
+        kinds=sorted(counts["kinds"].items()),
         names=annotator_names_for(project=project, user=user),
     )
 

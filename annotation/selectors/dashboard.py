@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Max, Min, Q
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project
+from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project, ProjectAnnotatorStats
 from .identities import AnnotatorNames, annotator_names_for
 from .review import duration_text, project_for_reviewer
 from .review_queue import review_queue_count
@@ -95,13 +96,15 @@ def _hours(*, labels, now: datetime, days: int) -> list[tuple[datetime, int, int
     return hours
 
 
-def _annotators(*, labels, n_items: int, names: AnnotatorNames | None) -> list[AnnotatorProgress]:
-    """Per annotator: labels, share of the items, median time per label, last label."""
-    rows = (
-        labels.values("annotator_id", "annotator__name", "annotator__kind")
-        .annotate(n=Count("id"), last=Max("created_at"), first=Min("id"))
-        .order_by("-n", "first")  # not by name: in a blind project the order would hint at who is who
-    )
+def _annotators(*, labels, n_items: int, names: AnnotatorNames | None, rows=None) -> list[AnnotatorProgress]:
+    """Per annotator: labels, share of the items, median time per label, last label. `rows`: those counts
+    already grouped (annotator_id, annotator__name, annotator__kind, n, last, first), e.g. from the stats."""
+    if rows is None:
+        rows = (
+            labels.values("annotator_id", "annotator__name", "annotator__kind")
+            .annotate(n=Count("id"), last=Max("created_at"), first=Min("id"))
+        )
+    rows = rows.order_by("-n", "first")  # not by name: in a blind project the order would hint at who is who
     # The median in Python: portable (SQLite for `make run` has no percentile aggregate) and one
     # integer per timed label is cheap at the sizes of a project.
     times: dict[int, list[int]] = defaultdict(list)
@@ -132,21 +135,34 @@ def project_dashboard(
     by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")).order_by())
     labels = Label.objects.filter(item__project=project)
     annotations = labels.filter(role=LabelRole.ANNOTATION)
-    totals = annotations.aggregate(
-        human=Count("id", filter=Q(annotator__kind=AnnotatorKind.HUMAN)),
-        judge=Count("id", filter=Q(annotator__kind=AnnotatorKind.JUDGE)),
-    )
     n_items = sum(by_state.values())
+    if connection.vendor == "postgresql":  # the trigger-kept counts (models.stats): a few rows, not every label
+        stats = ProjectAnnotatorStats.objects.filter(project=project, n__gt=0)
+        totals = stats.aggregate(
+            human=Sum("n", filter=Q(role=LabelRole.ANNOTATION, annotator__kind=AnnotatorKind.HUMAN), default=0),
+            judge=Sum("n", filter=Q(role=LabelRole.ANNOTATION, annotator__kind=AnnotatorKind.JUDGE), default=0),
+            resolved=Sum("n", filter=Q(role=LabelRole.REVIEW), default=0),
+        )
+        progress = (stats.filter(role=LabelRole.ANNOTATION)
+                    .values("annotator_id", "annotator__name", "annotator__kind")
+                    .annotate(n=Sum("n"), last=Max("last_at"), first=Min("first_label_id")))
+    else:
+        totals = annotations.aggregate(
+            human=Count("id", filter=Q(annotator__kind=AnnotatorKind.HUMAN)),
+            judge=Count("id", filter=Q(annotator__kind=AnnotatorKind.JUDGE)),
+        )
+        totals["resolved"] = labels.filter(role=LabelRole.REVIEW).count()
+        progress = None
     return ProjectDashboard(
         project=project,
         n_items=n_items,
         n_human_labels=totals["human"],
         n_judge_labels=totals["judge"],
-        n_resolved=labels.filter(role=LabelRole.REVIEW).count(),
+        n_resolved=totals["resolved"],
         n_review_queue=review_queue_count(project=project),
         states=[(value, label, by_state.get(value, 0)) for value, label in ItemState.choices],
         hours=_hours(labels=annotations, now=now, days=days),
-        annotators=_annotators(labels=annotations, n_items=n_items, names=names),
+        annotators=_annotators(labels=annotations, n_items=n_items, names=names, rows=progress),
     )
 
 

@@ -20,7 +20,7 @@ from .identities import AnnotatorNames
 
 __all__ = [
     "CHUNK_SIZE", "dataset_versions_for_user", "dataset_version_for_user", "dataset_version_get",
-    "dataset_version_counts", "dataset_rows", "dataset_rows_iter", "dataset_votes_iter", "dataset_export_count",
+    "dataset_version_counts", "version_row_counts", "VersionRowPages", "dataset_rows", "dataset_rows_iter", "dataset_votes_iter", "dataset_export_count",
     "dataset_export_records",
 ]
 
@@ -64,13 +64,57 @@ def dataset_version_get(*, slug: str, number: int) -> DatasetVersion:
     return version
 
 
-def dataset_version_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
-    """Rows per split and per kind, from the rows themselves: {"splits": {"train": n, ...}, "kinds": {...}}."""
-    counts: dict[str, dict[str, int]] = {"splits": {}, "kinds": {}}
-    for row in DatasetRow.objects.filter(version=version).values("split", "kind").annotate(n=Count("id")).order_by():
-        counts["splits"][row["split"]] = counts["splits"].get(row["split"], 0) + row["n"]
-        counts["kinds"][row["kind"]] = counts["kinds"].get(row["kind"], 0) + row["n"]
+def version_row_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
+    """Rows per split, per kind and per label source: {"splits": {"train": n, ...}, "kinds": {...},
+    "sources": {...}} (source "" where a row's provenance names none).
+
+    A version never changes after its freeze, which stores these counts in `stats["row_counts"]`
+    (services.datasets): read from there, a page of a million-row version counts nothing. Older versions
+    are counted from their rows (one GROUP BY)."""
+    stored = (version.stats or {}).get("row_counts")
+    if stored is None:
+        stored = [[split, kind, source, n] for split, kind, source, n in (
+            DatasetRow.objects.filter(version=version).values_list("split", "kind", "provenance__source")
+            .annotate(n=Count("id")).order_by())]
+    counts: dict[str, dict[str, int]] = {"splits": {}, "kinds": {}, "sources": {}}
+    for split, kind, source, n in stored:
+        for key, value in (("splits", split), ("kinds", kind), ("sources", str(source or ""))):
+            counts[key][value] = counts[key].get(value, 0) + int(n)
     return counts
+
+
+def dataset_version_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
+    """Rows per split and per kind: {"splits": {"train": n, ...}, "kinds": {...}} (see version_row_counts)."""
+    counts = version_row_counts(version=version)
+    return {"splits": counts["splits"], "kinds": counts["kinds"]}
+
+
+class VersionRowPages:
+    """The rows of `dataset_rows(version, split)` as a sequence that Django's Paginator and DRF's pagination
+    slice, without a COUNT over the version: its length comes from `version_row_counts`, and a page of the whole
+    version ("all") is an index range (indexes are dense from 0), one index scan however deep the page.
+    A page of one split is an OFFSET within that split."""
+
+    def __init__(self, *, version: DatasetVersion, split: str = "all", rows: QuerySet[DatasetRow] | None = None) -> None:
+        """`rows`: the version's rows of `split` in index order (default `dataset_rows(version, split)`)."""
+        self.version, self.split = version, split
+        splits = version_row_counts(version=version)["splits"]
+        self._len = sum(splits.values()) if split == "all" else splits.get(split, 0)
+        self.rows = dataset_rows(version=version, split=split) if rows is None else rows
+
+    def __len__(self) -> int:
+        return self._len
+
+    def count(self) -> int:
+        return self._len
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return self[key:key + 1][0]
+        start, stop, _ = key.indices(self._len)
+        if self.split == "all":
+            return list(self.rows.filter(index__gte=start, index__lt=stop))
+        return list(self.rows[start:stop])
 
 
 # -- rows --------------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Min, Q
 
 from ..curation.identities import render_annotators, render_annotators_json
-from ..models import Annotator, AnnotatorKind, Label, Membership, Project, Role
+from ..models import Annotator, AnnotatorKind, Label, Membership, Project, ProjectAnnotatorStats, Role
 
 __all__ = ["AnnotatorNames", "annotator_names_for", "annotator_ids_shown_as", "identities_visible", "viewer_role"]
 
@@ -97,12 +98,20 @@ def annotator_names_for(
     user_id = user.pk if user is not None and user.is_authenticated else None
     if visible is None:
         visible = identities_visible(project=project, role=viewer_role(project=project, user=user))
-    rows = (
-        Label.objects.filter(item__project_id=project.pk)
-        .values("annotator_id", "annotator__name", "annotator__kind", "annotator__user_id")
-        .annotate(first=Min("id"))
-        .order_by("first")
-    )
+    if connection.vendor == "postgresql":  # the trigger-kept counts (models.stats): a few rows, not every label
+        rows = (
+            ProjectAnnotatorStats.objects.filter(project_id=project.pk, n__gt=0)
+            .values("annotator_id", "annotator__name", "annotator__kind", "annotator__user_id")
+            .annotate(first=Min("first_label_id"))
+            .order_by("first")
+        )
+    else:
+        rows = (
+            Label.objects.filter(item__project_id=project.pk)
+            .values("annotator_id", "annotator__name", "annotator__kind", "annotator__user_id")
+            .annotate(first=Min("id"))
+            .order_by("first")
+        )
     names = AnnotatorNames(project_id=project.pk, visible=visible, viewer_user_id=user_id)
     n = 0
     for row in rows:

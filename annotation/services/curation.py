@@ -140,51 +140,98 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _column(values: np.ndarray, low: float | None = None, high: float | None = None,
+            digits: int | None = None) -> list[float | None]:
+    """A batch of a float array as Python values: clipped to [low, high] and rounded when asked, None where NaN
+    or infinite. One numpy pass and one `tolist` instead of a call per value."""
+    values = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(values)
+    if low is not None:
+        values = np.clip(values, low, high)
+    if digits is not None:
+        values = np.round(values, digits)
+    out = values.tolist()
+    if not ok.all():
+        for k in np.flatnonzero(~ok).tolist():
+            out[k] = None
+    return out
+
+
+class _NoiseBatch:
+    """Items [start, stop) of a NoiseReport as Python values, a signal at a time: per item, `signals` and
+    `severities` are dicts of the finite values (rounded to 6 places, NaN left out, SIGNALS order) and `flags`
+    the "noise:<signal>" flags (FLAG_COLUMNS) of the flagged signals. The per-item work is a dict build."""
+
+    def __init__(self, report: NoiseReport | None, start: int, stop: int) -> None:
+        self.columns: list[tuple[str, list, list]] = []
+        self.flagged: list[tuple[str, str, np.ndarray, list]] = []  # (name, flag name, flagged (B,), values)
+        self.start = start
+        self.reasons = {} if report is None else {name: signal.reasons for name, signal in report.signals.items()}
+        if report is None:
+            return
+        for name, signal in report.signals.items():
+            values = _column(signal.values[start:stop], digits=6)
+            severity = _column(signal.severity[start:stop], digits=6)
+            self.columns.append((name, values, severity))
+            flagged = signal.flagged[start:stop]
+            if flagged.any():
+                raw = _column(signal.values[start:stop])
+                self.flagged.append((name, f"{NOISE_FLAG_PREFIX}{name}"[:64], flagged, raw))
+
+    def item(self, k: int, item_id: int) -> tuple[dict[str, float], dict[str, float], list[tuple]]:
+        signals = {name: values[k] for name, values, _ in self.columns if values[k] is not None}
+        severities = {name: severity[k] for name, _, severity in self.columns if severity[k] is not None}
+        return signals, severities, [
+            (item_id, flag, raw[k], self.reasons[name][self.start + k] or f"{name} flagged")
+            for name, flag, flagged, raw in self.flagged if flagged[k]]
+
+
 def _noise(report: NoiseReport | None, i: int,
            item_id: int) -> tuple[dict[str, float], dict[str, float], list[tuple]]:
     """Item i's signal values and severities (NaN left out) and a "noise:<signal>" flag (FLAG_COLUMNS) per
     flagged signal."""
-    signals: dict[str, float] = {}
-    severities: dict[str, float] = {}
-    flags = []
-    if report is not None:
-        for name, signal in report.signals.items():
-            value = _finite(signal.values[i])
-            if value is not None:
-                signals[name] = round(value, 6)
-            severity = _finite(signal.severity[i])
-            if severity is not None:
-                severities[name] = round(severity, 6)
-            if signal.flagged[i]:
-                flags.append((item_id, f"{NOISE_FLAG_PREFIX}{name}"[:64], value,
-                              signal.reasons[i] or f"{name} flagged"))
-    return signals, severities, flags
+    return _NoiseBatch(report, i, i + 1).item(0, item_id)
+
+
+def _batches(n: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, BATCH):
+        yield start, min(n, start + BATCH)
+
+
+def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
+                   method: str) -> Iterator[tuple[tuple, list[tuple]]]:
+    """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item.
+
+    Converted to Python values a batch of items at a time, a column at a time (`_column`, `_NoiseBatch`)."""
+    for start, stop in _batches(votes.n_items):
+        winners = consensus.winner[start:stop]
+        keep = np.flatnonzero(winners >= 0)
+        if not len(keep):
+            continue
+        ids = votes.item_ids[start:stop].tolist()
+        winners = winners.tolist()
+        gold = consensus.is_gold[start:stop].tolist()
+        probability = _column(consensus.probability[start:stop], 0, 1)
+        agreement = _column(consensus.agreement[start:stop], 0, 1)
+        n_votes = np.asarray(consensus.n_votes[start:stop]).tolist()
+        source = consensus.source[start:stop].tolist()
+        score = [None] * (stop - start) if report is None else _column(report.score[start:stop], 0, 1)
+        noise = _NoiseBatch(report, start, stop)
+        for k in keep.tolist():
+            item_id = ids[k]
+            signals, severities, item_flags = noise.item(k, item_id)
+            yield (
+                item_id, method, CLASS_TO_WINNER[winners[k]], None,
+                1.0 if gold[k] else probability[k], agreement[k],
+                ConsensusSource.GOLD if gold[k] else (source[k] or ConsensusSource.HUMAN),
+                int(n_votes[k]), score[k], signals, severities,
+            ), item_flags
 
 
 def _enumerate_ids(item_ids: np.ndarray) -> Iterator[tuple[int, int]]:
     """(i, item_ids[i]) as Python ints, converted a batch at a time (not a list of a million ints)."""
     for start in range(0, len(item_ids), BATCH):
         yield from enumerate(item_ids[start:start + BATCH].tolist(), start)
-
-
-def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
-                   method: str) -> Iterator[tuple[tuple, list[tuple]]]:
-    """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item."""
-    for i, item_id in _enumerate_ids(votes.item_ids):
-        winner = int(consensus.winner[i])
-        if winner < 0:
-            continue
-        gold = bool(consensus.is_gold[i])
-        signals, severities, item_flags = _noise(report, i, item_id)
-        yield (
-            item_id, method, CLASS_TO_WINNER[winner], None,
-            1.0 if gold else _clip(_finite(consensus.probability[i]), 0, 1),
-            _clip(_finite(consensus.agreement[i]), 0, 1),
-            ConsensusSource.GOLD if gold else (consensus.source[i] or ConsensusSource.HUMAN),
-            int(consensus.n_votes[i]),
-            None if report is None else _clip(_finite(report.score[i]), 0, 1),
-            signals, severities,
-        ), item_flags
 
 
 def _clip(value: float | None, low: float, high: float) -> float | None:

@@ -35,6 +35,7 @@ from ..selectors.curation import (
     routing_summary,
     row_view,
 )
+from ..selectors.datasets import VersionRowPages
 from ..selectors.review import project_for_reviewer
 from ..services.routing import routing_run
 from .curation_forms import CurateForm, RoutingForm
@@ -152,7 +153,9 @@ def dataset_version_detail(request: HttpRequest, slug: str, number: int) -> Http
     split = request.GET.get("split") or ""
     if split not in DatasetRow.Split.values:
         split = ""
-    page = Paginator(dataset_rows(version=detail.version, split=split or None), ROWS_PAGE_SIZE).get_page(
+    rows = VersionRowPages(version=detail.version, split=split or "all",  # no COUNT of the version's rows
+                           rows=dataset_rows(version=detail.version, split=split or None))
+    page = Paginator(rows, ROWS_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     base = reverse("api-dataset-export", kwargs={"slug": slug, "number": number})

@@ -201,3 +201,21 @@ def test_works_on_the_real_aggregators_output():
         report = noise_report(v, c)
         assert report.signals["annotator_disagreement"].flagged.tolist() == [False, False, False, True]
         assert report.score[3] > report.score[:3].max()
+
+
+def test_reasons_are_written_when_read_and_a_signal_that_applies_nowhere_holds_no_per_item_memory():
+    # Item 0 is a 2–1 split, item 1 unanimous, item 2 a 2–1 split a reviewer resolved (gold: clean).
+    v = votes([(0, 0, 0), (0, 1, 0), (0, 2, 1), (1, 0, 0), (1, 1, 0), (1, 2, 0),
+               (2, 0, 0), (2, 1, 0), (2, 2, 1)], 3, gold=[-1, -1, 0])
+    report = noise_report(v, consensus([0, 0, 0], is_gold=[False, False, True]))
+    s = report.signals["annotator_disagreement"]
+    assert not isinstance(s.reasons, list) and len(s.reasons) == 3
+    assert s.reasons[0] == "annotators split 2–1 (agreement 0.67 < 0.75)"
+    assert s.reasons[1] is None and s.reasons[2] is None  # not flagged; flag cleared on a gold item
+    assert list(s.reasons) == [s.reasons[0], None, None] and s.reasons[0:2] == [s.reasons[0], None]
+    # no judges, no reward models, no texts: these apply to no item and are views of one NaN
+    for name in ("human_vs_judge", "judge_swap_inconsistent", "rm_ensemble", "near_duplicate", "length_only"):
+        absent = report.signals[name]
+        assert absent.values.strides == (0,) and absent.severity.strides == (0,), name
+        assert np.isnan(absent.values).all() and not absent.flagged.any()
+    assert report.score[2] == 0.0 and report.score[0] > 0

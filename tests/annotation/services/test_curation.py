@@ -1,6 +1,7 @@
 """Consensus refresh: hand-worked consensus per item, gold, noise flags in the review queue, replacement."""
 import re
 
+import numpy as np
 import pytest
 
 from annotation.errors import PrefStudioError
@@ -106,3 +107,45 @@ def test_with_all_minilm_embeddings_every_pair_gets_a_similarity(project):
     similarity = c_signal(project, "agree", "near_duplicate")
     assert 0.0 < similarity < 0.95  # two different answers: similar topic, not duplicates
     assert c_signal(project, "dup", "near_duplicate") == pytest.approx(1.0)
+
+
+def test_consensus_rows_are_converted_a_batch_at_a_time_exactly_as_item_by_item(monkeypatch):
+    """_pairwise_rows builds its rows a column at a time per batch; they equal the one-item-at-a-time reading of
+    the same report (values rounded to 6 places, NaN left out, flags with their raw value and reason)."""
+    import math
+
+    from annotation.curation.aggregation import aggregate_pairwise
+    from annotation.curation.noise import noise_report
+    from annotation.curation.text import TextFeatures
+    from annotation.curation.votes import CLASS_TO_WINNER, PairwiseVotes
+    from annotation.services import curation
+
+    monkeypatch.setattr(curation, "BATCH", 7)  # batches that split the items unevenly
+    rng = np.random.default_rng(3)
+    n = 50
+    items = np.repeat(np.arange(n), 3)
+    values = np.where(rng.random(3 * n) < 0.7, 0, rng.integers(1, 3, 3 * n)).astype(np.int8)
+    values[:3] = 2  # item 0 a unanimous tie
+    votes = PairwiseVotes(items=items, annotators=np.tile(np.arange(3), n), values=values,
+                          item_ids=np.arange(1000, 1000 + n), annotator_ids=np.arange(3),
+                          annotator_is_judge=np.zeros(3, bool), strength=rng.integers(1, 4, 3 * n) / 3.0,
+                          gold=np.where(np.arange(n) == 5, 1, -1).astype(np.int8))
+    consensus = aggregate_pairwise(votes, method="dawid_skene")
+    texts = TextFeatures(has_pair=np.ones(n, bool), identical=np.arange(n) % 9 == 0,
+                         tokens=rng.integers(5, 40, (n, 2)).astype(float), containment=rng.random(n))
+    report = noise_report(votes, consensus, texts=texts)
+    rows = list(curation._pairwise_rows(votes, consensus, report, "dawid_skene"))
+    assert len(rows) == n and sum(len(flags) for _, flags in rows) > 10
+    for i, (row, flags) in enumerate(rows):
+        item_id = int(votes.item_ids[i])
+        signals = {name: round(float(s.values[i]), 6) for name, s in report.signals.items()
+                   if math.isfinite(s.values[i])}
+        severities = {name: round(float(s.severity[i]), 6) for name, s in report.signals.items()
+                      if math.isfinite(s.severity[i])}
+        expected_flags = [(item_id, f"noise:{name}", None if math.isnan(s.values[i]) else float(s.values[i]),
+                           s.reasons[i]) for name, s in report.signals.items() if s.flagged[i]]
+        assert row[0] == item_id and row[2] == CLASS_TO_WINNER[int(consensus.winner[i])]
+        assert row[4] == (1.0 if i == 5 else pytest.approx(float(consensus.probability[i])))
+        assert row[6] == ("gold" if i == 5 else "human") and row[7] == 3
+        assert row[8] == pytest.approx(float(report.score[i])) and 0 <= row[8] <= 1
+        assert row[9] == signals and row[10] == severities and flags == expected_flags

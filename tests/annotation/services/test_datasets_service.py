@@ -188,3 +188,32 @@ def test_a_frozen_version_and_its_rows_are_read_only_in_the_admin(project, clien
     client.post(f"/admin/annotation/datasetversion/{version.pk}/change/", {"name": "renamed", "number": 9})
     version.refresh_from_db()
     assert (version.name, version.number) == ("frozen", 1)
+
+
+def test_a_frozen_version_stores_its_row_counts_and_its_pages_count_no_rows(project, user,
+                                                                              django_assert_num_queries):
+    from collections import Counter
+
+    from django.core.paginator import Paginator
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotation.selectors.datasets import VersionRowPages, version_row_counts
+
+    version = dataset_version_create(project=project, config={**FAST, "test_fraction": 0.4, "seed": 3}, user=user)
+    rows = list(DatasetRow.objects.filter(version=version).order_by("index"))
+    counts = version_row_counts(version=version)
+    assert counts["splits"] == dict(Counter(r.split for r in rows)) and len(counts["splits"]) == 2
+    assert counts["kinds"] == dict(Counter(r.kind for r in rows))
+    assert counts["sources"] == dict(Counter(r.provenance.get("source") or "" for r in rows))
+    version.refresh_from_db()
+    with django_assert_num_queries(0):  # read from the version's stats
+        assert version_row_counts(version=version) == counts
+    for split in ("all", "train", "test"):
+        expected = [r.index for r in rows if split in ("all", r.split)]
+        pages = VersionRowPages(version=version, split=split)
+        assert len(pages) == len(expected)
+        with CaptureQueriesContext(connection) as queries:
+            seen = [row.index for n in Paginator(pages, 3).page_range for row in Paginator(pages, 3).page(n)]
+        assert seen == expected
+        assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
