@@ -23,6 +23,9 @@ from .models import (
     Project,
     ProjectAnnotatorStats,
     Prompt,
+    QueueCounter,
+    QueueCursor,
+    QueueSlot,
     Response,
     RoutingDecision,
 )
@@ -249,3 +252,30 @@ class ProjectAnnotatorStatsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _DerivedQueueAdmin(admin.ModelAdmin):
+    """The labeling queue's derived rows (annotation/models/queue.py), kept by triggers: read-only once there."""
+
+    list_select_related = ["project"]
+    raw_id_fields = ["project"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+
+@admin.register(QueueSlot)
+class QueueSlotAdmin(_DerivedQueueAdmin):
+    list_display = ["id", "project", "item", "started_seq", "priority"]
+    raw_id_fields = ["project", "item"]
+
+
+@admin.register(QueueCursor)
+class QueueCursorAdmin(_DerivedQueueAdmin):
+    list_display = ["annotator", "project", "started_seq", "n_done"]
+    raw_id_fields = ["project", "annotator"]
+
+
+@admin.register(QueueCounter)
+class QueueCounterAdmin(_DerivedQueueAdmin):
+    list_display = ["project", "shard", "wanted", "free_items"]
