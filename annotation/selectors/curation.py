@@ -18,6 +18,7 @@ from ..curation import agreement
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
 from .identities import AnnotatorNames, annotator_names_for
+from .references import AnnotatorScore, ReferenceReport, reference_report
 from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
 
@@ -80,6 +81,20 @@ class AgreementPage:
     annotators: list[AnnotatorAgreement] = field(default_factory=list)
     judges: list[JudgeAgreement] = field(default_factory=list)
     cohen_pairs: list[dict[str, Any]] = field(default_factory=list)  # {"a", "b", "kappa", "n"}
+    references: ReferenceReport | None = None  # accuracy against gold references (selectors.references)
+
+    @property
+    def reference_annotators(self) -> list[tuple[str, AnnotatorScore]]:
+        """(name as the viewer sees it, score) of each annotator scored against references."""
+        if self.references is None:
+            return []
+        return [(self.names.name(a.annotator_id), a) for a in self.references.annotators]
+
+    @property
+    def reference_listwise(self) -> list[tuple[str, Any]]:
+        if self.references is None:
+            return []
+        return [(self.names.name(pk), p) for pk, p in self.references.listwise.items()]
 
     @property
     def is_empty(self) -> bool:
@@ -140,6 +155,7 @@ def agreement_page(*, project: Project, include_judges: bool | None = None, name
     if page.is_empty:
         return page
     _fill_agreement(page, votes, rankings)
+    page.references = reference_report(project=project, votes=votes)
     return page
 
 

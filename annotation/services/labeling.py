@@ -36,6 +36,7 @@ from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, Proje
 from ..selectors import item_for_user, project_for_user, project_role
 from ..selectors.labeling import queue_items
 from .accounts import annotator_for_user
+from .attention import attention_check_next
 from .labels import label_create
 
 
@@ -64,6 +65,8 @@ def queue_next(*, project: Project, annotator: Annotator, now: datetime | None =
         )
         if live is not None:
             return live
+        if (check := attention_check_next(project=project, annotator=annotator, now=now)) is not None:
+            return check  # an attention check is due (services/attention.py)
         eligible = queue_items(project=project, annotator=annotator).order_by("-n_human_labels", "-priority", "id")
         item = eligible.select_for_update(skip_locked=True, of=("self",)).first()
         if item is None:

@@ -398,12 +398,12 @@ class Writer:
                 )
             rows.append((
                 project_pk, prompt_pk, record.external_id, record.kind, len(record.responses), n_human, n_judge,
-                *source_state, record.metadata,
+                *source_state, record.metadata, record.reference,
             ))
             new_records.append((record, prompt_pk))
         columns = (
             "project_id", "prompt_id", "external_id", "kind", "n_responses", "n_human_labels", "n_judge_labels",
-            "source", "state", "metadata",
+            "source", "state", "metadata", "reference",
         )
         slot_rows = []
         responses = self.responses
