@@ -2,8 +2,10 @@
 
 Annotators never see it (an evaluation-only reference must not leak into labeling): they get 403 here, and no
 other payload they receive carries it."""
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +13,12 @@ from rest_framework.views import APIView
 from .. import selectors
 from ..errors import PermissionDenied
 from ..models import Item, Role
+from ..selectors.identities import annotator_names_for
+from ..selectors.references import reference_report
+from ..selectors.review import project_for_reviewer
+from ..selectors.votes import pairwise_votes
 from ..services.references import item_reference_set
+from .permissions import IsProjectOwnerOrReviewer
 from .views import validated
 
 
@@ -54,3 +61,20 @@ class ItemReferenceApi(APIView):
         """Clear the item's reference (owners)."""
         item_reference_set(item_id=self._item(request, pk).pk, user=request.user, reference=None)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectReferenceReportApi(APIView):
+    """GET /api/projects/{slug}/references/: accuracy against the project's gold references (owners, reviewers)."""
+
+    permission_classes = [IsAuthenticated, IsProjectOwnerOrReviewer]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str) -> Response:
+        """Per annotator (people and judges; on attention checks for reference_use "attention") and per unsupervised
+        aggregation method: accuracy on the reference items with its 95 % Wilson interval ({k, n, value, low,
+        high}); the majority consensus' per-item, per-vote and excluding-ties agreement; reliability warnings when
+        no item has a reference. In a blind project people are pseudonyms for all but owners."""
+        project = project_for_reviewer(user=request.user, slug=slug)
+        names = annotator_names_for(project=project, user=request.user)
+        report = reference_report(project=project, votes=pairwise_votes(project=project))
+        return Response(report.as_json(names.name))

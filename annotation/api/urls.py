@@ -6,6 +6,8 @@ urlpatterns = [
     path("auth/token/", auth.ApiTokenCreateApi.as_view(), name="api-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<slug:slug>/references/", references.ProjectReferenceReportApi.as_view(),
+         name="api-project-references"),
     path("projects/<slug:slug>/labels/", views.ProjectLabelListApi.as_view(), name="api-project-labels"),
     path("prompts/", views.PromptListApi.as_view(), name="api-prompts"),
     path("prompts/<int:pk>/", views.PromptDetailApi.as_view(), name="api-prompt"),
