@@ -52,17 +52,18 @@ class CurationConfig:
     """Only these annotators' votes count (names); empty = everyone."""
     exclude_annotators: list[str] = field(default_factory=list)
     """These annotators' votes are left out (names), e.g. a judge near chance."""
-    judge_orders: Literal["one", "two"] = "one"
-    """A swap-checked judge verdict as one vote ("one") or as two, one per presentation order ("two")."""
+    judge_orders: Literal["one", "two"] | None = None
+    """A swap-checked judge verdict as one vote ("one", also when empty) or as two, one per presentation order
+    ("two": two agreeing orders weigh twice, a position-biased contradiction cancels out)."""
     noise_weights: dict[str, float] = field(default_factory=dict)
     """Weights of the noise signals in the combined score (missing ones keep their defaults), e.g.
     {"rm_ensemble": 0, "small_margin": 2}."""
     learn_noise: bool = True
     """With calibration references: learn the combined noise score from them (each signal's AUROC and direction
     checked; wrong-way signals dropped). Without them, or off, the weights above are used as they are."""
-    flag_share: float = 0.0
+    flag_share: float | None = None
     """Drop the noisiest share of the non-gold items by the checked noise score, e.g. 0.1 = the top 10 %
-    (a share, not a threshold). 0 = none."""
+    (a share, not a threshold). Empty or 0 = none."""
     include_judges: bool = True
     """Count LLM judges' verdicts as votes. False: people only (items only judges labeled then have no consensus)."""
     embeddings: bool = True
@@ -137,7 +138,7 @@ class CurationConfig:
             raise ValueError(f"min_probability must be in [0, 1], got {self.min_probability}")
         if self.ties not in TIE_POLICIES:
             raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}, got {self.ties!r}")
-        if self.judge_orders not in ORDERS:
+        if self.judge_orders is not None and self.judge_orders not in ORDERS:
             raise ValueError(f"judge_orders must be 'one' or 'two', got {self.judge_orders!r}")
         for name, value in self.priors.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -151,8 +152,8 @@ class CurationConfig:
         names = [*self.include_annotators, *self.exclude_annotators]
         if any(not isinstance(n, str) or not n.strip() for n in names):
             raise ValueError("include_annotators and exclude_annotators must be lists of annotator names")
-        if isinstance(self.flag_share, bool) or not isinstance(self.flag_share, (int, float)) or not (
-                0 <= self.flag_share <= 0.9):
+        if self.flag_share is not None and (isinstance(self.flag_share, bool) or not isinstance(
+                self.flag_share, (int, float)) or not 0 <= self.flag_share <= 0.9):
             raise ValueError(f"flag_share must be a share from 0 to 0.9, got {self.flag_share!r}")
         if self.listwise_pairs not in EXPANSIONS:
             raise ValueError(f"listwise_pairs must be one of {', '.join(EXPANSIONS)}, got {self.listwise_pairs!r}")

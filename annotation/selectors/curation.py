@@ -15,6 +15,7 @@ from django.db.models import Count, F, QuerySet
 
 from ..errors import NotFound
 from ..curation import agreement
+from ..curation.report_text import curation_lines
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
 from .identities import AnnotatorNames, annotator_names_for
@@ -281,6 +282,12 @@ class VersionDetail:
     @property
     def n_dropped(self) -> int:
         return sum(n for _, n in self.dropped)
+
+    @property
+    def report_lines(self) -> list[str]:
+        """The run's aggregation, noise, tie and reference report in words, annotators as the viewer sees them."""
+        stats = self.version.stats or {}
+        return curation_lines(self.names.render_json(stats) if self.names else stats)
 
     def chart_data(self) -> dict[str, Any]:
         return {

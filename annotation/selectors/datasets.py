@@ -14,7 +14,7 @@ from django.db.models import Count, Max, Min, QuerySet
 
 from ..curation.export import ExportOptions, format_row, vote_record
 from ..errors import NotFound, PrefStudioError
-from ..models import DatasetRow, DatasetVersion, Label, Project
+from ..models import DatasetRow, DatasetVersion, DroppedItem, Label, Project
 from . import project_for_user
 from .identities import AnnotatorNames
 
@@ -62,6 +62,13 @@ def dataset_version_get(*, slug: str, number: int) -> DatasetVersion:
     if version is None:
         raise NotFound(f"project {slug!r} has no dataset version {number}", field="number")
     return version
+
+
+def dropped_items(*, version: DatasetVersion, chunk_size: int = 20_000) -> Iterator[dict[str, str]]:
+    """{"item": external id, "reason": why the run dropped it} of every item `version` left out, by external id."""
+    rows = DroppedItem.objects.filter(version=version).order_by("external_id").values_list("external_id", "reason")
+    for external_id, reason in rows.iterator(chunk_size=chunk_size):
+        yield {"item": external_id, "reason": reason}
 
 
 def dataset_version_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:

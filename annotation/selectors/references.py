@@ -28,7 +28,7 @@ from ..importing.references import reference_class
 from ..models import Item, Label, LabelRole, LabelStatus, Project, ReferenceUse, TaskKind
 from .votes import pairwise_votes
 
-__all__ = ["pairwise_references", "ReferenceReport", "reference_report", "attention_scores", "AnnotatorScore",
+__all__ = ["pairwise_references", "ReferenceReport", "reference_report", "reference_report_for", "attention_scores", "AnnotatorScore",
            "proportion_json"]
 
 
@@ -141,6 +141,11 @@ def _listwise_scores(project: Project) -> tuple[dict[int, Proportion], int]:
         pairs.setdefault(annotator_id, []).append((ranking, (reference or {}).get("ranking")))
         items.add(item_id)
     return {pk: ranking_top_accuracy(p) for pk, p in pairs.items()}, len(items)
+
+
+def reference_report_for(*, project: Project) -> ReferenceReport:
+    """reference_report of the project's pairwise votes (the curation page's, the commands')."""
+    return reference_report(project=project, votes=pairwise_votes(project=project))
 
 
 def attention_scores(*, project: Project, votes: PairwiseVotes | None = None) -> list[AnnotatorScore]:

@@ -21,8 +21,9 @@ def calibration_options(cfg: CurationConfig) -> CalibrationOptions:
     """The aggregation and noise settings of `cfg` as services.calibrated takes them."""
     return CalibrationOptions(
         method=cfg.method, priors=dict(cfg.priors), include=tuple(cfg.include_annotators) or None,
-        exclude=tuple(cfg.exclude_annotators), orders=cfg.judge_orders, noise_weights=dict(cfg.noise_weights),
-        learn_noise=cfg.learn_noise, flag_share=float(cfg.flag_share), include_judges=cfg.include_judges,
+        exclude=tuple(cfg.exclude_annotators), orders=cfg.judge_orders or "one",
+        noise_weights=dict(cfg.noise_weights), learn_noise=cfg.learn_noise, flag_share=float(cfg.flag_share or 0.0),
+        include_judges=cfg.include_judges,
     )
 
 
