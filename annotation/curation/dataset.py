@@ -142,13 +142,13 @@ class CurationConfig:
             raise ValueError(f"judge_orders must be 'one' or 'two', got {self.judge_orders!r}")
         for name, value in self.priors.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ValueError(f"prior accuracy of {name!r} must be a number between 0 and 1 (exclusive), "
+                raise ValueError(f"priors: the prior accuracy of {name!r} must be a number between 0 and 1 (exclusive), "
                                  f"got {value!r}")
         for name, value in self.noise_weights.items():
             if name not in SIGNALS:
                 raise ValueError(f"noise_weights names no signal: {name!r}; the signals are {', '.join(SIGNALS)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise ValueError(f"the weight of {name} must be a number from 0 to 100, got {value!r}")
+                raise ValueError(f"noise_weights: the weight of {name} must be a number from 0 to 100, got {value!r}")
         names = [*self.include_annotators, *self.exclude_annotators]
         if any(not isinstance(n, str) or not n.strip() for n in names):
             raise ValueError("include_annotators and exclude_annotators must be lists of annotator names")

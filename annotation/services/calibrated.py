@@ -120,7 +120,8 @@ def calibrated_aggregate(*, project: Project, votes: PairwiseVotes, options: Cal
                   else "method")
         raise PrefStudioError(str(exc), field=field_) from exc
     cross_validated = bool(choice.scores)
-    scored_votes = used
+    # The run's votes (include / exclude and include_judges applied), one vote per verdict.
+    scored_votes = selected if options.include_judges else selected.subset(~selected.vote_is_judge)
     # Scoring only (any reference use): each method fitted without the references, each annotator's votes.
     evaluation = references.copy()
     report: dict[str, Any] = {
