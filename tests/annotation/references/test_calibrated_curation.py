@@ -175,3 +175,43 @@ def test_the_commands_report_references_choice_and_noise():
     text = out.getvalue()
     assert "references (calibration)" in text and "person-0 (person):" in text and "method dawid_skene:" in text
     assert "%" in text and "[" in text  # intervals
+
+
+def test_the_jobs_api_takes_the_run_settings_and_names_a_bad_one(user):
+    """POST /api/jobs/ (kind curate): the settings are CurationConfig fields, checked before anything is queued."""
+    from rest_framework.test import APIClient
+
+    from annotation.services.accounts import api_token_get_or_create
+    from annotation.services.projects import membership_set
+
+    project = _project()
+    membership_set(project=project, user=user, role="owner")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user)}")
+    good = {"method": "auto", "priors": {"judge": 0.6}, "exclude_annotators": ["judge-4"], "judge_orders": "two",
+            "noise_weights": {"rm_ensemble": 0}, "flag_share": 0.1, "ties": "review", "embeddings": False}
+    response = client.post("/api/jobs/", {"kind": "curate", "project": "cal", "config": {"curation": good}},
+                           format="json")
+    assert response.status_code == 201, response.json()
+    for bad, field in (({"method": "vibes"}, "method"), ({"flag_share": 0.95}, "flag_share"),
+                       ({"ties": "maybe"}, "ties"), ({"noise_weights": {"vibes": 1}}, "noise_weights")):
+        response = client.post("/api/jobs/", {"kind": "curate", "project": "cal", "config": {"curation": bad}},
+                               format="json")
+        assert response.status_code == 400 and field in json.dumps(response.json()), response.json()
+
+
+def test_the_agreement_and_version_pages_show_accuracy_against_references(client, user):
+    from annotation.services.projects import membership_set
+
+    project = _project()
+    membership_set(project=project, user=user, role="owner")
+    client.force_login(user)
+    html = client.get("/projects/cal/agreement/").content.decode()
+    assert 'id="reference-annotators"' in html and 'data-method="mace"' in html and "person-1" in html
+    assert 'data-figure="per_vote_no_ties"' in html and "%" in html
+    version = dataset_version_create(project=project, config={**FAST, "method": "auto", "flag_share": 0.1})
+    html = client.get(f"/projects/cal/datasets/{version.number}/").content.decode()
+    assert 'id="run-report"' in html and "cross-validated accuracy" in html and "against references" in html
+    Item.objects.filter(project=project).update(reference=None)
+    html = client.get("/projects/cal/agreement/").content.decode()
+    assert 'id="references-none"' in html and "data-warning=" in html
