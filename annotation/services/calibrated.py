@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..curation.aggregation import ALL_METHODS, PairwiseConsensus
+from ..curation.aggregation._common import posthoc_competence
 from ..curation.aggregation.options import select_annotators
 from ..curation.calibration import (
     AggregationRun,
@@ -120,6 +121,10 @@ def calibrated_aggregate(*, project: Project, votes: PairwiseVotes, options: Cal
                   else "method")
         raise PrefStudioError(str(exc), field=field_) from exc
     cross_validated = bool(choice.scores)
+    if not options.include_judges:  # as aggregate_pairwise does: left-out judges still get a competence
+        judge = np.asarray(votes.annotator_is_judge, dtype=bool)
+        posthoc = posthoc_competence(votes, choice.consensus.posterior, choice.consensus.winner != NONE)
+        choice.consensus.competence = np.where(judge, posthoc, choice.consensus.competence)
     # The run's votes (include / exclude and include_judges applied), one vote per verdict.
     scored_votes = selected if options.include_judges else selected.subset(~selected.vote_is_judge)
     # Scoring only (any reference use): each method fitted without the references, each annotator's votes.

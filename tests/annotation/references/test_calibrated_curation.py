@@ -215,3 +215,13 @@ def test_the_agreement_and_version_pages_show_accuracy_against_references(client
     Item.objects.filter(project=project).update(reference=None)
     html = client.get("/projects/cal/agreement/").content.decode()
     assert 'id="references-none"' in html and "data-warning=" in html
+
+
+def test_without_judges_the_judges_still_get_a_competence_from_the_people_consensus():
+    from annotation.models import Annotator
+
+    project = _project(use="evaluation")
+    version = dataset_version_create(project=project, config={**FAST, "include_judges": False})
+    competence = version.stats["consensus"]["competence"]
+    judge = Annotator.objects.get(name="judge-0").pk
+    assert f"{{annotator:{judge}}}" in competence and competence[f"{{annotator:{judge}}}"] < 0.75
