@@ -142,8 +142,8 @@ class CurationConfig:
             raise ValueError(f"judge_orders must be 'one' or 'two', got {self.judge_orders!r}")
         for name, value in self.priors.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ValueError(f"priors: the prior accuracy of {name!r} must be a number between 0 and 1 (exclusive), "
-                                 f"got {value!r}")
+                raise ValueError(f"priors: the prior accuracy of {name!r} must be a number between 0 and 1 "
+                                 f"(exclusive), got {value!r}")
         for name, value in self.noise_weights.items():
             if name not in SIGNALS:
                 raise ValueError(f"noise_weights names no signal: {name!r}; the signals are {', '.join(SIGNALS)}")

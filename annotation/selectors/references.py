@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..curation.aggregation import METHODS
+from ..curation.aggregation import METHODS, aggregate_pairwise
 from ..curation.calibration import (
     ConsensusAgreement,
     Proportion,
@@ -18,18 +18,16 @@ from ..curation.calibration import (
     annotator_accuracy,
     consensus_agreement,
     method_accuracy,
-    proportion,
     ranking_top_accuracy,
     reliability_check,
 )
-from ..curation.aggregation import aggregate_pairwise
 from ..curation.votes import NONE, PairwiseVotes
 from ..importing.references import reference_class
 from ..models import Item, Label, LabelRole, LabelStatus, Project, ReferenceUse, TaskKind
 from .votes import pairwise_votes
 
-__all__ = ["pairwise_references", "ReferenceReport", "reference_report", "reference_report_for", "attention_scores", "AnnotatorScore",
-           "proportion_json"]
+__all__ = ["pairwise_references", "ReferenceReport", "reference_report", "reference_report_for", "attention_scores",
+           "AnnotatorScore", "proportion_json"]
 
 
 def pairwise_references(*, project: Project, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -131,7 +131,8 @@ def calibrated_aggregate(*, project: Project, votes: PairwiseVotes, options: Cal
     evaluation = references.copy()
     report: dict[str, Any] = {
         "method": options.method,
-        "chosen": choice.chosen if choice.annotator is None else f"single:{annotator_token(int(used.annotator_ids[choice.annotator]))}",
+        "chosen": choice.chosen if choice.annotator is None else (
+            f"single:{annotator_token(int(used.annotator_ids[choice.annotator]))}"),
         "reason": _render_reason(choice.reason, used, choice.annotator),
         "reference_use": project.reference_use,
         "n_references": int((evaluation != NONE).sum()),

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from annotation.importing import parse_file
-from annotation.importing.ids import swap_for
 from annotation.models import Item
 from annotation.services.imports import ImportRejected, data_import
 
