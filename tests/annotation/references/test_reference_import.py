@@ -84,3 +84,18 @@ def test_import_writes_the_reference_and_a_bad_one_rejects_the_file():
         data_import(project_slug="refs", fmt="native", stream=io.BytesIO(bad.encode()))
     assert "line 1" in str(exc.value.errors[0]) and "reference" in str(exc.value.errors[0])
     assert not Item.objects.filter(external_id="p3").exists()
+
+
+@pytest.mark.django_db
+def test_reimporting_an_item_with_a_reference_sets_it_and_without_one_keeps_it():
+    first = json.dumps(PAIR) + "\n"
+    data_import(project_slug="again", fmt="native", stream=io.BytesIO(first.encode()))
+    with_ref = json.dumps({**PAIR, "reference": {"winner": "A"}}) + "\n"
+    data_import(project_slug="again", fmt="native", stream=io.BytesIO(with_ref.encode()))
+    assert Item.objects.get(project__slug="again", external_id="p1").reference == {"winner": "A"}
+    data_import(project_slug="again", fmt="native", stream=io.BytesIO(first.encode()))
+    assert Item.objects.get(project__slug="again", external_id="p1").reference == {"winner": "A"}
+    bad = with_ref.replace('"A"', '"B"') + json.dumps({**PAIR, "id": "p9", "kind": "edit"}) + "\n"
+    with pytest.raises(ImportRejected):
+        data_import(project_slug="again", fmt="native", stream=io.BytesIO(bad.encode()))
+    assert Item.objects.get(project__slug="again", external_id="p1").reference == {"winner": "A"}  # rolled back
