@@ -13,6 +13,7 @@ from .models import (
     Assignment,
     DatasetRow,
     DatasetVersion,
+    DroppedItem,
     ImportRun,
     Item,
     ItemConsensus,
@@ -279,3 +280,17 @@ class QueueCursorAdmin(_DerivedQueueAdmin):
 @admin.register(QueueCounter)
 class QueueCounterAdmin(_DerivedQueueAdmin):
     list_display = ["project", "shard", "wanted", "free_items"]
+
+
+@admin.register(DroppedItem)
+class DroppedItemAdmin(admin.ModelAdmin):
+    """Items a curation run left out of a version, with the reason (written by the freeze): read-only once there."""
+
+    list_display = ["version", "external_id", "reason"]
+    list_filter = ["reason"]
+    search_fields = ["external_id"]
+    raw_id_fields = ["version", "item"]
+    list_select_related = ["version"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []

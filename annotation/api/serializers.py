@@ -13,6 +13,7 @@ from ..models import (
     LabelSource,
     Project,
     Prompt,
+    ReferenceUse,
     Response,
     Role,
     RoutingPolicy,
@@ -43,7 +44,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "slug", "name", "description", "guidelines", "task_kinds", "aspects", "strength_levels", "overlap",
             "human_budget_fraction", "human_budget_count", "routing_policy", "rationale_required",
-            "allow_partial_ranking", "blind_review", "lease_minutes", "role", "created_at",
+            "allow_partial_ranking", "blind_review", "lease_minutes", "reference_use", "attention_rate", "role",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -219,6 +221,9 @@ class ProjectCreateSerializer(serializers.Serializer):
     allow_partial_ranking = serializers.BooleanField(required=False)
     blind_review = serializers.BooleanField(required=False)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
+    reference_use = serializers.ChoiceField(choices=ReferenceUse.choices, required=False)
+    attention_rate = serializers.FloatField(min_value=0, max_value=0.5, required=False,
+                                            help_text="Share of an annotator's tasks that are attention checks.")
 
 
 class ProjectUpdateSerializer(ProjectCreateSerializer):

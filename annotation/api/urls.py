@@ -1,11 +1,13 @@
 from django.urls import path
 
-from . import auth, datasets, queue, review, views
+from . import auth, datasets, queue, references, review, views
 
 urlpatterns = [
     path("auth/token/", auth.ApiTokenCreateApi.as_view(), name="api-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<slug:slug>/references/", references.ProjectReferenceReportApi.as_view(),
+         name="api-project-references"),
     path("projects/<slug:slug>/labels/", views.ProjectLabelListApi.as_view(), name="api-project-labels"),
     path("prompts/", views.PromptListApi.as_view(), name="api-prompts"),
     path("prompts/<int:pk>/", views.PromptDetailApi.as_view(), name="api-prompt"),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("responses/<int:pk>/", views.ResponseDetailApi.as_view(), name="api-response"),
     path("items/", views.ItemListApi.as_view(), name="api-items"),
     path("items/<int:pk>/", views.ItemDetailApi.as_view(), name="api-item"),
+    path("items/<int:pk>/reference/", references.ItemReferenceApi.as_view(), name="api-item-reference"),
     path("items/<int:pk>/labels/", views.ItemLabelListCreateApi.as_view(), name="api-item-labels"),
     path("labels/", views.LabelListApi.as_view(), name="api-labels"),
     path("labels/<int:pk>/", views.LabelDetailApi.as_view(), name="api-label"),

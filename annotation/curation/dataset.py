@@ -18,7 +18,7 @@ import hashlib
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,7 +28,10 @@ __all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "RowBuilder", "bu
            "item_split", "row_weight"]
 
 SOURCES = ("human", "ai", "hybrid", "gold")
-METHODS = ("majority", "dawid_skene", "mace")
+METHODS = ("majority", "dawid_skene", "mace", "weighted", "supervised", "auto")
+ORDERS = ("one", "two")
+TIE_POLICIES = ("drop", "keep_as_tie_rows", "review")
+TOP_SHARE = "top_share"  # the noise flag of the items in the run's flag_share (services.curation writes it)
 EXPANSIONS = ("all_pairs", "adjacent", "best_vs_rest", "none")
 SCORE_RULE = "noise_score"  # the drop rule on the combined score; every other rule names a signal
 
@@ -37,8 +40,30 @@ SCORE_RULE = "noise_score"  # the drop rule on the combined score; every other r
 class CurationConfig:
     """How a curation run turns consensus into rows. `asdict()` of it is the DatasetVersion's filter config."""
 
-    method: Literal["majority", "dawid_skene", "mace"] = "dawid_skene"
-    """Pairwise aggregation: "majority", "dawid_skene" or "mace" (competence-weighted, humans and judges alike)."""
+    method: Literal["majority", "dawid_skene", "mace", "weighted", "supervised", "auto"] = "dawid_skene"
+    """Pairwise aggregation: "majority", "dawid_skene", "mace" (competence-weighted, humans and judges alike),
+    "weighted" (log-odds of each annotator's accuracy), "supervised" (learned from calibration references) or
+    "auto": the most accurate of them in cross-validation on calibration references, or the best single annotator
+    when none beats it (the choice and every method's accuracy are reported)."""
+    priors: dict[str, float] = field(default_factory=dict)
+    """Prior accuracy (0..1, exclusive) per annotator kind or name, e.g. {"human": 0.8, "judge": 0.6,
+    "gpt-4o": 0.75}: Dawid-Skene and the weighted vote start from it (ten pseudo-votes)."""
+    include_annotators: list[str] = field(default_factory=list)
+    """Only these annotators' votes count (names); empty = everyone."""
+    exclude_annotators: list[str] = field(default_factory=list)
+    """These annotators' votes are left out (names), e.g. a judge near chance."""
+    judge_orders: Literal["one", "two"] | None = None
+    """A swap-checked judge verdict as one vote ("one", also when empty) or as two, one per presentation order
+    ("two": two agreeing orders weigh twice, a position-biased contradiction cancels out)."""
+    noise_weights: dict[str, float] = field(default_factory=dict)
+    """Weights of the noise signals in the combined score (missing ones keep their defaults), e.g.
+    {"rm_ensemble": 0, "small_margin": 2}."""
+    learn_noise: bool = True
+    """With calibration references: learn the combined noise score from them (each signal's AUROC and direction
+    checked; wrong-way signals dropped). Without them, or off, the weights above are used as they are."""
+    flag_share: float | None = None
+    """Drop the noisiest share of the non-gold items by the checked noise score, e.g. 0.1 = the top 10 %
+    (a share, not a threshold). Empty or 0 = none."""
     include_judges: bool = True
     """Count LLM judges' verdicts as votes. False: people only (items only judges labeled then have no consensus)."""
     embeddings: bool = True
@@ -66,9 +91,11 @@ class CurationConfig:
     mean Kendall tau-b, -1..1). Items with one vote have agreement 1. None: no rule."""
     min_probability: float | None = None
     """Drop pairwise items whose consensus probability is below this (0..1). None: no rule."""
-    ties: Literal["drop", "keep_as_tie_rows"] = "drop"
-    """A tie cannot be a chosen/rejected pair: "drop" it (counted as dropped "tie"), or keep it as a row of
-    kind "tie" (exports and trainers that want only preferences skip that kind)."""
+    ties: Literal["drop", "keep_as_tie_rows", "review"] = "drop"
+    """A tie cannot be a chosen/rejected pair: "drop" it (counted as dropped "tie"), keep it as a row of
+    kind "tie" (exports and trainers that want only preferences skip that kind), or "review": leave it out of
+    the version (counted as dropped "tie_review") and flag it for a reviewer's verdict. The counts are in the
+    version's statistics under "ties"."""
     listwise_pairs: Literal["all_pairs", "adjacent", "best_vs_rest", "none"] = "all_pairs"
     """Expand a consensus ranking into pairwise rows: every implied pair, adjacent tie groups only, the best
     group against every other, or none."""
@@ -109,8 +136,25 @@ class CurationConfig:
             raise ValueError(f"min_agreement must be in [-1, 1], got {self.min_agreement}")
         if self.min_probability is not None and not 0 <= self.min_probability <= 1:
             raise ValueError(f"min_probability must be in [0, 1], got {self.min_probability}")
-        if self.ties not in ("drop", "keep_as_tie_rows"):
-            raise ValueError(f"ties must be 'drop' or 'keep_as_tie_rows', got {self.ties!r}")
+        if self.ties not in TIE_POLICIES:
+            raise ValueError(f"ties must be one of {', '.join(TIE_POLICIES)}, got {self.ties!r}")
+        if self.judge_orders is not None and self.judge_orders not in ORDERS:
+            raise ValueError(f"judge_orders must be 'one' or 'two', got {self.judge_orders!r}")
+        for name, value in self.priors.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ValueError(f"priors: the prior accuracy of {name!r} must be a number between 0 and 1 "
+                                 f"(exclusive), got {value!r}")
+        for name, value in self.noise_weights.items():
+            if name not in SIGNALS:
+                raise ValueError(f"noise_weights names no signal: {name!r}; the signals are {', '.join(SIGNALS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                raise ValueError(f"noise_weights: the weight of {name} must be a number from 0 to 100, got {value!r}")
+        names = [*self.include_annotators, *self.exclude_annotators]
+        if any(not isinstance(n, str) or not n.strip() for n in names):
+            raise ValueError("include_annotators and exclude_annotators must be lists of annotator names")
+        if self.flag_share is not None and (isinstance(self.flag_share, bool) or not isinstance(
+                self.flag_share, (int, float)) or not 0 <= self.flag_share <= 0.9):
+            raise ValueError(f"flag_share must be a share from 0 to 0.9, got {self.flag_share!r}")
         if self.listwise_pairs not in EXPANSIONS:
             raise ValueError(f"listwise_pairs must be one of {', '.join(EXPANSIONS)}, got {self.listwise_pairs!r}")
         if not 0 <= self.test_fraction < 1:
@@ -198,6 +242,8 @@ def _drop_reason(item: CurationItem, config: CurationConfig) -> str | None:
     low = config.min_probability
     if low is not None and item.probability is not None and item.probability < low:
         return "min_probability"
+    if config.flag_share and TOP_SHARE in item.flagged:
+        return "flag_share"
     for name in sorted(config.drop):
         rule = config.drop[name]
         if rule is None or rule is False:
@@ -226,8 +272,8 @@ def _item_rows(item: CurationItem, config: CurationConfig) -> tuple[list[tuple[s
     prompt = item.prompt
     if item.kind == "pairwise":
         if item.winner == "tie":
-            if config.ties == "drop":
-                return [], "tie"
+            if config.ties != "keep_as_tie_rows":
+                return [], "tie" if config.ties == "drop" else "tie_review"
             return [("tie", {"prompt": prompt, "responses": list(item.responses)}, "pairwise")], None
         chosen, rejected = (0, 1) if item.winner == "A" else (1, 0)
         data = {"prompt": prompt, "chosen": item.responses[chosen], "rejected": item.responses[rejected],
@@ -267,8 +313,9 @@ class RowBuilder:
     counters and one float per row (the weights, summed at the end as `build_rows` sums them), not the rows.
     """
 
-    def __init__(self, config: CurationConfig) -> None:
+    def __init__(self, config: CurationConfig, on_drop: Callable[[CurationItem, str], None] | None = None) -> None:
         self.config = config
+        self.on_drop = on_drop  # called with each dropped item and its reason (the service keeps them)
         self.items = self.kept_items = self.test_items = 0
         self.dropped: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()
@@ -291,6 +338,8 @@ class RowBuilder:
                 made, reason = _item_rows(item, config)
             if reason is not None:
                 self.dropped[reason] += 1
+                if self.on_drop is not None:
+                    self.on_drop(item, reason)
                 continue
             self.kept_items += 1
             split = item_split(item.external_id, seed=config.seed, test_fraction=config.test_fraction)

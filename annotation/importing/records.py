@@ -73,6 +73,8 @@ class ItemRecord:
     labels: list[LabelRecord] = field(default_factory=list)
     prompt_metadata: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The known answer (importing.references: {"winner": ..} or {"ranking": ..}); None = none.
+    reference: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from .choices import (
 )
 from .content import Prompt, Response
 from .curation import ItemConsensus, RoutingDecision
-from .dataset import DatasetRow, DatasetVersion
+from .dataset import DatasetRow, DatasetVersion, DroppedItem
 from .import_run import ImportRun, ImportRunState
 from .item import Item, ItemFlag, ItemResponse
 from .label import Label
@@ -34,6 +34,7 @@ __all__ = [
     "AssignmentStatus",
     "ConsensusSource",
     "DatasetRow",
+    "DroppedItem",
     "DatasetVersion",
     "ImportRun",
     "ImportRunState",

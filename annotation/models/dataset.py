@@ -57,3 +57,19 @@ class DatasetRow(models.Model):
             models.CheckConstraint(condition=Q(weight__gte=0), name="dataset_row_weight_nonnegative"),
         ]
         indexes = [models.Index(fields=["version", "split", "index"], name="dataset_row_split_idx")]
+
+
+class DroppedItem(models.Model):
+    """An item a curation run left out of a version, and why (the reason names the rule: "tie", "flag_share",
+    "noise_score", "signal:<name>", "min_agreement", "source:<source>", ...). Written with the version's rows;
+    exported with `manage.py export_data PROJECT VERSION --dropped`."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="dropped_items")
+    # SET_NULL: the record of a drop outlives its item; external_id still names it.
+    item = models.ForeignKey("annotation.Item", null=True, blank=True, on_delete=models.SET_NULL)
+    external_id = models.CharField(max_length=200)
+    reason = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["version", "external_id"]
+        indexes = [models.Index(fields=["version", "reason"], name="dropped_item_version_idx")]

@@ -15,10 +15,12 @@ from django.db.models import Count, QuerySet
 
 from ..errors import NotFound
 from ..curation import agreement
+from ..curation.report_text import curation_lines
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
 from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
+from .references import AnnotatorScore, ReferenceReport, reference_report
 from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
 
@@ -81,6 +83,20 @@ class AgreementPage:
     annotators: list[AnnotatorAgreement] = field(default_factory=list)
     judges: list[JudgeAgreement] = field(default_factory=list)
     cohen_pairs: list[dict[str, Any]] = field(default_factory=list)  # {"a", "b", "kappa", "n"}
+    references: ReferenceReport | None = None  # accuracy against gold references (selectors.references)
+
+    @property
+    def reference_annotators(self) -> list[tuple[str, AnnotatorScore]]:
+        """(name as the viewer sees it, score) of each annotator scored against references."""
+        if self.references is None:
+            return []
+        return [(self.names.name(a.annotator_id), a) for a in self.references.annotators]
+
+    @property
+    def reference_listwise(self) -> list[tuple[str, Any]]:
+        if self.references is None:
+            return []
+        return [(self.names.name(pk), p) for pk, p in self.references.listwise.items()]
 
     @property
     def is_empty(self) -> bool:
@@ -141,6 +157,7 @@ def agreement_page(*, project: Project, include_judges: bool | None = None, name
     if page.is_empty:
         return page
     _fill_agreement(page, votes, rankings)
+    page.references = reference_report(project=project, votes=votes)
     return page
 
 
@@ -266,6 +283,12 @@ class VersionDetail:
     @property
     def n_dropped(self) -> int:
         return sum(n for _, n in self.dropped)
+
+    @property
+    def report_lines(self) -> list[str]:
+        """The run's aggregation, noise, tie and reference report in words, annotators as the viewer sees them."""
+        stats = self.version.stats or {}
+        return curation_lines(self.names.render_json(stats) if self.names else stats)
 
     def chart_data(self) -> dict[str, Any]:
         return {

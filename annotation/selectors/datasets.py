@@ -14,14 +14,14 @@ from django.db.models import Count, Max, Min, QuerySet
 
 from ..curation.export import ExportOptions, format_row, vote_record
 from ..errors import NotFound, PrefStudioError
-from ..models import DatasetRow, DatasetVersion, Label, Project
+from ..models import DatasetRow, DatasetVersion, DroppedItem, Label, Project
 from . import project_for_user
 from .identities import AnnotatorNames
 
 __all__ = [
     "CHUNK_SIZE", "dataset_versions_for_user", "dataset_version_for_user", "dataset_version_get",
-    "dataset_version_counts", "version_row_counts", "VersionRowPages", "dataset_rows", "dataset_rows_iter", "dataset_votes_iter", "dataset_export_count",
-    "dataset_export_records",
+    "dataset_version_counts", "version_row_counts", "VersionRowPages", "dropped_items", "dataset_rows",
+    "dataset_rows_iter", "dataset_votes_iter", "dataset_export_count", "dataset_export_records",
 ]
 
 # Rows per query: big enough that the round trips do not dominate, small enough that a chunk of
@@ -81,6 +81,13 @@ def version_row_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
         for key, value in (("splits", split), ("kinds", kind), ("sources", str(source or ""))):
             counts[key][value] = counts[key].get(value, 0) + int(n)
     return counts
+
+
+def dropped_items(*, version: DatasetVersion, chunk_size: int = 20_000) -> Iterator[dict[str, str]]:
+    """{"item": external id, "reason": why the run dropped it} of every item `version` left out, by external id."""
+    rows = DroppedItem.objects.filter(version=version).order_by("external_id").values_list("external_id", "reason")
+    for external_id, reason in rows.iterator(chunk_size=chunk_size):
+        yield {"item": external_id, "reason": reason}
 
 
 def dataset_version_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:

@@ -25,6 +25,7 @@ from ..models import (
     Label,
     Membership,
     Project,
+    ReferenceUse,
     Response,
     Route,
     TaskKind,
@@ -44,13 +45,15 @@ def queue_items(*, project: Project, annotator: Annotator) -> QuerySet[Item]:
     declined = Assignment.objects.filter(
         item=OuterRef("pk"), annotator=annotator, status__in=[AssignmentStatus.SKIPPED, AssignmentStatus.ACTIVE]
     )
-    return (
+    items = (
         Item.objects.filter(project=project, state__in=OPEN_STATES)
         .exclude(route=Route.AI)
         .alias(load=F("n_human_labels") + F("n_leases"))
         .filter(load__lt=project.overlap)
         .filter(~Exists(labeled), ~Exists(declined))
     )
+    # Attention checks are served by their own schedule (services/attention.py), never as regular tasks.
+    return items.filter(reference__isnull=True) if project.reference_use == ReferenceUse.ATTENTION else items
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from django.db import transaction
 from common.progress import NullProgress, Progress
 
 from .. import extensions
-from ..curation.aggregation import aggregate_pairwise, aggregate_rankings
+from ..curation.aggregation import aggregate_rankings
 from ..curation.identities import annotator_token
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
 from ..curation.noise_rankings import ranking_noise_report
@@ -36,12 +36,15 @@ from ..errors import PrefStudioError
 from ..models import ConsensusSource, Item, ItemConsensus, ItemFlag, ItemResponse, Project, TaskKind
 from ..selectors.votes import pairwise_votes, ranking_votes
 from .bulk import Sink, default_sink
+from .calibrated import (AUTO, RUN_METHODS, CalibratedAggregate, CalibrationOptions, calibrated_aggregate,
+                         checked_noise)
 
 __all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_text_features",
            "item_texts"]
 
 METHODS = ("majority", "dawid_skene", "mace")
 NOISE_FLAG_PREFIX = "noise:"
+TOP_SHARE = "top_share"  # the flag of the items in a run's flagged share (NOISE_FLAG_PREFIX + TOP_SHARE)
 # The reward-model ensemble needs enough decided pairs to fit K heads on different splits; below this its
 # margins are noise themselves (and a bootstrap of a handful of pairs may hold one class only).
 MIN_RM_PAIRS = 20
@@ -314,6 +317,7 @@ def consensus_refresh(
     embeddings: bool = True,
     reward_models: list[int] | None = None,
     progress: Progress | None = None,
+    options: CalibrationOptions | None = None,
 ) -> dict[str, Any]:
     """Recompute and store the consensus and noise flags of every pairwise and listwise item of `project`.
 
@@ -324,14 +328,22 @@ def consensus_refresh(
     that join the reward-model ensemble as extra members (annotation.curation.rm_members), with or without
     embeddings.
 
+    `options` (services.calibrated.CalibrationOptions): the run's aggregation method ("auto" included), priors,
+    include / exclude, judge orders, noise weights, learning from calibration references and flagged share; None
+    = `method` and `include_judges` alone. The summary then also holds "aggregation" (the choice, each method's
+    CV accuracy, accuracy against references, reliability warnings), "noise" (each signal's AUROC and direction,
+    the combiner and weights) and "held_out" ({item id: winner} of reference items, fitted without them).
+
     Replaces the project's ItemConsensus rows and its "noise:*" ItemFlags atomically (other flags stay).
     Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
     "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {"{annotator:<id>}": p},
     "rm_members": {"ensemble": K in-house heads, "reward_models": [ids]}}. Raises PrefStudioError for an unknown
     method or a reward model that is not one (field "reward_models").
     """
-    if method not in METHODS:
-        raise PrefStudioError(f"method must be one of {', '.join(METHODS)}, got {method!r}", field="method")
+    options = options or CalibrationOptions(method=method, include_judges=include_judges)
+    if options.method not in RUN_METHODS:
+        raise PrefStudioError(f"method must be one of {', '.join(RUN_METHODS)}, got {options.method!r}",
+                              field="method")
     reward_models = _check_reward_models(reward_models or [], project)
     progress = progress or NullProgress()
     progress.update(0.0, "loading votes")
@@ -340,9 +352,13 @@ def consensus_refresh(
     progress.check_cancelled()
     progress.update(0.2, f"aggregating {votes.n_items} pairwise items ({len(votes.values)} votes)")
     pair_rows, flags, report, competence, used_embeddings = [], [], None, {}, False
+    calibration: dict[str, Any] = {}
+    top_rows: list[tuple] = []
     members = {"ensemble": 0, "reward_models": []}
     if votes.n_items:
-        consensus = aggregate_pairwise(votes, method=method, include_judges=include_judges)
+        # The aggregation choice and its report against references: services/calibrated.py (issue 14).
+        aggregate = calibrated_aggregate(project=project, votes=votes, options=options)
+        consensus, method = aggregate.consensus, _stored_method(aggregate)
         # Keyed by token, not name: the statistics are stored on the version and shown to viewers who may not
         # see who labeled (annotation.selectors.identities renders the keys per viewer).
         competence = {
@@ -370,8 +386,12 @@ def consensus_refresh(
             margins = combine_members(margins, trained, votes.n_items)
             members["reward_models"] = reward_models
         progress.check_cancelled()
-        report = noise_report(votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
+        report = noise_report(aggregate.votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
                               config=noise_config or NoiseConfig())
+        report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options)
+        calibration["aggregation"] = aggregate.report
+        top_rows = _top_share_rows(votes.item_ids, top_share, report.score, options.flag_share)
+        calibration["held_out"] = _held_out_winners(aggregate)
         pair_rows = _pairwise_rows(votes, consensus, report, method)
     rank_rows = iter(())
     if rankings.n_items:
@@ -390,6 +410,7 @@ def consensus_refresh(
         sink = default_sink()
         with sink.session():
             written.write(sink, chain(pair_rows, rank_rows))
+            sink.insert(ItemFlag, FLAG_COLUMNS, top_rows)
     progress.update(1.0, "consensus refreshed")
     sources = written.sources
     return {
@@ -404,4 +425,25 @@ def consensus_refresh(
         "embeddings": used_embeddings,
         "competence": competence,
         "rm_members": members,
+        **calibration,
     }
+
+
+def _stored_method(aggregate: CalibratedAggregate) -> str:
+    """ItemConsensus.method: the method, or for "auto" the one chosen ("auto:weighted", "auto:single")."""
+    chosen = aggregate.report["chosen"].split(":")[0]
+    return (f"{AUTO}:{chosen}" if aggregate.report["method"] == AUTO else aggregate.report["method"])[:32]
+
+
+def _top_share_rows(item_ids: np.ndarray, flagged: np.ndarray, score: np.ndarray, share: float) -> list[tuple]:
+    """FLAG_COLUMNS rows "noise:top_share" of the items in the noisiest `share` (curation's flag_share setting)."""
+    reason = f"among the noisiest {100 * share:g} % of items (checked noise score)"
+    return [(int(item_ids[i]), f"{NOISE_FLAG_PREFIX}{TOP_SHARE}", round(float(score[i]), 6), reason)
+            for i in np.flatnonzero(flagged)]
+
+
+def _held_out_winners(aggregate: CalibratedAggregate) -> dict[str, str]:
+    """{item id: winner} of the reference items as the consensus called them without their reference (held out
+    for calibration items): what the dataset service scores the curated and uncurated sets with."""
+    idx = np.flatnonzero((aggregate.references != -1) & (aggregate.held_out.winner != -1))
+    return {str(int(aggregate.votes.item_ids[i])): CLASS_TO_WINNER[int(aggregate.held_out.winner[i])] for i in idx}

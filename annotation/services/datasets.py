@@ -30,6 +30,7 @@ from ..models import (
     AnnotatorKind,
     DatasetRow,
     DatasetVersion,
+    DroppedItem,
     Item,
     ItemConsensus,
     ItemFlag,
@@ -44,6 +45,7 @@ from ..models import (
 )
 from .bulk import default_sink
 from .curation import NOISE_FLAG_PREFIX, consensus_refresh
+from .curation_report import DROPPED_COLUMNS, calibration_options, run_report
 
 __all__ = ["config_hash", "curation_config", "dataset_version_create"]
 
@@ -212,11 +214,12 @@ def dataset_version_create(
     progress = progress or NullProgress()
     summary = consensus_refresh(project=project, method=cfg.method, include_judges=cfg.include_judges,
                                 embeddings=cfg.embeddings, reward_models=cfg.reward_models,
-                                progress=_Part(progress, 0.0, 0.7))
+                                progress=_Part(progress, 0.0, 0.7), options=calibration_options(cfg))
     progress.check_cancelled()
     progress.update(0.75, "building rows")
     total = Item.objects.filter(project=project).exclude(state=ItemState.EXCLUDED).count()
-    builder = RowBuilder(cfg)
+    dropped: list[tuple[str, str]] = []  # (external id, reason) of the chunk's dropped items
+    builder = RowBuilder(cfg, on_drop=lambda item, reason: dropped.append((item.external_id, reason)))
     with transaction.atomic():
         # Numbers are per project: lock the project so two runs never take the same one.
         Project.objects.select_for_update().filter(pk=project.pk).first()
@@ -237,10 +240,13 @@ def dataset_version_create(
                     (version.pk, index + k, r.split, r.kind, pks.get(r.item), r.data, r.weight, r.provenance)
                     for k, r in enumerate(rows)
                 ])
+                sink.insert(DroppedItem, DROPPED_COLUMNS, [(version.pk, pks.get(e), e, r) for e, r in dropped])
+                dropped.clear()
                 progress.check_cancelled()
                 progress.update(0.75 + 0.25 * min(1.0, builder.items / max(1, total)),
                                 f"{builder.items} of {total} items: {index + len(rows)} rows")
         stats = builder.stats()
+        stats.update(run_report(project=project, version=version, cfg=cfg, stats=stats, summary=summary))
         # The version never changes: its pages read these counts instead of counting a million rows each time.
         row_counts = [[split, kind, source or "", n] for split, kind, source, n in (
             DatasetRow.objects.filter(version=version).values_list("split", "kind", "provenance__source")

@@ -41,10 +41,11 @@ from django.utils import timezone
 
 from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, LabelRole, LabelStatus, Project, Role
-from ..models import Route, TaskKind
+from ..models import ReferenceUse, Route, TaskKind
 from ..selectors import item_for_user, project_for_user, project_role
 from ..selectors.labeling import LeaseContext, lease_context, queue_items
 from .accounts import annotator_for_user
+from .attention import attention_check_next
 from .labels import KEY_LENGTH, _validated, label_create
 from .routing import routing_disagreement_check
 
@@ -70,7 +71,8 @@ def queue_next(*, project: Project, annotator: Annotator, now: datetime | None =
     PostgreSQL (`ps_queue_next`); the returned Assignment is built from its row (its item is `item_id`).
     """
     now = now or timezone.now()
-    if not _on_postgresql():
+    if not _on_postgresql() or project.reference_use == ReferenceUse.ATTENTION:
+        # Attention checks keep their own schedule (services/attention.py), on the ORM path.
         return _queue_next_orm(project=project, annotator=annotator, now=now)
     with connection.cursor() as cursor:
         cursor.execute("SELECT assignment_id, item_id, status, expires_at, created_at FROM ps_queue_next(%s, %s, %s)",
@@ -104,6 +106,8 @@ def queue_next_for_api(*, user: AbstractBaseUser, slug: str, now: datetime | Non
         if code == "no_annotator":
             annotator_for_user(user=user)  # first use: create it, then take the item
             continue
+        if code == "attention":  # attention checks keep their own schedule (services/attention.py)
+            return _queue_next_for_api_orm(user=user, slug=slug, now=now)
         break
     _, _, _, lease_id, lease_status, expires_at, done, wanted, free, item = row
     if lease_id is None:
@@ -153,6 +157,8 @@ def _queue_next_orm(*, project: Project, annotator: Annotator, now: datetime) ->
         )
         if live is not None:
             return live
+        if (check := attention_check_next(project=project, annotator=annotator, now=now)) is not None:
+            return check  # an attention check is due (services/attention.py)
         eligible = queue_items(project=project, annotator=annotator).order_by("-n_human_labels", "-priority", "id")
         item = eligible.select_for_update(skip_locked=True, of=("self",)).first()
         if item is None:

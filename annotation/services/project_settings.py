@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-__all__ = ["ProjectSettings", "SettingError", "STRENGTH_SCALES", "EDITABLE", "ROUTING_POLICIES"]
+__all__ = ["ProjectSettings", "SettingError", "STRENGTH_SCALES", "EDITABLE", "ROUTING_POLICIES", "REFERENCE_USES"]
 
 TaskKindName = Literal["pairwise", "listwise", "edit", "thumbs"]
 ROUTING_POLICIES = ("all_human", "rules", "learned", "random", "ai_only")  # annotation.models.RoutingPolicy
+REFERENCE_USES = ("evaluation", "calibration", "attention")  # annotation.models.ReferenceUse
 # The strength scales the settings page offers, weakest first (a label's strength is 1..len(levels)).
 STRENGTH_SCALES: dict[int, list[str]] = {
     3: ["slightly better", "better", "much better"],
@@ -27,6 +28,7 @@ MAX_NAME = 64  # of an aspect or a strength level
 MAX_OVERLAP = 100
 MAX_LEASE_MINUTES = 24 * 60  # a lease longer than a day keeps an item from everyone else for no gain
 MAX_INT32 = 2**31 - 1
+MAX_ATTENTION_RATE = 0.5
 
 
 class SettingError(ValueError):
@@ -70,6 +72,11 @@ class ProjectSettings:
     """Share of the items routed to people, 0-1 (give this or a count, not both)."""
     human_budget_count: int | None = None
     """Number of items routed to people (give this or a fraction, not both)."""
+    reference_use: str = field(default="evaluation", metadata={"choices": REFERENCE_USES})
+    """What items' gold references are for: evaluation only (never shown to annotators, never used by curation),
+    calibration (curation may learn from them), or attention checks (served to annotators and scored)."""
+    attention_rate: float = 0.05
+    """Attention checks: the share of an annotator's tasks that are reference items, 0-0.5."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > 200:
@@ -99,6 +106,14 @@ class ProjectSettings:
             _int_in("human_budget_count", count, 0, MAX_INT32)
         if fraction is not None and count is not None:
             raise SettingError("human_budget_count", "give the human budget as a fraction or as a count, not both")
+        if self.reference_use not in REFERENCE_USES:
+            raise SettingError("reference_use", f"reference_use must be one of {', '.join(REFERENCE_USES)}")
+        rate = self.attention_rate
+        # Above one check in two the checks are the work: a project that wants that labels its references directly.
+        if (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate)
+                or not 0 <= rate <= MAX_ATTENTION_RATE):
+            raise SettingError("attention_rate", f"attention_rate must be a number from 0 to {MAX_ATTENTION_RATE}, "
+                                                 f"got {rate!r}")
 
     @classmethod
     def of(cls, project: Any) -> ProjectSettings:

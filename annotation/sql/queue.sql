@@ -237,18 +237,25 @@ BEGIN
 END $$;
 
 -- The same for a user and a project slug (the REST hot path): membership and annotator in the same statement.
--- code: 'ok' (assignment_id null: nothing left), 'not_member', 'no_annotator'. item: the item, its prompt and
--- responses as the API shows them.
+-- code: 'ok' (assignment_id null: nothing left), 'not_member', 'no_annotator', 'attention' (the project serves
+-- attention checks on their own schedule: the caller takes the ORM path, services/attention.py). item: the item,
+-- its prompt and responses as the API shows them.
 CREATE OR REPLACE FUNCTION ps_queue_next_for_user(p_user bigint, p_slug text, p_now timestamptz)
 RETURNS TABLE (code text, project_id bigint, annotator_id bigint, assignment_id bigint, status text,
                expires_at timestamptz, mine_done integer, project_left bigint, free_items bigint, item jsonb)
 LANGUAGE plpgsql AS $$
-DECLARE pid bigint; aid bigint; r record;
+DECLARE pid bigint; aid bigint; r record; ref_use text;
 BEGIN
-  SELECT p.id INTO pid FROM annotation_project p JOIN annotation_membership m ON m.project_id = p.id
+  SELECT p.id, p.reference_use INTO pid, ref_use FROM annotation_project p
+    JOIN annotation_membership m ON m.project_id = p.id
    WHERE p.slug = p_slug AND m.user_id = p_user;
   IF pid IS NULL THEN
     RETURN QUERY SELECT 'not_member'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text,
+                        NULL::timestamptz, NULL::integer, NULL::bigint, NULL::bigint, NULL::jsonb;
+    RETURN;
+  END IF;
+  IF ref_use = 'attention' THEN
+    RETURN QUERY SELECT 'attention'::text, pid, NULL::bigint, NULL::bigint, NULL::text,
                         NULL::timestamptz, NULL::integer, NULL::bigint, NULL::bigint, NULL::jsonb;
     RETURN;
   END IF;

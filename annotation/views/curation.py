@@ -36,6 +36,8 @@ from ..selectors.curation import (
     row_view,
 )
 from ..selectors.datasets import VersionRowPages
+from ..selectors.identities import annotator_names_for
+from ..selectors.references import reference_report_for
 from ..selectors.review import project_for_reviewer
 from ..services.routing import routing_run
 from .curation_forms import CurateForm, RoutingForm
@@ -71,7 +73,12 @@ def _curate_form(project: Project, data: Any = None) -> CurateForm:
 
 def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:
     curate_form = forms_.get("curate_form") or _curate_form(project)
+    names = annotator_names_for(project=project, user=request.user)
+    references = reference_report_for(project=project)  # what aggregation and routing rest on, scored
     return {
+        "references": references,
+        "reference_rows": [(names.name(a.annotator_id), a) for a in references.annotators],
+        "reference_listwise": [(names.name(pk), p) for pk, p in references.listwise.items()],
         "project": project,
         "may_start": extensions.job_may_start(user=request.user, project=project),
         "jobs_available": extensions.jobs() is not None,

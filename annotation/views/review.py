@@ -3,6 +3,7 @@
 Owners and reviewers only: a non-member gets 404 (the page does not confirm the project
 exists), an annotator 403 -- the selectors' NotFound and PermissionDenied (prefstudio/errors_http.py).
 """
+import json
 from typing import Any
 
 from django import forms
@@ -19,6 +20,7 @@ from .. import errors
 from ..models import TaskKind, Winner
 from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user
 from ..selectors.review_queue import review_queue_pages_for_user
+from ..services.references import item_reference_set
 from ..services.review import MAX_NOTE_LENGTH, review_resolve
 
 QUEUE_PAGE_SIZE = 50
@@ -41,7 +43,8 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
 def review_item(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
     """Every label on one item (people, judges, the resolution if any) and the form to resolve it."""
     review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
-    return render(request, "annotation/review/item.html", {"review": review, "form": ResolveForm(review=review)})
+    return render(request, "annotation/review/item.html", {"review": review, "form": ResolveForm(review=review),
+                                                           "reference_form": ReferenceForm(item=review.item)})
 
 
 @require_POST
@@ -146,3 +149,57 @@ class ResolveForm(forms.Form):
         if self.kind == TaskKind.THUMBS:
             return {"thumbs": data["thumbs"]}
         return {"edited_text": data["edited_text"]}
+
+
+class ReferenceForm(forms.Form):
+    """An owner's gold reference for the item: a pair's winner, or a list's ranking as tie groups (JSON)."""
+
+    def __init__(self, *args: Any, item: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.kind = item.kind
+        current = item.reference or {}
+        if self.kind == TaskKind.PAIRWISE:
+            self.fields["winner"] = forms.ChoiceField(
+                choices=[("", "No reference"), ("A", "A is better"), ("B", "B is better"), ("tie", "Tie")],
+                required=False, initial=current.get("winner", ""), label="Reference verdict")
+        else:
+            self.fields["ranking"] = forms.CharField(
+                required=False, label="Reference ranking",
+                initial=json.dumps(current["ranking"]) if current.get("ranking") else "",
+                help_text="Tie groups of positions (A = 0), best first, e.g. [[1], [0, 2]]; empty = none.")
+
+    def reference(self) -> Any:
+        """The value for item_reference_set (None clears); a ranking that is not JSON is a form error."""
+        if self.kind == TaskKind.PAIRWISE:
+            return self.cleaned_data["winner"] or None
+        text = self.cleaned_data["ranking"].strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            self.add_error("ranking", "write the ranking as JSON, e.g. [[1], [0, 2]]")
+            return None
+
+
+@require_POST
+@login_required
+def review_item_reference(request: HttpRequest, slug: str, item_id: int) -> HttpResponse:
+    """An owner sets or clears the item's gold reference; back to the item page (errors shown there)."""
+    review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
+    form = ReferenceForm(request.POST, item=review.item)
+    if form.is_valid():
+        value = form.reference()
+        if form.is_valid():
+            try:
+                item_reference_set(item_id=review.item.pk, user=request.user, reference=value)
+            except errors.PermissionDenied:
+                raise
+            except errors.PrefStudioError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Reference saved." if value is not None else "Reference cleared.")
+                return redirect(reverse("review-item", kwargs={"slug": slug, "item_id": item_id}))
+    review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
+    return render(request, "annotation/review/item.html",
+                  {"review": review, "form": ResolveForm(review=review), "reference_form": form}, status=400)

@@ -49,8 +49,9 @@ def _records() -> list[dict]:
                    "swap_consistent": i != 0} for name in JUDGES]
         labels += [{"annotator": "quokka-h", "annotator_kind": "human", "winner": "A", "rationale": "A is right"},
                    {"annotator": "wombat-h", "annotator_kind": "human", "winner": "B"}]
+        # Gold references on half the items: the reference scores name every annotator who voted on them.
         records.append({"id": f"p{i}", "kind": "pairwise", "prompt": f"Capital of France? ({i})",
-                        "responses": PAIR, "labels": labels})
+                        "responses": PAIR, "labels": labels, **({"reference": {"winner": "A"}} if i % 2 else {})})
     records.append({"id": "alone", "kind": "pairwise", "prompt": "Only one opinion.", "responses": PAIR,
                     "labels": [{"annotator": "wombat-h", "annotator_kind": "human", "winner": "B"}]})
     records.append({"id": "open", "kind": "pairwise", "prompt": "Nobody yet.", "responses": PAIR})
@@ -58,7 +59,8 @@ def _records() -> list[dict]:
     records.append({"id": "rank", "kind": "listwise", "prompt": "Rank them.",
                     "responses": [{"text": "one"}, {"text": "two"}, {"text": "three"}],
                     "labels": [{"annotator": "quokka-h", "annotator_kind": "human", "ranking": [[0], [1], [2]]},
-                               {"annotator": "wombat-h", "annotator_kind": "human", "ranking": [[2], [1], [0]]}]})
+                               {"annotator": "wombat-h", "annotator_kind": "human", "ranking": [[2], [1], [0]]}],
+                    "reference": {"ranking": [[0], [1], [2]]}})
     return records
 
 
@@ -148,12 +150,14 @@ def _covered(world) -> dict[str, list[tuple[dict, str]]]:
         "api-projects": [({}, "")],
         "api-project": [(project, "")],
         "api-project-labels": [(project, "page_size=500")],
+        "api-project-references": [(project, "")],
         "api-prompts": [({}, "page_size=500")],
         "api-prompt": [({"pk": world["item"].prompt_id}, "")],
         "api-responses": [({}, "page_size=500")],
         "api-response": [({"pk": world["item"].slots.first().response_id}, "")],
         "api-items": [({}, "page_size=500")],
         "api-item": [({"pk": item}, "")],
+        "api-item-reference": [({"pk": i.pk}, "") for i in Item.objects.filter(project=world["project"])],
         "api-item-labels": [({"pk": i.pk}, "") for i in Item.objects.filter(project=world["project"])],
         "api-labels": [({}, "page_size=500")],
         "api-label": [({"pk": label}, "")],
@@ -176,6 +180,7 @@ EXEMPT = {
     "labeling-submit": "POST: stores the caller's own label, redirects",
     "labeling-skip": "POST: gives the caller's lease back", "labeling-refresh": "POST: extends the caller's lease",
     "review-resolve": "POST: stores the caller's resolution, redirects",
+    "review-reference": "POST: owners set an item's reference (no labels), redirects to the review item (covered)",
     "curation-start": "POST: queues a job, redirects (the job pages are covered)",
     "curation-routing": "POST: routing figures (no annotators), for owners only",
     "job-start-diagnostic": "POST: staff only, a job of no project",

@@ -14,7 +14,8 @@ def form_data(**changes) -> dict:
     data = {"name": "kinds", "description": "", "guidelines": "", "aspects": "helpfulness, honesty, harmlessness",
             "task_kinds": ["pairwise", "listwise", "edit", "thumbs"], "strength_scale": "3", "overlap": "1",
             "blind_review": "on", "lease_minutes": "30", "routing_policy": "all_human",
-            "human_budget_fraction": "", "human_budget_count": "", "action": "save"}
+            "human_budget_fraction": "", "human_budget_count": "", "reference_use": "evaluation",
+            "attention_rate": "0.05", "action": "save"}
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
 

@@ -5,6 +5,8 @@
                       consensus_agreement: per-item, per-vote and excluding-ties agreement
     noise_weights.py  noise_calibrate: each signal's AUROC and direction, learned or default weights with the
                       wrong-way signals dropped, flag_top_share
+    scoring.py        accuracy against references (evaluation only: nothing is fitted to them), per annotator
+                      and per aggregation method
     _stats.py         Wilson intervals, AUROC with its standard error, stratified folds
 
 References enter as two arrays over the items of the votes: `references` (I,) int8, the known class (0 = A,
@@ -14,7 +16,10 @@ stores a reference per item only has to build these two arrays. No Django.
 from .choice import SINGLE, AggregationChoice, AggregationRun, MethodScore, aggregation_choose
 from .noise_weights import NoiseCalibration, SignalCheck, flag_top_share, noise_calibrate, signal_checks
 from .reliability import ConsensusAgreement, ReliabilityWarning, consensus_agreement, reliability_check
+from .scoring import annotator_accuracy, method_accuracy, ranking_top_accuracy, winner_accuracy
+from ._stats import Proportion, proportion
 
 __all__ = ["SINGLE", "AggregationChoice", "AggregationRun", "MethodScore", "aggregation_choose", "NoiseCalibration",
            "SignalCheck", "flag_top_share", "noise_calibrate", "signal_checks", "ConsensusAgreement",
-           "ReliabilityWarning", "consensus_agreement", "reliability_check"]
+           "ReliabilityWarning", "consensus_agreement", "reliability_check", "annotator_accuracy", "method_accuracy",
+           "ranking_top_accuracy", "winner_accuracy", "Proportion", "proportion"]

@@ -124,7 +124,7 @@ def record_digest(record: ItemRecord) -> int:
     digest are the same item (the repeat is dropped), else the second is an error."""
     return content_digest(canonical_json([
         record.kind, record.prompt_external_id, record.messages, [vars(r) for r in record.responses],
-        [vars(label) for label in record.labels], record.prompt_metadata, record.metadata,
+        [vars(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
     ]))
 
 

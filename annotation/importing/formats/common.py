@@ -152,8 +152,10 @@ def pair_item(
     chosen_model: str = "",
     rejected_model: str = "",
     metadata: dict[str, Any] | None = None,
+    reference: Any = None,
 ) -> ItemRecord:
-    """A pairwise item from a (chosen, rejected) pair, labeled by the file's annotator."""
+    """A pairwise item from a (chosen, rejected) pair, labeled by the file's annotator. `reference`: the file's
+    "chosen" | "rejected" | "tie" (None = none), stored as the winner at the side's drawn position."""
     content_key, prompt_key, chosen_id, rejected_id = pair_ids(messages, chosen, rejected, chosen_model, rejected_model)
     key = external_id or content_key
     first = ResponseRecord(text=chosen, external_id=chosen_id, model_name=chosen_model)
@@ -174,4 +176,21 @@ def pair_item(
         responses=responses,
         labels=[label],
         metadata=metadata or {},
+        reference=_side_reference(reference, swapped),
     )
+
+
+SIDES = ("chosen", "rejected", "tie")
+
+
+def _side_reference(value: Any, swapped: bool) -> dict[str, str] | None:
+    """A trl / hh reference ("chosen" | "rejected" | "tie") as the stored {"winner": ..} of the drawn positions."""
+    if value is None:
+        return None
+    if value not in SIDES:
+        raise RecordError(f"field 'reference' must be one of {', '.join(SIDES)} (the side known to be better), "
+                          f"got {value!r}")
+    if value == "tie":
+        return {"winner": "tie"}
+    chosen_is_a = not swapped
+    return {"winner": "A" if (value == "chosen") == chosen_is_a else "B"}

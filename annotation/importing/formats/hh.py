@@ -2,6 +2,8 @@
 
 The prompt is the conversation up to the last "\\n\\nAssistant:" of `chosen`; the responses are
 what follows it in each transcript. Transcripts that differ earlier are not one prompt's pair.
+
+An optional `reference` names the side that is known to be better: "chosen", "rejected" or "tie".
 """
 import re
 from typing import Any
@@ -53,4 +55,5 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         rejected=rejected,
         options=options,
         default_annotator=DEFAULT_ANNOTATOR,
+        reference=obj.get("reference"),
     )

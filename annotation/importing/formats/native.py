@@ -7,13 +7,15 @@ One item per line (the README documents every field, with an example):
      "responses": [{"text": "...", "model": "llama-7b"}, {"text": "...", "model": "bloom-7b"}],
      "labels": [{"annotator": "annotator1", "annotator_kind": "human", "winner": "B"},
                 {"annotator": "gpt-3.5-turbo", "annotator_kind": "judge", "unparsable": true,
-                 "raw_output": "garbage"}]}
+                 "raw_output": "garbage"}],
+     "reference": {"winner": "B"}}          (optional: the known answer; {"ranking": [[1], [0, 2]]} for a list)
 """
 from typing import Any
 
 from ..ids import prompt_id, response_id
 from ..reader import RecordError, field_of, int_in_range, is_blank, nonempty_text, require_object, short_text
 from ..records import INT64, KINDS, MAX_ID_LENGTH, MAX_MODEL_LENGTH, ImportOptions, ItemRecord, ResponseRecord
+from ..references import reference_check
 from .common import messages_from, parse_label
 
 COUNTS = {"pairwise": (2, 2), "listwise": (2, 16), "edit": (1, 1), "thumbs": (1, 1)}
@@ -70,4 +72,5 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         labels=labels,
         prompt_metadata=field_of(obj, "prompt_metadata", dict, required=False) or {},
         metadata=field_of(obj, "metadata", dict, required=False) or {},
+        reference=reference_check(obj.get("reference"), kind=kind, n_responses=len(responses)),
     )

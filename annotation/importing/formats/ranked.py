@@ -6,13 +6,15 @@
 `instruction` is accepted for `prompt` and `response` for `text` (UltraFeedback's names), and
 `overall_score` for `score`. Every completion has a `score` (higher is better) or every one a
 `rank` (1 is best); equal values are ties. The ordering is recorded as a ranking label by the
-import's annotator (by default the judge "ranked-import").
+import's annotator (by default the judge "ranked-import"). An optional `reference` is the known ranking of the
+completions' positions (tie groups, best first), e.g. [[1], [0, 2]].
 """
 from typing import Any
 
 from ..ids import content_id, prompt_id, response_id
 from ..reader import RecordError, field_of, require_object, short_text
 from ..records import MAX_ID_LENGTH, MAX_MODEL_LENGTH, ImportOptions, ItemRecord, LabelRecord, ResponseRecord
+from ..references import reference_check
 from .common import completion_text, messages_from
 
 DEFAULT_ANNOTATOR = "ranked-import"
@@ -70,4 +72,5 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         responses=responses,
         labels=[label],
         metadata={"scores" if kinds == {"score"} else "ranks": [abs(k) for k in keys]},
+        reference=reference_check(obj.get("reference"), kind="listwise", n_responses=len(responses)),
     )

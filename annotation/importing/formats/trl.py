@@ -2,6 +2,8 @@
 
 Conversational records may leave out `prompt` ("implicit prompt"): the prompt is then the
 messages that chosen and rejected share, and each completion is the one message after them.
+
+An optional `reference` names the side that is known to be better: "chosen", "rejected" or "tie".
 """
 from typing import Any
 
@@ -49,5 +51,6 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         rejected=completion_text(rejected, "rejected"),
         options=options,
         default_annotator=DEFAULT_ANNOTATOR,
+        reference=obj.get("reference"),
         external_id=record_id,
     )

@@ -1,10 +1,17 @@
-"""python manage.py curate PROJECT [--config FILE.json] [--set key=value ...] [--name NAME]"""
+"""python manage.py curate PROJECT [--config FILE.json] [--set key=value ...] [--name NAME]
+
+Every CurationConfig field can be --set, e.g. --set method=auto --set flag_share=0.1 --set ties=review
+--set priors.judge=0.6 --set exclude_annotators='["weak-judge"]' --set noise_weights.rm_ensemble=0
+--set judge_orders=two. The report that follows names the aggregation chosen and each method's accuracy,
+accuracy against references with 95 % intervals, each noise signal's AUROC and direction, and the tie counts."""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import PrefStudioError
+from annotation.curation.report_text import curation_lines
 from annotation.models import Project
+from annotation.selectors.identities import annotator_names_for
 from annotation.services.datasets import dataset_version_create
 
 
@@ -65,3 +72,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  dropped {n} items: {reason}")
         self.stdout.write(f"  sources: {json.dumps(stats['sources'])}  kinds: {json.dumps(stats['rows_by_kind'])}")
         self.stdout.write(f"  config hash {version.config_hash}")
+        # The operator's view: annotators by name (the stats store tokens).
+        names = annotator_names_for(project=project, user=None, visible=True)
+        for line in curation_lines(names.render_json(stats)):
+            self.stdout.write(line)

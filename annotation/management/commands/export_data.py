@@ -27,7 +27,13 @@ from annotation.curation.export import (
 )
 from annotation.errors import PrefStudioError
 from annotation.selectors.dataset_lines import dataset_export_lines, lines_supported
-from annotation.selectors.datasets import CHUNK_SIZE, dataset_export_count, dataset_export_records, dataset_version_get
+from annotation.selectors.datasets import (
+    CHUNK_SIZE,
+    dataset_export_count,
+    dataset_export_records,
+    dataset_version_get,
+    dropped_items,
+)
 from annotation.selectors.identities import annotator_names_for
 
 
@@ -45,6 +51,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-provenance", action="store_true",
                             help="Only the format's own columns: no weight, margin or provenance")
         parser.add_argument("--force", action="store_true", help="Replace PATH if it exists")
+        parser.add_argument("--dropped", action="store_true",
+                            help="Export the items the curation run dropped, with their reasons, as JSONL "
+                                 '({"item": external id, "reason": ...}) instead of the rows')
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="Rows read per query")
         parser.add_argument("--row-group-size", type=int, default=ROW_GROUP_SIZE,
                             help="Rows per Parquet row group / HF writer batch")
@@ -57,6 +66,8 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write {out}: the directory {out.parent} does not exist")
         if out.exists() and not opts["force"]:
             raise CommandError(f"{out} exists; pass --force to replace it")
+        if opts["dropped"]:
+            return self._dropped(opts, out)
         try:
             options = export_options(format=opts["format"], encoding=opts["encoding"], split=opts["split"],
                                      provenance=not opts["no_provenance"])
@@ -106,6 +117,23 @@ class Command(BaseCommand):
             f"→ {out} ({_size(out) / 1e6:.1f} MB, {time.perf_counter() - started:.1f} s)"
         )
 
+    def _dropped(self, opts, out: Path) -> None:
+        """The version's dropped items with their reasons, as JSONL, written in place as the rows are."""
+        try:
+            version = dataset_version_get(slug=opts["project"], number=opts["version"])
+        except PrefStudioError as exc:
+            raise CommandError(exc.message) from exc
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            counted = _Counted(dropped_items(version=version, chunk_size=opts["chunk_size"]))
+            with open(tmp, "wb") as stream:
+                write_jsonl(counted, stream)
+            _replace(tmp, out)
+        except BaseException:
+            _remove(tmp)
+            raise
+        self.stdout.write(f"{version.project.slug} v{version.number}: {counted.n} dropped items → {out}")
+
     def _line_progress(self, chunks: Iterable[bytes], total: int) -> Iterator[bytes]:
         """`_progress` of pieces of JSON lines."""
         tty = self.stderr.isatty()
@@ -132,6 +160,18 @@ class Command(BaseCommand):
             if n % step == 0 and n < total:
                 self.stderr.write(f"{start}exported {n:,} / {total:,} records ({100 * n // total} %)", ending=ending)
         self.stderr.write(f"{start}exported {n:,} / {total:,} records (100 %)")
+
+
+class _Counted:
+    """An iterable that counts what passes through it."""
+
+    def __init__(self, records: Iterable[dict]) -> None:
+        self.records, self.n = records, 0
+
+    def __iter__(self) -> Iterator[dict]:
+        for record in self.records:
+            self.n += 1
+            yield record
 
 
 def _replace(tmp: Path, out: Path) -> None:

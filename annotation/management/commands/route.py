@@ -4,7 +4,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import PrefStudioError
+from annotation.curation.report_text import reference_lines
 from annotation.models import Project, RoutingPolicy
+from annotation.selectors.identities import annotator_names_for
+from annotation.selectors.references import reference_report_for
 from annotation.services.routing import routing_run
 
 
@@ -42,3 +45,7 @@ class Command(BaseCommand):
         if result["model"]:
             self.stdout.write(f"  gain model: {json.dumps(result['model'])}")
         self.stdout.write(f"  run {result['run_id']}")
+        # What routing trades off, scored: people and judges against the gold references, where there are any.
+        names = annotator_names_for(project=project, user=None, visible=True)
+        for line in reference_lines(reference_report_for(project=project).as_json(names.name)):
+            self.stdout.write(line)

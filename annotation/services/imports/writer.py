@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection, models
 from django.db.models.functions import MD5
+from django.utils import timezone
 
 from ...importing import ItemRecord, LineError, ParseResult
 from ...importing.ids import canonical_json, content_id
@@ -354,14 +355,15 @@ class Writer:
     # -- items --------------------------------------------------------------------------------
     def _items(self, records: list[ItemRecord]) -> None:
         existing: dict[str, tuple[int, str, int]] = {}
+        references: dict[int, Any] = {}  # existing item pk -> its stored reference
         slots: dict[int, list[str]] = defaultdict(list)
         if not self.fresh:
-            existing = {
-                e: (pk, kind, prompt)
-                for e, pk, kind, prompt in Item.objects.filter(
-                    project=self.project, external_id__in=[r.external_id for r in records]
-                ).values_list("external_id", "id", "kind", "prompt_id")
-            }
+            existing = {}
+            for e, pk, kind, prompt, reference in Item.objects.filter(
+                project=self.project, external_id__in=[r.external_id for r in records]
+            ).values_list("external_id", "id", "kind", "prompt_id", "reference"):
+                existing[e] = (pk, kind, prompt)
+                references[pk] = reference
             if existing:
                 for item_pk, ext in (
                     ItemResponse.objects.filter(item_id__in=[pk for pk, _, _ in existing.values()])
@@ -384,6 +386,11 @@ class Writer:
                     self._error(
                         record.line, f"item {record.external_id!r} already exists with another prompt or other responses"
                     )
+                elif record.reference is not None and record.reference != references.get(pk) and not (
+                        self.dry or self.errors):
+                    # A file that brings a reference for a known item sets it (inside the import's transaction:
+                    # a rejected file rolls it back); a file without one leaves the stored one alone.
+                    Item.objects.filter(pk=pk).update(reference=record.reference, updated_at=timezone.now())
                 continue
             n_human = 0
             for label in record.labels:
@@ -398,12 +405,12 @@ class Writer:
                 )
             rows.append((
                 project_pk, prompt_pk, record.external_id, record.kind, len(record.responses), n_human, n_judge,
-                *source_state, record.metadata,
+                *source_state, record.metadata, record.reference,
             ))
             new_records.append((record, prompt_pk))
         columns = (
             "project_id", "prompt_id", "external_id", "kind", "n_responses", "n_human_labels", "n_judge_labels",
-            "source", "state", "metadata",
+            "source", "state", "metadata", "reference",
         )
         slot_rows = []
         responses = self.responses
