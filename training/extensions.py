@@ -63,3 +63,13 @@ class TrainingRewardModels:
         from .services.reward_scoring import reward_margins
 
         return reward_margins(artifact_id=model_id, prompts=prompts, chosen=chosen, rejected=rejected)
+
+    def fine_tuned_default(self, *, project_id: int) -> int | None:
+        from .selectors import reward_model_fine_tuned_default
+
+        return reward_model_fine_tuned_default(project_id=project_id)
+
+    def trained_items(self, *, model_id: int) -> tuple[int | None, list[int]] | None:
+        from .selectors import reward_model_trained_items
+
+        return reward_model_trained_items(model_id=model_id)
