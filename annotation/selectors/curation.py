@@ -266,6 +266,13 @@ class VersionDetail:
     def n_dropped(self) -> int:
         return sum(n for _, n in self.dropped)
 
+    @property
+    def rm_margins(self) -> dict[str, Any] | None:
+        """Which reward model gave the noise score's reward margins (annotation.curation.rm_crossfit
+        RMMargins.summary(), as the curation run stored it), or None for a version made before it was recorded."""
+        found = ((self.version.stats or {}).get("consensus") or {}).get("rm_margins")
+        return found if isinstance(found, dict) else None
+
     def chart_data(self) -> dict[str, Any]:
         return {
             "dropped": {"labels": [r for r, _ in self.dropped], "values": [n for _, n in self.dropped]},

@@ -287,3 +287,18 @@ def test_a_job_started_from_the_form_freezes_a_version_when_a_worker_runs_it(cli
                                                                                       owner.pk)
     html = client.get(f"/projects/rev/datasets/{version.number}/").content.decode()
     assert html.count('<tr data-row="') == version.n_rows > 0
+
+
+def test_the_version_page_says_which_reward_model_gave_the_margins(client, owner, project):
+    version = _version(project, user=owner)
+    version.stats = {**version.stats, "consensus": {"rm_margins": {
+        "source": "fine_tuned+heads", "fine_tuned_pairs": 40, "head_pairs": 60, "folds": 5, "repeats": 3,
+        "fine_tuned_models": [{"model_id": 9, "trained_on_version": 2, "trained_pairs": 60, "scored_pairs": 40}]}}}
+    version.save()
+    html = client.get("/projects/rev/datasets/1/").content.decode()
+    said = html.split('id="rm-margins-source">')[1].split("</p>")[0]
+    assert "fine-tuned reward model #9 (trained on version 2) on the 40 pairs it was not trained on" in said
+    assert "5-fold cross-fitted embedding heads on 60 pairs (the fallback)" in said
+    version.stats = {**version.stats, "consensus": {}}  # a version from before: nothing said
+    version.save()
+    assert 'id="rm-margins-source"' not in client.get("/projects/rev/datasets/1/").content.decode()
