@@ -4,7 +4,7 @@ Dependencies point one way: `training` imports `annotation`, never the reverse (
 Where a page or a service of annotation needs something only training has, it asks an implementation of a
 protocol below that training registers in `TrainingConfig.ready()` (training/extensions.py):
 
-- `Jobs`: whether a user may start a project's jobs, starting a curation run (a job), a job's page, and the
+- `Jobs`: whether a user may start a project's jobs, starting a curation or routing run (a job), a job's page, and the
   trainers that can read a dataset version ("Train on this version" links);
 - `RewardModels`: the trained reward models a project may use, checking a choice of them, their margins on
   pairs (curation's noise signals), the project's default fine-tuned one and the items each was trained on
@@ -46,6 +46,10 @@ class Jobs(Protocol):
     def curation_run_start(self, *, project: Project, config: dict[str, Any], user: AbstractBaseUser) -> int:
         """Queue a curation run (annotation.curation.job_config.CurateJobConfig as JSON); returns the job's id.
         Raises PrefStudioError naming the field at fault ("config.curation.seed"), PermissionDenied."""
+
+    def routing_run_start(self, *, project: Project, config: dict[str, Any], user: AbstractBaseUser) -> int:
+        """Queue a routing run (annotation.curation.route_job.RouteJobConfig as JSON); returns the job's id.
+        Raises PrefStudioError naming the field at fault ("config.budget_fraction"), PermissionDenied."""
 
     def job_url(self, *, job_id: int) -> str:
         """The page of job `job_id` (its progress)."""
