@@ -229,20 +229,35 @@ JUDGED = [  # judge-only pairwise items; the judge is sure of some and unsure of
 ]
 
 
-def test_the_routing_form_routes_under_the_budget_and_shows_the_random_baseline(client, user):
+def test_the_routing_form_starts_a_job_and_the_page_shows_its_cross_fitted_gain(client, user):
+    """Nothing is routed in the request: it queues a `route` job (its page shows the progress); a worker runs it;
+    the curation page then shows the run's out-of-sample figures against random, and no in-sample gain."""
     from annotation.models import Item, Route, RoutingDecision
+    from training.services.jobs import job_run
 
-    review_project(owner=user, slug="routed", records=JUDGED)
+    review_project(owner=user, slug="routed", records=JUDGED + [
+        {**r, "id": f"h{r['id']}", "labels": r["labels"] + [{"annotator": "ann", "annotator_kind": "human",
+                                                              "winner": w}]}
+        for r, w in zip(JUDGED, "BABBAA")])  # the same judged items with a person's label: 2 AI errors
     client.force_login(user)
     response = client.post("/projects/routed/curation/routing/",
                            {"policy": "rules", "budget_count": "2", "seed": "0"})
-    html = response.content.decode()
-    assert response.status_code == 200, html
+    job = Job.objects.get(kind=JobKind.ROUTE)
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    assert job.config == {"policy": "rules", "seed": 0, "embeddings": False, "budget_count": 2,
+                          "budget_fraction": None}
+    assert not RoutingDecision.objects.exists()  # not inside the web request
+    assert job_run(job_id=job.pk, worker="test") == "succeeded"
+    job.refresh_from_db()
+    assert job.progress == 100 and job.artifacts["human"] == 2 and job.artifacts["crossfit"]["items"] == 6
     decisions = RoutingDecision.objects.filter(project__slug="routed")
     assert decisions.count() == 6 and decisions.filter(routed_to=Route.HUMAN).count() == 2
     assert Item.objects.filter(project__slug="routed", route=Route.HUMAN).count() == 2
+    html = client.get("/projects/routed/curation/").content.decode()
     assert 'id="routed-human">2<' in html and 'id="routed-ai">4<' in html
-    assert 'data-baseline="random"' in html and 'id="chart-gain"' in html
+    cf = job.artifacts["crossfit"]
+    assert f'id="crossfit-caught">{cf["caught"]}<' in html and 'data-baseline="random"' in html
+    assert "Predicted gain" not in html and 'id="chart-gain"' in html
     data = json.loads(html.split('id="curation-data" type="application/json">')[1].split("</script>")[0])
     assert sum(data["gain"]["human"]) == 2 and sum(data["gain"]["ai"]) == 4
 
