@@ -177,7 +177,7 @@ EXEMPT = {
     "labeling-skip": "POST: gives the caller's lease back", "labeling-refresh": "POST: extends the caller's lease",
     "review-resolve": "POST: stores the caller's resolution, redirects",
     "curation-start": "POST: queues a job, redirects (the job pages are covered)",
-    "curation-routing": "POST: routing figures (no annotators), for owners only",
+    "curation-routing": "POST: queues a routing job and redirects to it (no annotators), for owners only",
     "job-start-diagnostic": "POST: staff only, a job of no project",
     "job-cancel": "POST: cancels", "model-register": "POST: registers a model",
     "judge-template-save": "POST: saves a template",

@@ -141,3 +141,20 @@ def test_the_route_command_prints_the_cross_fitted_gain_only(user):
     assert "fitted and saved" in text and "predicted gain" not in text.lower()
     call_command("route", "cmd", "--policy", "learned", "--budget", "0.5", "--no-embeddings", stdout=out)
     assert "reused: same training rows" in out.getvalue()
+
+
+def test_a_route_job_config_is_checked_when_the_job_is_started(user):
+    """POST /api/jobs/ {"kind": "route"} and the page go through job_start: a bad config starts nothing."""
+    from annotation.errors import PrefStudioError
+    from training.models import Job, JobKind
+    from training.services.jobs import job_start
+
+    project = import_records(owner=user, slug="jobcfg", records=ROUTABLE)
+    for config, field in (({"policy": "dice"}, "config.policy"), ({"budget_fraction": 2.0}, "config.budget_fraction"),
+                          ({"budget_fraction": 0.5, "budget_count": 1}, "config"), ({"budget": 1}, "config.budget")):
+        with pytest.raises(PrefStudioError) as caught:
+            job_start(kind=JobKind.ROUTE, config=config, project=project, user=user)
+        assert caught.value.field == field, (config, caught.value.field)
+    assert not Job.objects.exists()
+    job = job_start(kind=JobKind.ROUTE, config={"policy": "rules", "budget_count": 2}, project=project, user=user)
+    assert job.kind == "route" and job.config["embeddings"] is True
