@@ -77,10 +77,12 @@ def item_texts(*, project: Project, item_ids: np.ndarray, kind: str = TaskKind.P
 
 
 def _embeddings(texts: ItemTexts, progress: Progress) -> np.ndarray:
-    from ..curation.text import pair_embeddings
+    from .embedding_cache import cached_pair_embeddings
 
-    progress.log(f"embedding {2 * len(texts)} responses with all-MiniLM")
-    return pair_embeddings(texts)
+    progress.log(f"embedding {2 * len(texts)} responses with all-MiniLM (cached by content hash)")
+    vectors, cached = cached_pair_embeddings(texts)
+    progress.log(f"{cached.misses} texts embedded, {cached.hits} read from the cache")
+    return vectors
 
 
 def _check_reward_models(reward_models: Any, project: Project) -> list[int]:
