@@ -1,4 +1,4 @@
-"""Bench 8d: injected flips in HH-RLHF, with the reward-model signal from a fine-tuned reward model, cross-fitted
+"""Bench 8e: injected flips in HH-RLHF, with the reward-model signal from a fine-tuned reward model, cross-fitted
 (issue 14, items 4 and 7): does a model that never scores the pairs it was trained on find the flips, and does
 the combined noise score do at least as well as its best signal?
 
