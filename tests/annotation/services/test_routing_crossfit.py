@@ -158,3 +158,29 @@ def test_a_route_job_config_is_checked_when_the_job_is_started(user):
     assert not Job.objects.exists()
     job = job_start(kind=JobKind.ROUTE, config={"policy": "rules", "budget_count": 2}, project=project, user=user)
     assert job.kind == "route" and job.config["embeddings"] is True
+
+
+def test_the_api_starts_a_route_job_that_a_worker_runs(user):
+    """POST /api/jobs/ {"kind": "route"}: 201 with the queued job; a bad budget is a 400 naming the field; the job,
+    run as a worker would, routes the items and keeps its report (cross-fitted gain included) as its artifacts."""
+    from rest_framework.test import APIClient
+
+    from annotation.services.accounts import api_token_get_or_create
+    from training.models import Job
+    from training.services.jobs import job_run
+
+    import_records(owner=user, slug="api", records=ROUTABLE + [labelled(i) for i in range(20)])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user)}")
+    bad = client.post("/api/jobs/", {"kind": "route", "project": "api", "config": {"budget_fraction": 1.5}},
+                      format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "config.budget_fraction"
+    response = client.post("/api/jobs/", {"kind": "route", "project": "api", "config": {
+        "policy": "rules", "budget_fraction": 0.5, "embeddings": False}}, format="json")
+    assert response.status_code == 201, response.json()
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.state == "queued" and not RoutingRun.objects.exists()
+    assert job_run(job_id=job.pk, worker="test") == "succeeded"
+    job.refresh_from_db()
+    assert job.artifacts["human"] == 3 and job.artifacts["crossfit"]["caught"] == 10
+    assert RoutingRun.objects.get().report["run_id"] == job.artifacts["run_id"]
