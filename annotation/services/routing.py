@@ -4,8 +4,9 @@
 ranks the items by the policy's gain and sends the top `budget` to people; it reports the policy's gain out of
 sample only (cross-fitted), reuses a stored gain model while its training rows are unchanged, and reads response
 embeddings from a content-hash cache. It runs as a job (the curation page and the API start one; the command
-runs it in its own process). It stores one RoutingDecision per item (one run id for the run) and sets Item.route, which is what the labeling queue reads (route=human items
-are handed out; route=ai items never reach a person).
+runs it in its own process). It stores one RoutingDecision per item (one run id for the run) and sets
+Item.route, which is what the labeling queue reads (route=human items are handed out; route=ai items never
+reach a person).
 
 `routing_disagreement_check` is the other half: when a person labels an item that was routed to people and
 the judges' majority verdict differs, the item gets the ItemFlag "routing:disagreement", which puts it in the
@@ -87,8 +88,8 @@ def _target(votes):
 def _gain_model(*, project: Project, target: np.ndarray, features: np.ndarray, names: list[str], seed: int,
                 budget_share: float, progress: Progress):
     """The GainModel fitted on the project's items with both a human (or gold) and an AI label, and its info
-    ({"kind", "cv_auroc", "training_items", "fingerprint", "oof": its out-of-fold gains, "reused"}). A model stored for the same
-    training rows (RoutingModel, by fingerprint) is reused, not refitted."""
+    ({"kind", "cv_auroc", "training_items", "fingerprint", "oof": its out-of-fold gains, "reused"}). A model
+    stored for the same training rows (RoutingModel, by fingerprint) is reused, not refitted."""
     from ..curation.routing import GainModel, crossfit_scores, gain_model_dumps, gain_model_loads, training_fingerprint
 
     n_train = int(np.isfinite(target).sum())
