@@ -86,7 +86,7 @@ def _target(votes):
 
 
 def _gain_model(*, project: Project, target: np.ndarray, features: np.ndarray, names: list[str], seed: int,
-                budget_share: float, progress: Progress):
+                progress: Progress):
     """The GainModel fitted on the project's items with both a human (or gold) and an AI label, and its info
     ({"kind", "cv_auroc", "training_items", "fingerprint", "oof": its out-of-fold gains, "reused"}). A model
     stored for the same training rows (RoutingModel, by fingerprint) is reused, not refitted."""
@@ -201,7 +201,7 @@ def routing_run(
         model = None
         if policy == RoutingPolicy.LEARNED:
             model, model_info = _gain_model(project=project, target=target, features=all_features, names=names,
-                                            seed=seed, budget_share=budget_share, progress=progress)
+                                            seed=seed, progress=progress)
             oof = model_info.pop("oof", None)
             if oof is not None:
                 crossfit = budget_report(np.asarray(oof["gain"]), np.asarray(oof["target"]),
