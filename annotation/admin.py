@@ -14,6 +14,7 @@ from .models import (
     DatasetRow,
     DatasetVersion,
     DroppedItem,
+    EmbeddingCache,
     ImportRun,
     Item,
     ItemConsensus,
@@ -29,6 +30,8 @@ from .models import (
     QueueSlot,
     Response,
     RoutingDecision,
+    RoutingModel,
+    RoutingRun,
 )
 
 PREVIEW_CHARS = 80
@@ -294,3 +297,31 @@ class DroppedItemAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows a run writes (routing reports, fitted routers, cached embeddings): read-only once there."""
+
+    def get_readonly_fields(self, request, obj=None):
+        hidden = set(self.exclude or ())
+        return [f.name for f in self.model._meta.fields if f.name not in hidden] if obj is not None else []
+
+
+@admin.register(RoutingRun)
+class RoutingRunAdmin(_ReadOnlyAdmin):
+    list_display = ["run_id", "project", "policy", "created_at"]
+    list_filter = ["policy"]
+    raw_id_fields = ["project"]
+
+
+@admin.register(RoutingModel)
+class RoutingModelAdmin(_ReadOnlyAdmin):
+    list_display = ["project", "kind", "fingerprint", "created_at", "used_at"]
+    exclude = ["model"]  # the pickled router: bytes, not for a form
+    raw_id_fields = ["project"]
+
+
+@admin.register(EmbeddingCache)
+class EmbeddingCacheAdmin(_ReadOnlyAdmin):
+    list_display = ["digest", "created_at"]
+    exclude = ["vector"]

@@ -4,10 +4,11 @@ Dependencies point one way: `training` imports `annotation`, never the reverse (
 Where a page or a service of annotation needs something only training has, it asks an implementation of a
 protocol below that training registers in `TrainingConfig.ready()` (training/extensions.py):
 
-- `Jobs`: whether a user may start a project's jobs, starting a curation run (a job), a job's page, and the
+- `Jobs`: whether a user may start a project's jobs, starting a curation or routing run (a job), a job's page, and the
   trainers that can read a dataset version ("Train on this version" links);
-- `RewardModels`: the trained reward models a project may use, checking a choice of them, and their margins on
-  pairs (curation's noise signals).
+- `RewardModels`: the trained reward models a project may use, checking a choice of them, their margins on
+  pairs (curation's noise signals), the project's default fine-tuned one and the items each was trained on
+  (so curation never reads a model's margin on a pair it learned from: annotation/curation/rm_crossfit.py).
 
 Nothing registered (training not installed, or a test that unregisters it): annotation degrades instead of
 failing -- no Train links, the curation and routing forms say that runs are not available, and choosing reward
@@ -46,6 +47,10 @@ class Jobs(Protocol):
         """Queue a curation run (annotation.curation.job_config.CurateJobConfig as JSON); returns the job's id.
         Raises PrefStudioError naming the field at fault ("config.curation.seed"), PermissionDenied."""
 
+    def routing_run_start(self, *, project: Project, config: dict[str, Any], user: AbstractBaseUser) -> int:
+        """Queue a routing run (annotation.curation.route_job.RouteJobConfig as JSON); returns the job's id.
+        Raises PrefStudioError naming the field at fault ("config.budget_fraction"), PermissionDenied."""
+
     def job_url(self, *, job_id: int) -> str:
         """The page of job `job_id` (its progress)."""
 
@@ -64,6 +69,14 @@ class RewardModels(Protocol):
     def margins(self, *, model_id: int, prompts: Sequence[list[dict]], chosen: Sequence[str],
                 rejected: Sequence[str]) -> np.ndarray:
         """(N,) reward(chosen) - reward(rejected) of each pair under model `model_id`."""
+
+    def fine_tuned_default(self, *, project_id: int) -> int | None:
+        """The project's best fine-tuned reward model (its newest one trained by a job that can score pairs), or
+        None: curation's reward-model signal then falls back to the frozen-embedding heads."""
+
+    def trained_items(self, *, model_id: int) -> tuple[int | None, list[int]] | None:
+        """(dataset version id, item ids) the model was trained on (its job's version's train split), or None
+        when unknown (a model registered by hand, not trained on the project's pairs)."""
 
 
 # The registered implementations: one of each, or None. A dict (not module globals) so tests can swap one.

@@ -16,7 +16,7 @@ __all__ = ["TrainingJobs", "TrainingRewardModels"]
 
 
 class TrainingJobs:
-    """annotation.extensions.Jobs: job permission, the curation job, job pages and the trainers."""
+    """annotation.extensions.Jobs: job permission, the curation and routing jobs, job pages and the trainers."""
 
     def job_may_start(self, *, user: AbstractBaseUser, project: Project) -> bool:
         from .selectors import job_may_start
@@ -28,6 +28,12 @@ class TrainingJobs:
         from .services.jobs import job_start
 
         return job_start(kind=JobKind.CURATE, config=config, project=project, user=user).pk
+
+    def routing_run_start(self, *, project: Project, config: dict[str, Any], user: AbstractBaseUser) -> int:
+        from .models import JobKind
+        from .services.jobs import job_start
+
+        return job_start(kind=JobKind.ROUTE, config=config, project=project, user=user).pk
 
     def job_url(self, *, job_id: int) -> str:
         return reverse("job-detail", kwargs={"job_id": job_id})
@@ -63,3 +69,13 @@ class TrainingRewardModels:
         from .services.reward_scoring import reward_margins
 
         return reward_margins(artifact_id=model_id, prompts=prompts, chosen=chosen, rejected=rejected)
+
+    def fine_tuned_default(self, *, project_id: int) -> int | None:
+        from .selectors import reward_model_fine_tuned_default
+
+        return reward_model_fine_tuned_default(project_id=project_id)
+
+    def trained_items(self, *, model_id: int) -> tuple[int | None, list[int]] | None:
+        from .selectors import reward_model_trained_items
+
+        return reward_model_trained_items(model_id=model_id)

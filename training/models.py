@@ -33,6 +33,7 @@ class JobKind(models.TextChoices):
     TRAIN_KTO = "train_kto", trainer_spec("train_kto").job_label
     EVALUATE = "evaluate", "Evaluate"
     CURATE = "curate", "Curation run"
+    ROUTE = "route", "Routing run"
     # Sleeps through N steps reporting progress and metrics: proves a queue's workers are alive.
     DIAGNOSTIC = "diagnostic", "Diagnostic (worker check)"
 

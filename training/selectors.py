@@ -297,3 +297,35 @@ def training_runs_compare(*, user: AbstractBaseUser, job_ids: list[int]) -> RunC
         curve_runs.append({"id": run.pk, "label": f"#{run.pk} {run.kind.removeprefix('train_')}", "series": series})
     metric_names = list(dict.fromkeys(name for r in curve_runs for name in r["series"]))
     return RunComparison(runs, metric_rows, config_rows, {"runs": curve_runs, "metrics": metric_names})
+
+
+# -- fine-tuned reward models for curation's cross-fitted margins (annotation/curation/rm_crossfit.py) ----------
+def reward_model_fine_tuned_default(*, project_id: int) -> int | None:
+    """The project's newest fine-tuned reward model that can score pairs: a reward ModelArtifact of the project
+    produced by a training job, local (backend hf) with its folder present. None when it has none."""
+    from .models import ArtifactKind, Backend
+
+    candidates = (ModelArtifact.objects.filter(project_id=project_id, kind=ArtifactKind.REWARD, backend=Backend.HF,
+                                               produced_by__isnull=False)
+                  .order_by("-created_at", "-pk").values_list("pk", "location"))
+    for pk, location in candidates:
+        if Path(location).is_dir():
+            return pk
+    return None
+
+
+def reward_model_trained_items(*, model_id: int) -> tuple[int | None, list[int]] | None:
+    """(dataset version id, ids of the items of its train-split rows) the reward model `model_id` learned from,
+    as its training job recorded them (settings["trained_on"], else the job's dataset version); None when
+    unknown (a model registered by hand: it was not trained by this project, so it saw none of its pairs)."""
+    artifact = ModelArtifact.objects.filter(pk=model_id).select_related("produced_by").first()
+    if artifact is None:
+        return None
+    version_id = (artifact.settings or {}).get("trained_on")
+    if not isinstance(version_id, int) and artifact.produced_by is not None:
+        version_id = artifact.produced_by.dataset_version_id
+    if not isinstance(version_id, int):
+        return None
+    items = (DatasetRow.objects.filter(version_id=version_id, split=DatasetRow.Split.TRAIN, item__isnull=False)
+             .values_list("item_id", flat=True).distinct())
+    return version_id, list(items)

@@ -31,7 +31,8 @@ from .text import ItemTexts, pair_lengths, rowwise_cosine, token_jaccard
 from .votes import A, B, CLASSES, NONE, TIE, PairwiseVotes
 
 __all__ = ["RoutingResult", "POLICIES", "budget_count", "routing_features", "vote_majority", "gain_target",
-           "GainModel", "route"]
+           "GainModel", "route", "training_fingerprint", "gain_model_dumps", "gain_model_loads", "crossfit_scores",
+           "budget_report", "crossfit_gain"]
 
 POLICIES = ("rules", "learned", "random")
 
@@ -288,3 +289,95 @@ def route(
     verdict = np.where(human, "human: ", "AI label kept: ")
     reasons = [f"{v}{w}" if w else v.rstrip(": ") for v, w in zip(verdict, why)]
     return RoutingResult(policy, human, np.asarray(gain, dtype=float), features, feature_names, reasons)
+
+
+# -- out-of-sample evaluation and a reusable router (issue 14, item 5) -----------------------------------------
+def training_fingerprint(features: np.ndarray, target: np.ndarray, feature_names: Sequence[str], *,
+                         seed: int) -> str:
+    """sha256 of what a GainModel learns from: the labelled rows' features and targets, the columns, the seed.
+    The same fingerprint means the same fitted model, so a stored one is reused instead of refitted."""
+    import hashlib
+
+    keep = ~np.isnan(np.asarray(target, dtype=float))
+    digest = hashlib.sha256()
+    digest.update(f"gain-model-v1|{seed}|{'|'.join(feature_names)}|".encode())
+    digest.update(np.ascontiguousarray(np.nan_to_num(features[keep], nan=-9e99), dtype=np.float64).tobytes())
+    digest.update(np.ascontiguousarray(np.asarray(target, dtype=float)[keep]).tobytes())
+    return digest.hexdigest()
+
+
+def gain_model_dumps(model: GainModel) -> bytes:
+    """The fitted model as bytes (pickle: it is written and read only by this application, never from users)."""
+    import pickle
+
+    return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def gain_model_loads(data: bytes) -> GainModel:
+    import pickle
+
+    model = pickle.loads(bytes(data))  # noqa: S301 -- our own rows (gain_model_dumps), never user input
+    if not isinstance(model, GainModel) or not hasattr(model, "kind_"):
+        raise ValueError("the stored router is not a fitted GainModel")
+    return model
+
+
+def _caught(gain: np.ndarray, target: np.ndarray, k: int, seed: int) -> int:
+    """AI errors (target 1) among the k items of highest gain (ties broken at random, as `route` does)."""
+    return int(target[_top(gain, k, np.random.default_rng(seed))].sum())
+
+
+def crossfit_scores(features: np.ndarray, feature_names: list[str], target: np.ndarray, *, policy: str,
+                    folds: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(gain (L,), target (L,) 0/1, folds used) over the L items whose AI label is known right or wrong, each
+    item's gain from a model that never saw it: "learned" fits a GainModel per stratified fold on the other folds,
+    "rules" and "random" fit nothing (folds 0). None when fewer than two items of each kind leave nothing to
+    measure."""
+    target = np.asarray(target, dtype=float)
+    keep = ~np.isnan(target)
+    x, y = features[keep], target[keep].astype(int)
+    n, errors = len(y), int(y.sum())
+    if errors < 2 or n - errors < 2:
+        return None
+    if policy == "learned":
+        k_folds = max(2, min(folds, errors, n - errors))
+        gain = np.empty(n)
+        splitter = StratifiedKFold(n_splits=k_folds, shuffle=True, random_state=seed)
+        for train, test in splitter.split(x, y):
+            gain[test] = GainModel(seed=seed).fit(x[train], y[train]).predict(x[test])
+        return gain, y, k_folds
+    if policy == "rules":
+        return _rules(x, feature_names)[0], y, 0
+    if policy == "random":
+        return np.random.default_rng(seed).random(n), y, 0
+    raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+
+
+def budget_report(gain: np.ndarray, target: np.ndarray, *, budget_share: float, seed: int = 0,
+                  folds: int = 0) -> dict:
+    """The AI errors (target 1) caught by sending the top `budget_share` of the items by out-of-sample `gain` to
+    people, against a random choice of as many: {"items", "ai_errors", "budget", "caught", "random_caught",
+    "gain" (= caught − random_caught), "recall", "auroc", "folds"}."""
+    from sklearn.metrics import roc_auc_score
+
+    gain, target = np.asarray(gain, dtype=float), np.asarray(target, dtype=int)
+    n, errors = len(target), int(target.sum())
+    k = int(np.floor(budget_share * n + 0.5))
+    caught = _caught(gain, target, k, seed)
+    random_caught = k * errors / n
+    return {
+        "items": n, "ai_errors": errors, "budget": k, "caught": caught, "random_caught": round(random_caught, 4),
+        "gain": round(caught - random_caught, 4), "recall": round(caught / errors, 4),
+        "auroc": round(float(roc_auc_score(target, gain)), 4), "folds": folds,
+    }
+
+
+def crossfit_gain(features: np.ndarray, feature_names: list[str], target: np.ndarray, *, policy: str,
+                  budget_share: float, folds: int = 5, seed: int = 0) -> dict | None:
+    """How a policy does out of sample (crossfit_scores, then budget_report at `budget_share`); None when there
+    is nothing to measure."""
+    scored = crossfit_scores(features, feature_names, target, policy=policy, folds=folds, seed=seed)
+    if scored is None:
+        return None
+    gain, y, used = scored
+    return budget_report(gain, y, budget_share=budget_share, seed=seed, folds=used)

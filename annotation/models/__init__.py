@@ -18,7 +18,7 @@ from .choices import (
     Winner,
 )
 from .content import Prompt, Response
-from .curation import ItemConsensus, RoutingDecision
+from .curation import EmbeddingCache, ItemConsensus, RoutingDecision, RoutingModel, RoutingRun
 from .dataset import DatasetRow, DatasetVersion, DroppedItem
 from .import_run import ImportRun, ImportRunState
 from .item import Item, ItemFlag, ItemResponse
@@ -60,6 +60,9 @@ __all__ = [
     "Role",
     "Route",
     "RoutingDecision",
+    "RoutingModel",
+    "RoutingRun",
+    "EmbeddingCache",
     "RoutingPolicy",
     "TaskKind",
     "Winner",

@@ -106,3 +106,42 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} → {self.routed_to} ({self.policy})"
+
+
+class RoutingRun(models.Model):
+    """One routing run: what it was asked and its report (annotation.services.routing.routing_run's result,
+    with the cross-fitted gain), so the curation page shows the latest run's out-of-sample figures."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="routing_runs")
+    run_id = models.UUIDField(unique=True, help_text="The run id its RoutingDecisions share.")
+    policy = models.CharField(max_length=16, choices=RoutingPolicy.choices)
+    report = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-created_at"], name="routing_run_recent_idx")]
+
+
+class RoutingModel(models.Model):
+    """A fitted routing gain model (annotation.curation.routing.GainModel, pickled), reused while what it learned
+    from is unchanged: `fingerprint` = sha256 of its training rows, targets, columns and seed."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="routing_models")
+    fingerprint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16)
+    model = models.BinaryField()
+    info = models.JSONField(default=dict, help_text="kind, cv_auroc, training_items, crossfit")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "fingerprint"], name="routing_model_once")]
+
+
+class EmbeddingCache(models.Model):
+    """A response text's embedding, keyed by sha256 of (embedder, text): a text embedded once is never embedded
+    again by the same embedder (annotation.services.embedding_cache). Holds vectors, no text."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    vector = models.BinaryField(help_text="float32 little-endian")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -17,7 +17,7 @@ from ..errors import NotFound
 from ..curation import agreement
 from ..curation.report_text import curation_lines
 from ..curation.votes import PairwiseVotes, RankingVotes
-from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision
+from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision, RoutingRun
 from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
 from .references import AnnotatorScore, ReferenceReport, reference_report
@@ -206,11 +206,13 @@ class RoutingSummary:
     n_human: int
     n_ai: int
     policy: str
-    gain_total: float | None  # latest run: predicted gain of the items it sent to people, summed
-    random_gain: float | None  # expected gain of a random choice of as many items: n_human × mean gain
-    histogram: dict[str, list]  # {"edges": [...], "human": [...], "ai": [...]} counts of predicted gain
+    histogram: dict[str, list]  # {"edges": [...], "human": [...], "ai": [...]} counts of the latest run's gain
     run_budget: int | None = None  # items the latest run could send to people
     run_human: int = 0  # items the latest run sent to people
+    # The latest run's out-of-sample figures (annotation.curation.routing.crossfit_gain), None when unmeasurable
+    # or for a run from before they were recorded; and its gain model ({"kind", "reused", ...}) or None.
+    crossfit: dict[str, Any] | None = None
+    model: dict[str, Any] | None = None
 
     @property
     def n_pending(self) -> int:
@@ -221,16 +223,22 @@ class RoutingSummary:
 
 
 def routing_summary(*, project: Project) -> RoutingSummary:
-    """The project's routes now, and its latest routing run: predicted gain of its choice vs random."""
+    """The project's routes now, and its latest routing run: its cross-fitted gain (the only gain shown: measured
+    on items whose AI label is known right or wrong, each scored by a model that never saw it) and a histogram of
+    the gains it ranked the items by."""
     routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")))
     summary = RoutingSummary(
         n_items=sum(routes.values()), n_human=routes.get(Route.HUMAN, 0), n_ai=routes.get(Route.AI, 0),
-        policy=project.routing_policy, gain_total=None, random_gain=None, histogram={},
+        policy=project.routing_policy, histogram={},
     )
     latest = RoutingDecision.objects.filter(project=project).order_by("-created_at", "-id").first()
     if latest is None:
         return summary
     summary.policy, summary.run_budget = latest.policy, latest.budget
+    run = RoutingRun.objects.filter(run_id=latest.run_id).only("report").first()
+    if run is not None:
+        summary.crossfit = run.report.get("crossfit")
+        summary.model = run.report.get("model")
     rows = list(RoutingDecision.objects.filter(run_id=latest.run_id).values_list("predicted_gain", "routed_to"))
     gains = np.array([np.nan if g is None else g for g, _ in rows], dtype=np.float64)  # (I,)
     human = np.array([route == Route.HUMAN for _, route in rows], dtype=bool)  # (I,)
@@ -238,9 +246,6 @@ def routing_summary(*, project: Project) -> RoutingSummary:
     known = np.isfinite(gains)
     if not known.any():
         return summary
-    summary.gain_total = float(gains[human & known].sum())
-    # A random choice of k items has expected total gain k × (mean gain): the baseline of every report.
-    summary.random_gain = float(human.sum() * gains[known].mean())
     edges = np.histogram_bin_edges(gains[known], bins=GAIN_BINS)
     summary.histogram = {
         "edges": [round(float(e), 4) for e in edges],
@@ -289,6 +294,13 @@ class VersionDetail:
         """The run's aggregation, noise, tie and reference report in words, annotators as the viewer sees them."""
         stats = self.version.stats or {}
         return curation_lines(self.names.render_json(stats) if self.names else stats)
+
+    @property
+    def rm_margins(self) -> dict[str, Any] | None:
+        """Which reward model gave the noise score's reward margins (annotation.curation.rm_crossfit
+        RMMargins.summary(), as the curation run stored it), or None for a version made before it was recorded."""
+        found = ((self.version.stats or {}).get("consensus") or {}).get("rm_margins")
+        return found if isinstance(found, dict) else None
 
     def chart_data(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,6 @@ from ..curation.aggregation import aggregate_rankings
 from ..curation.identities import annotator_token
 from ..curation.noise import NoiseConfig, NoiseReport, noise_report
 from ..curation.noise_rankings import ranking_noise_report
-from ..curation.rm_members import combine_members
 from ..curation.text import ItemTexts, TextFeatures
 from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
 from ..errors import PrefStudioError
@@ -38,6 +37,7 @@ from ..selectors.votes import pairwise_votes, ranking_votes
 from .bulk import Sink, default_sink
 from .calibrated import (AUTO, RUN_METHODS, CalibratedAggregate, CalibrationOptions, calibrated_aggregate,
                          checked_noise)
+from .rm_margins import reward_models_for_run, rm_margins_for_items
 
 __all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_text_features",
            "item_texts"]
@@ -45,9 +45,6 @@ __all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_avai
 METHODS = ("majority", "dawid_skene", "mace")
 NOISE_FLAG_PREFIX = "noise:"
 TOP_SHARE = "top_share"  # the flag of the items in a run's flagged share (NOISE_FLAG_PREFIX + TOP_SHARE)
-# The reward-model ensemble needs enough decided pairs to fit K heads on different splits; below this its
-# margins are noise themselves (and a bootstrap of a handful of pairs may hold one class only).
-MIN_RM_PAIRS = 20
 # Consensus rows per COPY (flags go with their items): a few MB of tuples, whatever the project's size.
 BATCH = 20_000
 # Items whose texts are read at once for the text features (~1 KB each).
@@ -83,27 +80,12 @@ def item_texts(*, project: Project, item_ids: np.ndarray, kind: str = TaskKind.P
 
 
 def _embeddings(texts: ItemTexts, progress: Progress) -> np.ndarray:
-    from ..curation.text import pair_embeddings
+    from .embedding_cache import cached_pair_embeddings
 
-    progress.log(f"embedding {2 * len(texts)} responses with all-MiniLM")
-    return pair_embeddings(texts)
-
-
-def _rm_margins(embeddings: np.ndarray, winner: np.ndarray, progress: Progress):
-    decided = int(np.isin(winner, (0, 1)).sum())
-    if decided < MIN_RM_PAIRS:
-        progress.log(f"reward-model ensemble skipped: {decided} decided pairs, it needs {MIN_RM_PAIRS}")
-        return None
-    from ..curation.rm_ensemble import rm_ensemble_for_items
-
-    return rm_ensemble_for_items(embeddings, winner)
-
-
-def _prompt_messages(*, project: Project, item_ids: np.ndarray) -> list[list[dict]]:
-    """The prompt conversations of `item_ids` (in that order), as reward models read them."""
-    found = dict(Item.objects.filter(project=project, pk__in=[int(pk) for pk in item_ids])
-                 .values_list("pk", "prompt__messages"))
-    return [list(found.get(int(pk)) or []) for pk in item_ids]
+    progress.log(f"embedding {2 * len(texts)} responses with all-MiniLM (cached by content hash)")
+    vectors, cached = cached_pair_embeddings(texts)
+    progress.log(f"{cached.misses} texts embedded, {cached.hits} read from the cache")
+    return vectors
 
 
 def _check_reward_models(reward_models: Any, project: Project) -> list[int]:
@@ -117,26 +99,6 @@ def _check_reward_models(reward_models: Any, project: Project) -> list[int]:
         extensions.reward_models_required().check(model_ids=reward_models, project_id=project.pk,
                                                   field="reward_models")
     return list(dict.fromkeys(reward_models))  # one member per model, however often it is named
-
-
-def _trained_margins(*, project: Project, reward_models: list[int], item_ids: np.ndarray, texts: ItemTexts,
-                     winner: np.ndarray, progress: Progress) -> list[np.ndarray]:
-    """One (I,) row per trained reward model: its margin winner − loser on decided pairs, NaN elsewhere."""
-    reward_models_ = extensions.reward_models_required()
-    rows = np.flatnonzero(np.isin(winner, (0, 1)) & texts.has_pair())
-    messages = _prompt_messages(project=project, item_ids=item_ids[rows])
-    w = winner[rows].astype(int)
-    chosen = [texts.responses[i][k] for i, k in zip(rows, w)]
-    rejected = [texts.responses[i][1 - k] for i, k in zip(rows, w)]
-    members = []
-    for artifact_id in reward_models:
-        progress.check_cancelled()
-        progress.log(f"scoring {len(rows)} pairs with reward model {artifact_id}")
-        member = np.full(len(winner), np.nan)
-        member[rows] = reward_models_.margins(model_id=artifact_id, prompts=messages, chosen=chosen,
-                                              rejected=rejected)
-        members.append(member)
-    return members
 
 
 def _finite(value: float) -> float | None:
@@ -337,7 +299,9 @@ def consensus_refresh(
     Replaces the project's ItemConsensus rows and its "noise:*" ItemFlags atomically (other flags stay).
     Returns {"method", "pairwise_items", "listwise_items", "consensus", "sources": {source: n}, "gold",
     "noise_flags": {signal: n}, "mean_noise_score", "embeddings": bool, "competence": {"{annotator:<id>}": p},
-    "rm_members": {"ensemble": K in-house heads, "reward_models": [ids]}}. Raises PrefStudioError for an unknown
+    "rm_members": {"ensemble": R out-of-fold margins per pair from the heads (0: none), "reward_models": [ids]},
+    "rm_margins": which model scored how many pairs (annotation.curation.rm_crossfit.RMMargins.summary())}.
+    Raises PrefStudioError for an unknown
     method or a reward model that is not one (field "reward_models").
     """
     options = options or CalibrationOptions(method=method, include_judges=include_judges)
@@ -355,6 +319,7 @@ def consensus_refresh(
     calibration: dict[str, Any] = {}
     top_rows: list[tuple] = []
     members = {"ensemble": 0, "reward_models": []}
+    rm_summary: dict[str, Any] = {"source": "none", "fine_tuned_pairs": 0, "head_pairs": 0, "fine_tuned_models": []}
     if votes.n_items:
         # The aggregation choice and its report against references: services/calibrated.py (issue 14).
         aggregate = calibrated_aggregate(project=project, votes=votes, options=options)
@@ -369,24 +334,24 @@ def consensus_refresh(
         progress.check_cancelled()
         progress.update(0.4, "computing noise signals")
         use_vectors = embeddings and embeddings_available()
-        if use_vectors or reward_models:  # embeddings and reward models read the texts themselves
+        rm_models = reward_models_for_run(project=project, named=reward_models)
+        if use_vectors or rm_models:  # embeddings and reward models read the texts themselves
             texts = item_texts(project=project, item_ids=votes.item_ids)
         else:  # the text signals need only compact features: a chunk of texts at a time
             texts = item_text_features(project=project, item_ids=votes.item_ids)
-        vectors = margins = None
+        vectors = None
         if use_vectors:
             vectors = _embeddings(texts, progress)
-            margins = _rm_margins(vectors, consensus.winner, progress)
             used_embeddings = True
-        members["ensemble"] = 0 if margins is None else margins.k
-        if reward_models:
-            trained = _trained_margins(project=project, reward_models=reward_models, item_ids=votes.item_ids,
-                                       texts=texts, winner=consensus.winner, progress=progress)
-            # Each member standardised by its spread over the items, then all on the heads' scale: see rm_members.
-            margins = combine_members(margins, trained, votes.n_items)
-            members["reward_models"] = reward_models
+        # Cross-fitted: no model scores a pair it was trained on (annotation/services/rm_margins.py).
+        margins, rm_summary = rm_margins_for_items(
+            project=project, item_ids=votes.item_ids, winner=consensus.winner, texts=texts, embeddings=vectors,
+            reward_models=rm_models, progress=progress)
+        members = {"ensemble": 0 if margins is None or not rm_summary["head_pairs"] else margins.repeats,
+                   "reward_models": rm_models}
         progress.check_cancelled()
-        report = noise_report(aggregate.votes, consensus, texts=texts, embeddings=vectors, rm_margins=margins,
+        report = noise_report(aggregate.votes, consensus, texts=texts, embeddings=vectors,
+                              rm_margins=None if margins is None else margins.as_ensemble(),
                               config=noise_config or NoiseConfig())
         report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options)
         calibration["aggregation"] = aggregate.report
@@ -426,6 +391,7 @@ def consensus_refresh(
         "competence": competence,
         "rm_members": members,
         **calibration,
+        "rm_margins": rm_summary,
     }
 
 

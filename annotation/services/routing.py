@@ -1,9 +1,12 @@
 """Routing: which of a project's pairwise items go to people and which keep the AI judges' label.
 
 `routing_run` computes per-item features from the judges' votes and the texts (annotation.curation.routing),
-ranks the items by the policy's gain and sends the top `budget` to people: it stores one RoutingDecision per
-item (one run id for the run) and sets Item.route, which is what the labeling queue reads (route=human items
-are handed out; route=ai items never reach a person).
+ranks the items by the policy's gain and sends the top `budget` to people; it reports the policy's gain out of
+sample only (cross-fitted), reuses a stored gain model while its training rows are unchanged, and reads response
+embeddings from a content-hash cache. It runs as a job (the curation page and the API start one; the command
+runs it in its own process). It stores one RoutingDecision per item (one run id for the run) and sets
+Item.route, which is what the labeling queue reads (route=human items are handed out; route=ai items never
+reach a person).
 
 `routing_disagreement_check` is the other half: when a person labels an item that was routed to people and
 the judges' majority verdict differs, the item gets the ItemFlag "routing:disagreement", which puts it in the
@@ -20,6 +23,8 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from common.progress import NullProgress, Progress
+
 from ..errors import PrefStudioError
 from ..models import (
     AnnotatorKind,
@@ -32,7 +37,9 @@ from ..models import (
     Project,
     Route,
     RoutingDecision,
+    RoutingModel,
     RoutingPolicy,
+    RoutingRun,
     TaskKind,
 )
 from ..selectors.votes import pairwise_votes
@@ -69,13 +76,22 @@ def _budget(*, project: Project, fraction: float | None, count: int | None, n: i
     )
 
 
-def _gain_model(votes, features: np.ndarray, seed: int):
-    """A GainModel fitted on the project's items with both a human (or gold) and an AI label; and its size."""
-    from ..curation.routing import GainModel, gain_target, vote_majority
+def _target(votes):
+    """(I,) 1 where the judges' majority differs from the human majority (or gold), 0 where equal, NaN unknown."""
+    from ..curation.routing import gain_target, vote_majority
 
     human = vote_majority(votes, ~votes.vote_is_judge)
     reference = np.where(votes.gold >= 0, votes.gold, human)
-    target = gain_target(ai=vote_majority(votes, votes.vote_is_judge), reference=reference)
+    return gain_target(ai=vote_majority(votes, votes.vote_is_judge), reference=reference)
+
+
+def _gain_model(*, project: Project, target: np.ndarray, features: np.ndarray, names: list[str], seed: int,
+                progress: Progress):
+    """The GainModel fitted on the project's items with both a human (or gold) and an AI label, and its info
+    ({"kind", "cv_auroc", "training_items", "fingerprint", "oof": its out-of-fold gains, "reused"}). A model
+    stored for the same training rows (RoutingModel, by fingerprint) is reused, not refitted."""
+    from ..curation.routing import GainModel, crossfit_scores, gain_model_dumps, gain_model_loads, training_fingerprint
+
     n_train = int(np.isfinite(target).sum())
     if n_train < MIN_LEARNED_ITEMS:
         raise PrefStudioError(
@@ -83,7 +99,29 @@ def _gain_model(votes, features: np.ndarray, seed: int):
             f"{n_train}, it needs at least {MIN_LEARNED_ITEMS}. Use the rules or random policy until then.",
             field="policy",
         )
-    return GainModel(seed=seed).fit(features, target), n_train
+    fingerprint = training_fingerprint(features, target, names, seed=seed)
+    stored = RoutingModel.objects.filter(project=project, fingerprint=fingerprint).first()
+    if stored is not None:
+        try:
+            model = gain_model_loads(stored.model)
+        except Exception:  # noqa: BLE001 -- a row from an older version of the class: refit below
+            stored.delete()
+        else:
+            progress.log(f"reusing the router fitted on the same {n_train} items ({stored.kind})")
+            RoutingModel.objects.filter(pk=stored.pk).update(used_at=timezone.now())
+            return model, {**stored.info, "reused": True}
+    progress.update(0.4, f"fitting the gain model on {n_train} items")
+    model = GainModel(seed=seed).fit(features, target)
+    progress.check_cancelled()
+    progress.update(0.55, "cross-fitting the gain model (each item scored by a model that never saw it)")
+    scored = crossfit_scores(features, names, target, policy="learned", seed=seed)
+    # The out-of-fold gains are kept with the model: a later run at another budget reports from them, no refit.
+    info = {"kind": model.kind_, "cv_auroc": model.cv_scores_, "training_items": n_train, "fingerprint": fingerprint,
+            "oof": None if scored is None else {"gain": [round(float(g), 6) for g in scored[0]],
+                                                "target": scored[1].tolist(), "folds": scored[2]}}
+    RoutingModel.objects.update_or_create(project=project, fingerprint=fingerprint, defaults={
+        "kind": model.kind_, "model": gain_model_dumps(model), "info": info})
+    return model, {**info, "reused": False}
 
 
 def _number(value: float) -> float | None:
@@ -98,53 +136,80 @@ def routing_run(
     budget_count: int | None = None,
     seed: int = 0,
     embeddings: bool = True,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Route the project's pairwise items that no person has started (states new / judged / routed, no
-    human label, no live lease); other kinds of item keep their route.
+    human label, no live lease); other kinds of item keep their route. Runs as a job (the `route` job,
+    training/jobs/runners/route.py) or from the `route` command; never inside a web request.
 
     policy: a RoutingPolicy value (default: the project's). "all_human" / "ai_only" send every item one way;
     "rules" / "learned" / "random" send the top `budget` by gain to people (budget: `budget_fraction` of the
     items or `budget_count` items, default the project's). "learned" fits the gain model on the project's
-    items that have both human (or gold) and AI labels; fewer than MIN_LEARNED_ITEMS raise PrefStudioError.
-    `embeddings`: add the all-MiniLM cosine of the responses to the features when the ML stack is installed.
+    items that have both human (or gold) and AI labels (fewer than MIN_LEARNED_ITEMS raise PrefStudioError), or
+    reuses the one stored for the same training rows (RoutingModel).
+    `embeddings`: add the all-MiniLM cosine of the responses to the features when the ML stack is installed; the
+    vectors come from the content-hash cache (annotation.services.embedding_cache), so only new texts are embedded.
 
-    Writes one RoutingDecision per routed item (shared run id) and sets their route and state (routed), in
-    one transaction. Returns {"run_id", "policy", "items", "budget", "human", "ai", "gain_total", "random_gain",
-    "model": {"kind", "cv_auroc", "training_items"} or None}.
+    The only gain reported is out of sample (annotation.curation.routing.crossfit_gain): on the items whose AI
+    label is known right or wrong, each scored by a model that never saw it, the AI errors the policy's top
+    share (the run's budget share) catches, against random. No in-sample or predicted-gain figure.
+
+    Writes one RoutingDecision per routed item (shared run id), a RoutingRun with the report, and sets the items'
+    route and state (routed), in one transaction. Returns {"run_id", "policy", "items", "budget", "human", "ai",
+    "crossfit": crossfit_gain's dict or None, "model": {"kind", "cv_auroc", "training_items", "reused",
+    "fingerprint"} or None, "embedded": texts newly embedded, "embedding_cache_hits"}.
     """
     from .curation import embeddings_available, item_texts
 
+    progress = progress or NullProgress()
     policy = policy or project.routing_policy
     if policy not in RoutingPolicy.values:
         raise PrefStudioError(f"policy must be one of {', '.join(RoutingPolicy.values)}, got {policy!r}",
                               field="policy")
+    progress.update(0.0, "loading votes")
     votes = pairwise_votes(project=project)
     # Not items someone holds a lease on: taking one away from under a person would waste their work.
     routable = set(Item.objects.filter(project=project, kind=TaskKind.PAIRWISE, state__in=ROUTABLE_STATES,
                                        n_human_labels=0, n_leases=0).values_list("pk", flat=True))
     rows = np.array([pk in routable for pk in votes.item_ids.tolist()], dtype=bool)  # (I,) routed now
     n = int(rows.sum())
-    model_info = None
+    model_info = crossfit = None
+    embedded = cache_hits = 0
     if policy in (RoutingPolicy.ALL_HUMAN, RoutingPolicy.AI_ONLY):
         k = n if policy == RoutingPolicy.ALL_HUMAN else 0
         human = np.full(n, policy == RoutingPolicy.ALL_HUMAN)
         gain, names, features = np.full(n, np.nan), [], np.zeros((n, 0))
         reasons = [f"policy {policy}: every item goes {'to people' if k else 'to the AI judges'}"] * n
     else:
-        from ..curation.routing import route, routing_features
+        from ..curation.routing import budget_report, crossfit_gain, route, routing_features
 
         k, _ = _budget(project=project, fraction=budget_fraction, count=budget_count, n=n)
+        budget_share = k / n if n else (budget_fraction if budget_fraction is not None else 0.0)
         texts = item_texts(project=project, item_ids=votes.item_ids)
         vectors = None
         if embeddings and embeddings_available():
-            from ..curation.text import pair_embeddings
+            from .embedding_cache import cached_pair_embeddings
 
-            vectors = pair_embeddings(texts)
+            progress.update(0.1, f"embedding {2 * len(texts)} responses (cached by content hash)")
+            vectors, cached = cached_pair_embeddings(texts)
+            embedded, cache_hits = cached.misses, cached.hits
+            progress.log(f"{embedded} texts embedded, {cache_hits} read from the cache")
+        progress.check_cancelled()
+        progress.update(0.3, "computing routing features")
         all_features, names = routing_features(votes, texts=texts, embeddings=vectors)
+        target = _target(votes)
         model = None
         if policy == RoutingPolicy.LEARNED:
-            model, n_train = _gain_model(votes, all_features, seed)
-            model_info = {"kind": model.kind_, "cv_auroc": model.cv_scores_, "training_items": n_train}
+            model, model_info = _gain_model(project=project, target=target, features=all_features, names=names,
+                                            seed=seed, progress=progress)
+            oof = model_info.pop("oof", None)
+            if oof is not None:
+                crossfit = budget_report(np.asarray(oof["gain"]), np.asarray(oof["target"]),
+                                         budget_share=budget_share, seed=seed, folds=oof["folds"])
+        else:
+            crossfit = crossfit_gain(all_features, names, target, policy=policy, budget_share=budget_share, seed=seed)
+        progress.check_cancelled()
+        progress.update(0.7, f"routing {n} items")
         if n:
             result = route(all_features[rows], names, policy=policy, budget=k, model=model, seed=seed)
             human, gain, features, reasons = result.human, result.gain, result.features, result.reasons
@@ -161,23 +226,23 @@ def routing_run(
         )
         for i, item_id in enumerate(item_ids)
     ]
+    report = {
+        "run_id": str(run_id), "policy": policy, "items": n, "budget": k,
+        "human": int(human.sum()), "ai": int(n - human.sum()),
+        "crossfit": crossfit, "model": model_info, "embedded": embedded, "embedding_cache_hits": cache_hits,
+    }
+    progress.update(0.85, "writing the decisions")
     now = timezone.now()
     with transaction.atomic():
         RoutingDecision.objects.bulk_create(decisions, batch_size=BATCH)
+        RoutingRun.objects.create(project=project, run_id=run_id, policy=policy, report=report)
         for route_to, chosen in ((Route.HUMAN, human), (Route.AI, ~human)):
             ids = [pk for pk, pick in zip(item_ids, chosen) if pick]
             # Re-checked under the update: an item a person took meanwhile keeps its state.
             Item.objects.filter(pk__in=ids, state__in=ROUTABLE_STATES, n_human_labels=0, n_leases=0).update(
                 route=route_to, state=ItemState.ROUTED, updated_at=now)
-    known = np.isfinite(gain)
-    return {
-        "run_id": str(run_id), "policy": policy, "items": n, "budget": k,
-        "human": int(human.sum()), "ai": int(n - human.sum()),
-        "gain_total": _number(gain[human & known].sum()) if known.any() else None,
-        # A random choice of as many items has expected total gain k × mean gain: the baseline of every report.
-        "random_gain": _number(human.sum() * gain[known].mean()) if known.any() else None,
-        "model": model_info,
-    }
+    progress.update(1.0, f"routed {n} items: {report['human']} to people")
+    return report
 
 
 def _class(winner: str) -> str:

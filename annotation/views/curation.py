@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Paginator
@@ -39,7 +38,6 @@ from ..selectors.datasets import VersionRowPages
 from ..selectors.identities import annotator_names_for
 from ..selectors.references import reference_report_for
 from ..selectors.review import project_for_reviewer
-from ..services.routing import routing_run
 from .curation_forms import CurateForm, RoutingForm
 
 ROWS_PAGE_SIZE = 25
@@ -85,7 +83,6 @@ def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> 
         "curate_form": curate_form,
         "routing_form": forms_.get("routing_form") or RoutingForm(initial={"policy": "rules", "seed": 0}),
         "routing": routing_summary(project=project),
-        "routing_result": forms_.get("routing_result"),
     }
 
 
@@ -101,7 +98,8 @@ def _project_to_start(request: HttpRequest, slug: str) -> Project:
 @require_GET
 @login_required
 def curation_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """The forms of a curation run and a routing run, and the project's current routing."""
+    """The forms of a curation run and a routing run, and the project's current routing with the latest run's
+    cross-fitted gain."""
     project = project_for_reviewer(user=request.user, slug=slug)
     return render(request, "annotation/curation/curate.html", _curation_context(request, project))
 
@@ -123,25 +121,23 @@ def curation_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @login_required
 def routing_start(request: HttpRequest, slug: str) -> HttpResponse:
-    """Route the project's items under the budget (synchronous: a demo-sized project takes a moment)."""
+    """Queue a `route` job with the form's config; on to the job's page (its progress bar). Nothing is routed
+    inside this request: fitting the router and embedding the texts take a worker's time."""
     project = _project_to_start(request, slug)
     form = RoutingForm(request.POST)
-    result = None
     status = 400
     if form.is_valid():
         try:
-            result = routing_run(project=project, policy=form.cleaned_data["policy"],
-                                         seed=form.cleaned_data["seed"], embeddings=form.cleaned_data["embeddings"],
-                                         **form.budget())
+            job_id = extensions.jobs_required().routing_run_start(project=project, config=form.config(),
+                                                                  user=request.user)
         except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            field = (exc.field or "").removeprefix("config.")
+            form.add_error(field if field in form.fields else None, exc.message)
             status = exc.status_code
         else:
-            status = 200
-            messages.success(request, f"Routed {result.get('items', 0)} items with policy {result.get('policy')}: "
-                                      f"{result.get('human', 0)} to people, {result.get('ai', 0)} keep AI labels.")
+            return redirect(extensions.jobs_required().job_url(job_id=job_id))
     return render(request, "annotation/curation/curate.html",
-                  _curation_context(request, project, routing_form=form, routing_result=result), status=status)
+                  _curation_context(request, project, routing_form=form), status=status)
 
 
 # -- dataset versions -------------------------------------------------------------------------------

@@ -94,7 +94,8 @@ class RoutingForm(forms.Form):
     seed = forms.IntegerField(initial=0, help_text="Same seed, same data: same decisions.")
     embeddings = forms.BooleanField(
         required=False, label="Use response embeddings",
-        help_text="Adds the all-MiniLM similarity of the two responses to the features (slower on a CPU).",
+        help_text="Adds the all-MiniLM similarity of the two responses to the features (each text is embedded "
+                  "once, then read from a cache).",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -114,3 +115,9 @@ class RoutingForm(forms.Form):
         if data.get("budget_fraction") is not None:
             return {"budget_fraction": data["budget_fraction"]}
         return {"budget_count": data["budget_count"]}
+
+    def config(self) -> dict[str, Any]:
+        """The `route` job's config (annotation.curation.route_job.RouteJobConfig) as JSON."""
+        data = self.cleaned_data
+        return {"policy": data["policy"], "seed": data["seed"], "embeddings": bool(data["embeddings"]),
+                **self.budget()}

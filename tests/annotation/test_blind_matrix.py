@@ -182,7 +182,7 @@ EXEMPT = {
     "review-resolve": "POST: stores the caller's resolution, redirects",
     "review-reference": "POST: owners set an item's reference (no labels), redirects to the review item (covered)",
     "curation-start": "POST: queues a job, redirects (the job pages are covered)",
-    "curation-routing": "POST: routing figures (no annotators), for owners only",
+    "curation-routing": "POST: queues a routing job and redirects to it (no annotators), for owners only",
     "job-start-diagnostic": "POST: staff only, a job of no project",
     "job-cancel": "POST: cancels", "model-register": "POST: registers a model",
     "judge-template-save": "POST: saves a template",

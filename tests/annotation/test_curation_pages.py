@@ -229,20 +229,35 @@ JUDGED = [  # judge-only pairwise items; the judge is sure of some and unsure of
 ]
 
 
-def test_the_routing_form_routes_under_the_budget_and_shows_the_random_baseline(client, user):
+def test_the_routing_form_starts_a_job_and_the_page_shows_its_cross_fitted_gain(client, user):
+    """Nothing is routed in the request: it queues a `route` job (its page shows the progress); a worker runs it;
+    the curation page then shows the run's out-of-sample figures against random, and no in-sample gain."""
     from annotation.models import Item, Route, RoutingDecision
+    from training.services.jobs import job_run
 
-    review_project(owner=user, slug="routed", records=JUDGED)
+    review_project(owner=user, slug="routed", records=JUDGED + [
+        {**r, "id": f"h{r['id']}", "labels": r["labels"] + [{"annotator": "ann", "annotator_kind": "human",
+                                                              "winner": w}]}
+        for r, w in zip(JUDGED, "BABBAA")])  # the same judged items with a person's label: 2 AI errors
     client.force_login(user)
     response = client.post("/projects/routed/curation/routing/",
                            {"policy": "rules", "budget_count": "2", "seed": "0"})
-    html = response.content.decode()
-    assert response.status_code == 200, html
+    job = Job.objects.get(kind=JobKind.ROUTE)
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    assert job.config == {"policy": "rules", "seed": 0, "embeddings": False, "budget_count": 2,
+                          "budget_fraction": None}
+    assert not RoutingDecision.objects.exists()  # not inside the web request
+    assert job_run(job_id=job.pk, worker="test") == "succeeded"
+    job.refresh_from_db()
+    assert job.progress == 100 and job.artifacts["human"] == 2 and job.artifacts["crossfit"]["items"] == 6
     decisions = RoutingDecision.objects.filter(project__slug="routed")
     assert decisions.count() == 6 and decisions.filter(routed_to=Route.HUMAN).count() == 2
     assert Item.objects.filter(project__slug="routed", route=Route.HUMAN).count() == 2
+    html = client.get("/projects/routed/curation/").content.decode()
     assert 'id="routed-human">2<' in html and 'id="routed-ai">4<' in html
-    assert 'data-baseline="random"' in html and 'id="chart-gain"' in html
+    cf = job.artifacts["crossfit"]
+    assert f'id="crossfit-caught">{cf["caught"]}<' in html and 'data-baseline="random"' in html
+    assert "Predicted gain" not in html and 'id="chart-gain"' in html
     data = json.loads(html.split('id="curation-data" type="application/json">')[1].split("</script>")[0])
     assert sum(data["gain"]["human"]) == 2 and sum(data["gain"]["ai"]) == 4
 
@@ -287,3 +302,18 @@ def test_a_job_started_from_the_form_freezes_a_version_when_a_worker_runs_it(cli
                                                                                       owner.pk)
     html = client.get(f"/projects/rev/datasets/{version.number}/").content.decode()
     assert html.count('<tr data-row="') == version.n_rows > 0
+
+
+def test_the_version_page_says_which_reward_model_gave_the_margins(client, owner, project):
+    version = _version(project, user=owner)
+    version.stats = {**version.stats, "consensus": {"rm_margins": {
+        "source": "fine_tuned+heads", "fine_tuned_pairs": 40, "head_pairs": 60, "folds": 5, "repeats": 3,
+        "fine_tuned_models": [{"model_id": 9, "trained_on_version": 2, "trained_pairs": 60, "scored_pairs": 40}]}}}
+    version.save()
+    html = client.get("/projects/rev/datasets/1/").content.decode()
+    said = html.split('id="rm-margins-source">')[1].split("</p>")[0]
+    assert "fine-tuned reward model #9 (trained on version 2) on the 40 pairs it was not trained on" in said
+    assert "5-fold cross-fitted embedding heads on 60 pairs (the fallback)" in said
+    version.stats = {**version.stats, "consensus": {}}  # a version from before: nothing said
+    version.save()
+    assert 'id="rm-margins-source"' not in client.get("/projects/rev/datasets/1/").content.decode()

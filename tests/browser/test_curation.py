@@ -120,16 +120,26 @@ def test_the_curation_form_starts_a_curate_job_and_opens_it(page, login, user, p
     assert not DatasetVersion.objects.exists()  # no worker here: the job only waits in its queue
 
 
-def test_routing_from_the_page_draws_the_gain_against_random(page, login, user, errors, screenshot):
+def test_routing_from_the_page_runs_as_a_job_and_shows_the_cross_fitted_gain(page, login, user, errors, screenshot):
+    """The form queues a `route` job and opens its page; once a worker ran it, the curation page shows the run's
+    out-of-sample figures against random and the gain histogram."""
+    from training.services.jobs import job_run
+
     user.set_password(PASSWORD)
     user.save()
     project_create(slug="route", name="Routing test", owner=user)
+    probabilities = [0.95, 0.6, 0.2, 0.5, 0.85, 0.4, 0.7, 0.05]
     records = [  # judge-only items, so every one can be routed
         {"id": f"r{i}", "kind": "pairwise", "prompt": f"Question {i}?",
          "responses": [{"text": f"A {i}"}, {"text": f"B {i} {HOSTILE}"}],
          "labels": [{"annotator": "judge-gpt", "annotator_kind": "judge", "winner": "A" if p > 0.5 else "B",
                      "probability": p, "swap_consistent": i % 3 != 0}]}
-        for i, p in enumerate([0.95, 0.6, 0.2, 0.5, 0.85, 0.4, 0.7, 0.05])
+        for i, p in enumerate(probabilities)
+    ]
+    records += [  # the same with a person's label: the judge is wrong on r3 and r6, unsure and swap-inconsistent
+        {**r, "id": f"h{r['id']}", "labels": r["labels"] + [
+            {"annotator": "alice", "annotator_kind": "human", "winner": w}]}
+        for r, w in zip(records, "AABAABBB")
     ]
     lines = "".join(json.dumps(r) + "\n" for r in records).encode()
     data_import(project_slug="route", fmt="native", stream=io.BytesIO(lines), user=user)
@@ -139,9 +149,16 @@ def test_routing_from_the_page_draws_the_gain_against_random(page, login, user, 
     form.get_by_label("Policy").select_option("rules")
     form.get_by_label("Budget (share of items)").fill("0.25")
     form.get_by_label("Budget (share of items)").press("Enter")
+    page.wait_for_url("**/jobs/*/")
+    job = Job.objects.get(kind=JobKind.ROUTE)
+    assert page.url.endswith(f"/jobs/{job.pk}/") and page.locator("#job-progress").count() == 1
+    assert job_run(job_id=job.pk, worker="test") == "succeeded"  # as a worker would
+    page.goto("/projects/route/curation/")
     page.wait_for_function("typeof Chart !== 'undefined' && Chart.getChart(document.getElementById('chart-gain'))")
     assert page.locator("#routed-human").inner_text() == "2"
-    assert "Random at the same budget" in page.locator("#routing-baseline").inner_text()
+    table = page.locator("#routing-crossfit").inner_text()
+    assert "Random at the same budget" in table and "Cross-fitted gain" in table
+    assert page.locator("#crossfit-caught").inner_text() == "2"  # the rules rank r3 (5.0) and r6 (4.6) first
     screenshot("curation-routing")
     assert page.evaluate("window.__pwned") is None
     assert errors == []

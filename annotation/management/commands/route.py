@@ -1,4 +1,7 @@
-"""python manage.py route PROJECT [--policy POLICY] [--budget 0.25 | --budget 100] [--seed N]"""
+"""python manage.py route PROJECT [--policy POLICY] [--budget 0.25 | --budget 100] [--seed N]
+
+Runs the routing in this process (a command, not a web request; the curation page and POST /api/jobs/ with kind
+"route" queue it as a job). Prints the cross-fitted gain only: no in-sample or predicted-gain figure."""
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -40,10 +43,23 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{project.slug}: policy {result['policy']}, {result['items']} items, budget "
                           f"{result['budget']} → {result['human']} to people, {result['ai']} to the AI judges")
-        if result["gain_total"] is not None:
-            self.stdout.write(f"  predicted gain {result['gain_total']:.3f} vs random {result['random_gain']:.3f}")
-        if result["model"]:
-            self.stdout.write(f"  gain model: {json.dumps(result['model'])}")
+        self.stdout.write(f"  embeddings: {result['embedded']} texts embedded, {result['embedding_cache_hits']} "
+                          "from the cache")
+        model = result["model"]
+        if model:
+            self.stdout.write(f"  gain model: {model['kind']} on {model['training_items']} items "
+                              f"({'reused: same training rows' if model['reused'] else 'fitted and saved'}); "
+                              f"cross-validated AUROC {json.dumps(model['cv_auroc'])}")
+        cf = result["crossfit"]
+        if cf:  # the only gain reported: out of sample (annotation.curation.routing.crossfit_gain)
+            self.stdout.write(
+                f"  cross-fitted gain on {cf['items']} items with known AI errors ({cf['ai_errors']}): the top "
+                f"{cf['budget']} by out-of-sample gain catch {cf['caught']} (random: {cf['random_caught']:.1f}), "
+                f"gain {cf['gain']:+.1f} errors, AUROC {cf['auroc']:.3f}"
+                + (f", {cf['folds']} folds" if cf["folds"] else ", nothing fitted"))
+        elif result["policy"] in ("rules", "learned", "random"):
+            self.stdout.write("  cross-fitted gain: not measurable (needs at least 2 items whose AI label is known "
+                              "wrong and 2 known right)")
         self.stdout.write(f"  run {result['run_id']}")
         # What routing trades off, scored: people and judges against the gold references, where there are any.
         names = annotator_names_for(project=project, user=None, visible=True)

@@ -96,35 +96,91 @@ def test_a_refresh_with_only_a_trained_model_uses_its_margins_as_the_signal(user
     assert "rm_ensemble" not in ItemConsensus.objects.get(item=agree).signals
 
 
-def test_the_trained_model_joins_the_heads_on_their_scale(user, rm):
-    """24 decided pairs: the in-house ensemble (5 heads on all-MiniLM) runs, and the trained model is a sixth."""
+def _many(user, slug="many", n=24):
     answers = [("Paris is the capital of France.", "Lyon, I believe."), ("7 is prime.", "9 is prime."),
                ("Hello there! How are you today?", "Go away."), ("The sea is wide and blue.", "Seas are dry.")]
     records = [pair(f"p{i}", [human("alice", winner="AB"[i % 3 == 0]), human("bert", winner="AB"[i % 3 == 0])],
                     responses=[{"text": f"{answers[i % 4][0]} ({i})"}, {"text": f"{answers[i % 4][1]} ({i})"}])
-               for i in range(24)]
-    project = import_records(owner=user, slug="many", records=records)
-    summary = consensus_refresh(project=project, method="majority", embeddings=True, reward_models=[rm.pk])
-    assert summary["rm_members"] == {"ensemble": 5, "reward_models": [rm.pk]}
-    # The same members built by hand: the heads as consensus_refresh fits them, the trained model's margins.
+               for i in range(n)]
+    return import_records(owner=user, slug=slug, records=records)
+
+
+def _stored(project) -> dict[str, float | None]:
+    return {c.item.external_id: c.signals.get("rm_ensemble")
+            for c in ItemConsensus.objects.filter(item__project=project).select_related("item")}
+
+
+def test_the_heads_margins_are_cross_fitted_and_a_named_model_scores_every_pair_it_never_saw(user, rm):
+    """24 decided pairs: 5-fold heads on all-MiniLM, 3 partitions; the named model (registered by hand, so
+    trained on none of the project's pairs) scores every pair, on the heads' scale."""
+    from annotation.curation.rm_crossfit import crossfit_margins
     from annotation.curation.text import pair_embeddings
 
+    project = _many(user)
+    heads_only = consensus_refresh(project=project, method="majority", embeddings=True)
+    assert heads_only["rm_members"] == {"ensemble": 3, "reward_models": []}
+    assert heads_only["rm_margins"]["source"] == "heads" and heads_only["rm_margins"]["head_pairs"] == 24
     votes = pairwise_votes(project=project)
     by_pk = {i.pk: i for i in Item.objects.filter(project=project).select_related("prompt")}
     eids = [by_pk[int(pk)].external_id for pk in votes.item_ids]
     winner = np.array([1 if int(eid[1:]) % 3 == 0 else 0 for eid in eids])
     texts = item_texts(project=project, item_ids=votes.item_ids)
-    heads = rm_ensemble_for_items(pair_embeddings(texts), winner)
+    vectors = pair_embeddings(texts)
+    expected = crossfit_margins(winner, embeddings=vectors).as_ensemble().mean
+    stored = _stored(project)
+    np.testing.assert_allclose([stored[eid] for eid in eids], expected, atol=1e-4)
+    in_sample = rm_ensemble_for_items(vectors, winner).mean  # what the bootstrap heads used to give
+    assert not np.allclose(expected, in_sample, atol=1e-2)
+
+    summary = consensus_refresh(project=project, method="majority", embeddings=True, reward_models=[rm.pk])
+    assert summary["rm_margins"]["source"] == "fine_tuned"
+    assert summary["rm_margins"]["fine_tuned_models"] == [
+        {"model_id": rm.pk, "trained_on_version": None, "trained_pairs": 0, "scored_pairs": 24}]
     prompts = [by_pk[int(pk)].prompt.messages for pk in votes.item_ids]
-    trained = reward_margins(artifact_id=rm.pk, prompts=prompts,
-                             chosen=[r[w] for r, w in zip(texts.responses, winner)],
-                             rejected=[r[1 - w] for r, w in zip(texts.responses, winner)])
-    expected = combine_members(heads, [trained], len(winner)).mean
-    stored = {c.item.external_id: c.signals["rm_ensemble"]
-              for c in ItemConsensus.objects.filter(item__project=project).select_related("item")}
-    got = np.array([stored[eid] for eid in eids])
-    np.testing.assert_allclose(got, expected, atol=1e-4)
-    assert not np.allclose(got, heads.mean, atol=1e-3)  # the sixth member moved the signal
+    own = reward_margins(artifact_id=rm.pk, prompts=prompts, chosen=[r[w] for r, w in zip(texts.responses, winner)],
+                         rejected=[r[1 - w] for r, w in zip(texts.responses, winner)])
+    got = np.array([_stored(project)[eid] for eid in eids])
+    heads_spread = np.mean([row.std() for row in crossfit_margins(winner, embeddings=vectors).margins])
+    np.testing.assert_allclose(got, own / own.std() * heads_spread, atol=1e-4)
+
+
+def test_a_fine_tuned_model_is_used_by_default_and_never_on_the_pairs_it_was_trained_on(user, rm):
+    """The project's reward model trained by a job on version 1: the run picks it without being told, its margins
+    score the version's test-split pairs, and its train-split pairs get the cross-fitted heads' margins."""
+    from training.models import Job, JobState
+
+    project = _many(user, slug="tuned", n=30)
+    version = dataset_version_create(project=project, config={"method": "majority", "embeddings": False,
+                                                              "test_fraction": 0.4, "seed": 1})
+    split = dict(version.rows.values_list("item__external_id", "split"))
+    job = Job.objects.create(kind="train_rm", state=JobState.SUCCEEDED, project=project, dataset_version=version)
+    tuned = ModelArtifact.objects.create(name="rm-job", kind=ArtifactKind.REWARD, backend="hf", project=project,
+                                         location=rm.location, produced_by=job, settings={"trained_on": version.pk})
+    trained = {eid for eid, s in split.items() if s == "train"}
+    assert 5 < len(trained) < 30
+
+    # Without embeddings: only the fine-tuned model; the pairs it learned from get no margin at all.
+    summary = consensus_refresh(project=project, method="majority", embeddings=False)
+    assert summary["rm_members"] == {"ensemble": 0, "reward_models": [tuned.pk]}
+    assert summary["rm_margins"]["fine_tuned_models"] == [
+        {"model_id": tuned.pk, "trained_on_version": version.pk, "trained_pairs": len(trained),
+         "scored_pairs": 30 - len(trained)}]
+    stored = _stored(project)
+    assert {eid for eid, m in stored.items() if m is None} == trained
+    one = sorted(set(stored) - trained)[0]
+    it = item(project, one)
+    w = 1 if int(one[1:]) % 3 == 0 else 0
+    texts = item_texts(project=project, item_ids=np.array([it.pk]))
+    own = reward_margins(artifact_id=tuned.pk, prompts=[it.prompt.messages], chosen=[texts.responses[0][w]],
+                         rejected=[texts.responses[0][1 - w]])[0]
+    assert stored[one] == pytest.approx(own, abs=1e-5)  # its own scale: there are no heads to match
+
+    # With embeddings: the heads take over exactly the pairs it trained on.
+    summary = consensus_refresh(project=project, method="majority", embeddings=True)
+    assert summary["rm_margins"]["source"] == "fine_tuned+heads"
+    assert summary["rm_margins"]["head_pairs"] == len(trained)
+    assert summary["rm_margins"]["fine_tuned_pairs"] == 30 - len(trained)
+    assert all(m is not None for m in _stored(project).values())
 
 
 def test_a_curation_config_names_reward_models_and_a_version_records_them(user, rm):
@@ -140,3 +196,4 @@ def test_a_curation_config_names_reward_models_and_a_version_records_them(user, 
                                                               "reward_models": [rm.pk]})
     assert version.filter_config["reward_models"] == [rm.pk]
     assert version.stats["consensus"]["rm_members"] == {"ensemble": 0, "reward_models": [rm.pk]}
+    assert version.stats["consensus"]["rm_margins"]["source"] == "fine_tuned"
