@@ -17,13 +17,13 @@ import redis
 from django.conf import settings
 from django.core.management import call_command
 
-from annotation.models import Project
+from annotation.models import Label, Project
 from annotation.services.datasets import dataset_version_create
 from annotation.services.demo import DEMO_OWNER
 from tests.training.worker_process import CeleryWorker
 from training.models import Job, JobState, ModelArtifact
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]  # a cap for a loaded machine; the walk aims at ~15 min
 
 JOB_TIMEOUT_MS = 600_000  # one job, engine start included, on 2 loaded cores; the whole walk aims at < 10 min
 TIMES: dict[str, float] = {}
@@ -113,11 +113,15 @@ def test_every_job_kind_succeeds_from_the_dashboard_with_the_forms_defaults(page
     judged = wait_succeeded(page, "judge pairwise (both orders)", worker)
     assert judged.config["output"] == "choice" and judged.config["mode"] == "pairwise"
     screenshot("demo-judge-job")
-    # hf: the listwise prompts of qa-feedback-demo (up to about 1,400 tokens with four answers) exceed the demo
-    # model's 1,024-token context, which vLLM refuses (the job fails) and transformers runs (rotary positions).
-    # vLLM's judge path runs through the shipped worker in tests/training/test_vllm_worker.py.
-    start_from_job_list(page, "#judge-form", "qa-feedback-demo", {"model_id": "demo-chat (hf)"})
+    # The listwise judge on lamp-demo (20 three-way rankings, and its pairwise items). Not qa-feedback-demo: its
+    # prompts (a question and two of four long answers) reach about 1,400 tokens, past the demo model's 1,024-token
+    # context, which vLLM refuses (the job fails), and 6 pairs x 2 orders x 50 items of them took over 10 minutes
+    # on hf on this machine. vLLM's judge path runs through the shipped worker in tests/training/test_vllm_worker.py.
+    start_from_job_list(page, "#judge-form", "lamp-demo", {"model_id": "demo-chat (hf)"})
     wait_succeeded(page, "judge listwise", worker)
+    ranked = Label.objects.filter(item__project__slug="lamp-demo", item__kind="listwise", annotator__kind="judge",
+                                  annotator__name__startswith="demo-chat").values("item").distinct().count()
+    assert ranked == 20, "every listwise item of lamp-demo has the judge's ranking"
 
     start_training(page, "train_rm", versions["hh-demo"], "all-MiniLM-L6-v2")
     rm_job = wait_succeeded(page, "train reward model", worker)
