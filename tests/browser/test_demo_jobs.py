@@ -23,7 +23,8 @@ from annotation.services.demo import DEMO_OWNER
 from tests.training.worker_process import CeleryWorker
 from training.models import Job, JobState, ModelArtifact
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]  # a cap for a loaded machine; the walk aims at ~15 min
+# timeout: a cap for a loaded machine (each job also has JOB_TIMEOUT_MS); the walk aims at ~15 min.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]
 
 JOB_TIMEOUT_MS = 600_000  # one job, engine start included, on 2 loaded cores; the whole walk aims at < 10 min
 TIMES: dict[str, float] = {}
