@@ -105,6 +105,10 @@ def test_every_job_kind_succeeds_from_the_dashboard_with_the_forms_defaults(page
 
     start_from_job_list(page, "#generate-form", "lamp-demo", {"model_ids": "demo-chat (hf)"})
     wait_succeeded(page, "generate hf", worker)
+    # The candidates / verdicts tables are rendered with the page (the live fragment polls state, progress and
+    # metrics only): reload the finished job's page for the picture.
+    page.reload()
+    assert "None yet" not in page.locator("#job-records").inner_text()
     screenshot("demo-generate-job")  # the job page of `make screenshots`: metrics table, candidates table
     start_from_job_list(page, "#generate-form", "lamp-demo", {"model_ids": "demo-chat (vllm)"})
     generated = wait_succeeded(page, "generate vllm", worker)
@@ -113,6 +117,7 @@ def test_every_job_kind_succeeds_from_the_dashboard_with_the_forms_defaults(page
     start_from_job_list(page, "#judge-form", "pandalm-demo", {"model_id": "demo-chat (hf)"})
     judged = wait_succeeded(page, "judge pairwise (both orders)", worker)
     assert judged.config["output"] == "choice" and judged.config["mode"] == "pairwise"
+    page.reload()
     screenshot("demo-judge-job")
     # The listwise judge on lamp-demo (20 three-way rankings, and its pairwise items). Not qa-feedback-demo: its
     # prompts (a question and two of four long answers) reach about 1,400 tokens, past the demo model's 1,024-token
@@ -128,6 +133,7 @@ def test_every_job_kind_succeeds_from_the_dashboard_with_the_forms_defaults(page
     rm_job = wait_succeeded(page, "train reward model", worker)
     start_training(page, "train_dpo", versions["hh-demo"], "demo-chat (hf)")
     wait_succeeded(page, "train DPO", worker)
+    page.reload()
     screenshot("demo-dpo-job")
     start_training(page, "train_dpo", versions["hh-demo"], "demo-chat (hf)", loss="robust")
     robust = wait_succeeded(page, "train robust DPO", worker)
@@ -143,6 +149,7 @@ def test_every_job_kind_succeeds_from_the_dashboard_with_the_forms_defaults(page
     page.select_option("#evaluate-form select[name=model]", str(trained.pk))
     page.click("#evaluate-submit")
     wait_succeeded(page, "evaluate the reward model", worker)
+    page.reload()
     screenshot("demo-evaluate-job")
 
     kinds = set(Job.objects.values_list("kind", flat=True))
