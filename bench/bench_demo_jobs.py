@@ -11,6 +11,10 @@ which listwise training reads). One line per step to stdout:
 
     step                       state       seconds  detail
 
+The jobs and their order are those of the browser walk (tests/browser/test_demo_jobs.py), which starts them from
+the forms through the shipped worker; its own per-job times are printed by `pytest -s`. The first line says the
+machine's load average at the start, the last at the end.
+
 The worker's process model (pool solo for vLLM, prefork for the rest) is tested in tests/training/test_vllm_worker.py
 and tests/training/test_worker.py; here the jobs run in this process, so the figures are the jobs' own.
 """
@@ -22,6 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+# The demo chat model's training steps: the default is `make run`'s (100); BENCH_DEMO_STEPS=2 is the browser walk's.
+STEPS = os.environ.get("BENCH_DEMO_STEPS")
+# As the shipped worker runs jobs (scripts/worker.sh): one torch thread per job unless set.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def setup(tmp: Path) -> None:
@@ -77,10 +85,13 @@ def main() -> None:
         from annotation.services.datasets import dataset_version_create
         from training.models import Job, JobKind, JobState, ModelArtifact
 
+        print(f"load average {load_average()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
         print(f"{'step':<34} {'state':<10} {'seconds':>8}  detail")
         timed("migrate", lambda: call_command("migrate", verbosity=0))
         timed("load_demo", lambda: call_command("load_demo", verbosity=0, stdout=open(os.devnull, "w")))
-        timed("load_demo_models (builds demo-chat)", lambda: call_command("load_demo_models", stdout=open(os.devnull, "w")))
+        steps = ["--steps", STEPS] if STEPS else []
+        timed("load_demo_models (builds demo-chat)",
+              lambda: call_command("load_demo_models", *steps, stdout=open(os.devnull, "w")))
         model = {m.name: m.pk for m in ModelArtifact.objects.all()}
         project = {p.slug: p for p in Project.objects.all()}
 
@@ -114,7 +125,11 @@ def main() -> None:
         if trained is not None:
             run_job("evaluate the reward model (hh-demo)", JobKind.EVALUATE, {"model_id": trained.pk}, version=hh)
         failed = Job.objects.exclude(state=JobState.SUCCEEDED).count()
-        print(f"jobs: {Job.objects.count()}, not succeeded: {failed}")
+        print(f"jobs: {Job.objects.count()}, not succeeded: {failed}; load average {load_average()}")
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":  # vLLM's engine starts a process of its own: the guard keeps it from re-running this

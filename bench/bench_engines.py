@@ -12,7 +12,9 @@ measurement on hf and then on vllm, and the next round in the other order, so th
 hits both alike. Generation: temperature 1, `BENCH_TOKENS` new tokens at most, tokens/s = generated tokens /
 engine seconds (run_generation's own `tokens_per_s`). Judge: `output="choice"` (the verdict constrained to
 A / B / tie) with log-probabilities, the same config on both; verdicts/s = pairs judged / seconds.
-Prints a table per round to stderr and the vllm / hf ratios (min / median / max over rounds) to stdout.
+Prints a line per round and measurement to stderr, then to stdout a table of min / median / max over rounds
+of each backend's figure and of the vllm / hf ratio of each round's interleaved pair, with the load average.
+Threads: hf runs with OMP_NUM_THREADS=1 unless set (what the shipped worker does, scripts/worker.sh says why).
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+# As the shipped worker runs jobs (scripts/worker.sh): one torch thread for hf; vLLM's CPU engine binds its own.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 PROMPTS = int(os.environ.get("BENCH_PROMPTS", "32"))
 TOKENS = int(os.environ.get("BENCH_TOKENS", "64"))
@@ -104,18 +108,26 @@ def main() -> None:
         for measure, run in measures.items():
             for name in order:
                 results[measure][name].append(run(backends[name]))
-            print(f"round {round_ + 1} {measure:24s} hf {results[measure]['hf'][-1]:9.1f}  "
-                  f"vllm {results[measure]['vllm'][-1]:9.1f}", file=sys.stderr)
+            print(f"round {round_ + 1} {measure:24s} hf {results[measure]['hf'][-1]:9.2f}  "
+                  f"vllm {results[measure]['vllm'][-1]:9.2f}  load {load_average()}", file=sys.stderr, flush=True)
     for backend in backends.values():
         backend.close()
-    print(f"model {model}, {len(prompts)} prompts, {TOKENS} new tokens, {ROUNDS} rounds")
-    print("| measure | hf (median) | vllm (median) | vllm / hf min | median | max |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"model {model}, {len(prompts)} prompts, {TOKENS} new tokens, {ROUNDS} rounds, "
+          f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, load average at the end: {load_average()}")
+    print("| measure | hf min / median / max | vllm min / median / max | vllm / hf min / median / max |")
+    print("|---|---:|---:|---:|")
+
+    def spread(values: list[float]) -> str:
+        return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f}"
+
     for measure, by in results.items():
         ratios = [v / h for h, v in zip(by["hf"], by["vllm"])]
-        print(f"| {measure} | {statistics.median(by['hf']):.1f} | {statistics.median(by['vllm']):.1f} | "
-              f"{min(ratios):.2f} | {statistics.median(ratios):.2f} | {max(ratios):.2f} |")
+        print(f"| {measure} | {spread(by['hf'])} | {spread(by['vllm'])} | "
+              f"{min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f} |")
 
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 if __name__ == "__main__":  # vLLM starts its engine by spawning processes, which re-import this module
     main()

@@ -80,6 +80,25 @@ def test_hf_score_choices_are_log_probabilities_of_the_answer_start(hf):
     assert both < start
 
 
+def test_hf_score_choices_equal_full_forward_passes_of_context_and_choice(hf):
+    """One prefill of the context and a cached continuation per choice give the log-probabilities that running
+    every (context + choice) sequence from scratch gives, for one- and several-token choices alike."""
+    import torch
+
+    from training.engine.backends.chat import choice_ids, render
+
+    choices = VERDICTS + ["yes", "1\n", "10\n", 'A"']
+    for prompt, prefix in ((CHAT, ""), (OTHER, ""), (CHAT, '{"verdict": "')):
+        context = render(hf.tokenizer, prompt, prefix)
+        expected = []
+        for option in choice_ids(hf.tokenizer, choices):
+            with torch.no_grad():
+                logits = hf.model(input_ids=torch.tensor([context + option])).logits[0].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+            expected.append(float(sum(logprobs[len(context) - 1 + t, tok] for t, tok in enumerate(option))))
+        assert hf.score_choices([prompt], choices, prefix=prefix)[0] == pytest.approx(expected, abs=1e-4)
+
+
 def test_hf_choice_constraint_picks_a_choice_and_refuses_json_schema(hf):
     [[choice]] = hf.generate([CHAT], temperature=0.0, constraint=Constraint(choice=("A", "B", "tie")))
     best = max(range(3), key=lambda i: hf.score_choices([CHAT], VERDICTS)[0][i])

@@ -129,24 +129,30 @@ class HFBackend:
         return [Completion(choices[i], len(choice_ids(self.tokenizer, [choices[i]])[0]), "stop") for i in picks]
 
     def score_choices(self, prompts: list[Messages], choices: list[str], *, prefix: str = "") -> list[list[float]]:
+        """log P(choice | prompt) of each choice: the context is run once (one row, its KV cache kept), and only
+        the tokens after a choice's first run again on a copy of that cache. Before, every choice was a padded
+        row of context + choice, so the context (a judge prompt of up to ~1,400 tokens on the demo) ran once per
+        choice: 3 times for A / B / tie."""
+        import copy
+
         torch = self._torch
         options = choice_ids(self.tokenizer, choices)
         scores = []
         for messages in prompts:
             context = render(self.tokenizer, messages, prefix)
-            rows = [context + option for option in options]
-            width = max(len(r) for r in rows)
-            pad = self._pad_id
-            ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=self.device)  # (C, W)
-            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.device)
             with torch.no_grad():
-                logits = self.model(input_ids=ids, attention_mask=mask).logits.float()  # (C, W, V)
-            logprobs = torch.log_softmax(logits, dim=-1)
-            row_scores = []
-            for c, option in enumerate(options):
-                # Token t of the choice sits at len(context) + t and is predicted at the position before it.
-                positions = range(len(context) - 1, len(context) - 1 + len(option))
-                row_scores.append(float(sum(logprobs[c, p, tok] for p, tok in zip(positions, option))))
+                out = self.model(input_ids=torch.tensor([context], device=self.device), use_cache=True)
+                first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # (V,): the choice's first token
+                row_scores = []
+                for option in options:
+                    score = float(first[option[0]])
+                    if len(option) > 1:  # the rest of the choice, each token predicted from the one before it
+                        cache = copy.deepcopy(out.past_key_values)
+                        rest = self.model(input_ids=torch.tensor([option[:-1]], device=self.device),
+                                          past_key_values=cache, use_cache=True)
+                        logprobs = torch.log_softmax(rest.logits[0].float(), dim=-1)  # (len - 1, V)
+                        score += float(sum(logprobs[t, tok] for t, tok in enumerate(option[1:])))
+                    row_scores.append(score)
             scores.append(row_scores)
         return scores
 
