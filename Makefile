@@ -13,7 +13,7 @@ RUN_ENV := DEBUG=1 SECURE_COOKIES=0 DATABASE_URL=sqlite:///var/prefstudio.sqlite
 TEST_ENV := SECRET_KEY=test-only-secret DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/prefstudio} \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
 
-.PHONY: chromium screenshots run test venv deps test-deps ml-deps services demo-data worker cpu-worker gpu-worker web bench clean help
+.PHONY: chromium screenshots run test test-walk venv deps test-deps ml-deps services demo-data worker cpu-worker gpu-worker web bench clean help
 
 help:
 	@echo "make run    - install (web + LLM stack), migrate SQLite, load the demo projects and models, start web + worker"
@@ -104,6 +104,10 @@ demo-data:
 
 test: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The demo walk: every job kind started from the dashboard with the forms' defaults (issue 12 item 3; not yet in `make test`).
+test-walk: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
+	$(TEST_ENV) $(VENV)/bin/pytest tests/browser/test_demo_jobs.py -m demo_walk $(PYTEST_ARGS)
 
 # Refresh docs/screenshots/ (the README's pictures) from the browser tests.
 screenshots: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium

@@ -24,7 +24,7 @@ from tests.training.worker_process import CeleryWorker
 from training.models import Job, JobState, ModelArtifact
 
 # timeout: a cap for a loaded machine (each job also has JOB_TIMEOUT_MS); the walk aims at ~15 min.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]
+pytestmark = [pytest.mark.browser, pytest.mark.demo_walk, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]
 
 JOB_TIMEOUT_MS = 600_000  # one job, engine start included, on 2 loaded cores; the whole walk aims at < 10 min
 TIMES: dict[str, float] = {}
