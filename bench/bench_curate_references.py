@@ -142,6 +142,39 @@ class App:
             f"changes={{'reference_use': {use!r}}})"))
 
 
+    def consensus(self, slug: str) -> dict[str, dict]:
+        """{external id: {winner, noise_score, severities}} of the project's latest consensus (the run just made)."""
+        out = self.manage("shell", "-c", (
+            "import json; from annotation.models import ItemConsensus; print(json.dumps({e: [w, s, v] for e, w, s, "
+            f"v in ItemConsensus.objects.filter(item__project__slug={slug!r}).values_list('item__external_id', "
+            "'winner', 'noise_score', 'severities')}))"))
+        return {e: {"winner": w, "noise_score": s, "severities": v or {}}
+                for e, (w, s, v) in json.loads(out.strip().splitlines()[-1]).items()}
+
+
+def held_out_auroc(consensus: dict[str, dict], refs: dict[str, str], evaluation: list[str]) -> dict:
+    """AUROC of the stored combined noise score and of each signal's severity for "the consensus is wrong", on the
+    evaluation items (never seen by any calibration), items without a decided winner or a score left out."""
+    from sklearn.metrics import roc_auc_score
+
+    def auc(pairs: list[tuple[float, bool]]) -> float | None:
+        wrong = [w for _, w in pairs]
+        if not pairs or all(wrong) or not any(wrong):
+            return None
+        return round(float(roc_auc_score(wrong, [x for x, _ in pairs])), 3)
+
+    rows = [(consensus[e], consensus[e]["winner"] != refs[e]) for e in evaluation
+            if e in consensus and consensus[e]["winner"] in ("A", "B", "tie")]
+    names = sorted({name for c, _ in rows for name in c["severities"]})
+    signals = {name: auc([(c["severities"][name], w) for c, w in rows if c["severities"].get(name) is not None])
+               for name in names}
+    signals = {k: v for k, v in signals.items() if v is not None}
+    best = max(signals, key=signals.get) if signals else None
+    return {"combined": auc([(c["noise_score"], w) for c, w in rows if c["noise_score"] is not None]),
+            "n": len(rows), "n_wrong": sum(w for _, w in rows), "signals": signals, "best_signal": best,
+            "best_signal_auroc": signals.get(best) if best else None}
+
+
 def fresh_database(base_url: str, name: str) -> str:
     if "bench" not in name:
         raise SystemExit("--db must contain 'bench': it is dropped and recreated")
@@ -170,7 +203,7 @@ def score_version(app: App, slug: str, version: int, texts: dict[str, tuple[str,
         a, b = texts[row["item"]]
         winners[row["item"]] = "A" if row["chosen"] == a and row["rejected"] == b else (
             "B" if row["chosen"] == b and row["rejected"] == a else "?")
-    dropped = {json.loads(line)["external_id"] for line in dropped_path.read_text(encoding="utf-8").splitlines()}
+    dropped = {json.loads(line)["item"] for line in dropped_path.read_text(encoding="utf-8").splitlines()}
     kept = [ext for ext in evaluation if ext not in dropped]
     right = sum(winners.get(ext) == refs[ext] for ext in kept)  # a kept item without a pair row is a tie row
     p = proportion(right, len(kept))
@@ -184,6 +217,7 @@ def curate(app: App, slug: str, settings: list[str], texts, refs, evaluation, tm
     seconds = time.perf_counter() - started
     version = int(re.search(r" v(\d+): ", out).group(1))
     result = score_version(app, slug, version, texts, refs, evaluation, tmp)
+    result["held_out_noise"] = held_out_auroc(app.consensus(slug), refs, evaluation)
     auroc = AUROC_LINE.search(out)
     signals = {m.group(1): {"auroc": None if m.group(2) == "n/a" else float(m.group(2)), "direction": m.group(3),
                             "n": int(m.group(4))} for m in SIGNAL_LINE.finditer(out)}
@@ -199,6 +233,13 @@ def curate(app: App, slug: str, settings: list[str], texts, refs, evaluation, tm
         chose=chose.group(1) if chose else None, report=out,
     )
     return result
+
+
+def _progress(r: dict) -> None:
+    print(f"  {r['label']}: {100 * r['accuracy']:.1f} % (n={r['n']}), dropped {r['dropped_share']}, noise AUROC "
+          f"{r['noise_auroc']} vs {r['best_signal']} {r['best_signal_auroc']}; held out {r['held_out_noise']['combined']}"
+          f" vs {r['held_out_noise']['best_signal']} {r['held_out_noise']['best_signal_auroc']}, chose {r['chose']}, {r['seconds']} s "
+          f"(load {open('/proc/loadavg').read().split()[0]})", file=sys.stderr)
 
 
 def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp: Path, seed: int = 0) -> list[dict]:
@@ -220,7 +261,7 @@ def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp:
         r = curate(app, slug, settings, texts, refs, evaluation, tmp)
         r.update(label=label, set=name, calibration=0.0)
         results.append(r)
-        print(f"  {label}: {r['seconds']} s", file=sys.stderr)
+        _progress(r)
     for share in CAL_SHARES:
         slug = f"{name}-cal{int(share * 100)}"
         path = tmp / f"{slug}.jsonl"
@@ -232,7 +273,7 @@ def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp:
             r = curate(app, slug, settings, texts, refs, evaluation, tmp)
             r.update(label=f"calibrated {int(share * 100)} %, flag_share {flag_share}", set=name, calibration=share)
             results.append(r)
-            print(f"  {r['label']}: {r['seconds']} s", file=sys.stderr)
+            _progress(r)
     return results
 
 
@@ -240,15 +281,18 @@ def table(name: str, results: list[dict]) -> str:
     base = results[0]["accuracy"]
     lines = [f"**{name}**", "",
              "| setting | aggregation | accuracy vs held-out references [95 % CI] (n kept) | Δ vs uncurated | "
-             "dropped share (all items) | noise AUROC | best single signal (AUROC) | curate s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "dropped share (all items) | noise AUROC (run report) | best single signal (run report) | "
+             "noise AUROC (held-out refs) | best single signal (held-out refs) | curate s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         auroc = "n/a" if r["noise_auroc"] is None else f"{r['noise_auroc']:.3f}"
         best = "n/a" if r["best_signal"] is None else f"{r['best_signal']} ({r['best_signal_auroc']:.3f})"
+        h = r["held_out_noise"]
+        h_best = "n/a" if h["best_signal"] is None else f"{h['best_signal']} ({h['best_signal_auroc']:.3f})"
         lines.append(
             f"| {r['label']} | {r['chose'] or '-'} | {100 * r['accuracy']:.1f} % [{100 * r['low']:.1f}, "
             f"{100 * r['high']:.1f}] ({r['n']}) | {100 * (r['accuracy'] - base):+.1f} | "
-            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {r['seconds']} |")
+            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {h['combined']} | {h_best} | {r['seconds']} |")
     return "\n".join(lines)
 
 
