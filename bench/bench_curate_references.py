@@ -242,7 +242,8 @@ def _progress(r: dict) -> None:
           f"(load {open('/proc/loadavg').read().split()[0]})", file=sys.stderr)
 
 
-def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp: Path, seed: int = 0) -> list[dict]:
+def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp: Path, seed: int = 0,
+            flag_shares=FLAG_SHARES, baselines: bool = True) -> list[dict]:
     texts = {r["id"]: (r["responses"][0]["text"], r["responses"][1]["text"]) for r in records}
     with_ref = sorted(refs)
     order = np.random.default_rng(seed).permutation(len(with_ref))
@@ -257,7 +258,7 @@ def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp:
     write_file(path, records, refs, set(refs))
     print(app.manage("import_data", str(path), "--project", slug, "--format", "native").strip(), file=sys.stderr)
     for label, settings in (("uncurated (majority, all kept)", ["method=majority", "ties=keep_as_tie_rows"]),
-                            ("default settings", [])):
+                            ("default settings", []))[:2 if baselines else 0]:
         r = curate(app, slug, settings, texts, refs, evaluation, tmp)
         r.update(label=label, set=name, calibration=0.0)
         results.append(r)
@@ -268,7 +269,7 @@ def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp:
         write_file(path, records, refs, cal[share])
         print(app.manage("import_data", str(path), "--project", slug, "--format", "native").strip(), file=sys.stderr)
         app.set_reference_use(slug, "calibration")
-        for flag_share in FLAG_SHARES:
+        for flag_share in flag_shares:
             settings = ["method=auto", "ties=drop", f"flag_share={flag_share}"]
             r = curate(app, slug, settings, texts, refs, evaluation, tmp)
             r.update(label=f"calibrated {int(share * 100)} %, flag_share {flag_share}", set=name, calibration=share)
@@ -278,7 +279,7 @@ def run_set(app: App, name: str, records: list[dict], refs: dict[str, str], tmp:
 
 
 def table(name: str, results: list[dict]) -> str:
-    base = results[0]["accuracy"]
+    base = results[0]["accuracy"] if results[0]["calibration"] == 0 else float("nan")
     lines = [f"**{name}**", "",
              "| setting | aggregation | accuracy vs held-out references [95 % CI] (n kept) | Δ vs uncurated | "
              "dropped share (all items) | noise AUROC (run report) | best single signal (run report) | "
@@ -303,6 +304,8 @@ def main() -> None:
     parser.add_argument("--hh", type=int, default=1000)
     parser.add_argument("--sets", default="pandalm,hh")
     parser.add_argument("--out", default="")
+    parser.add_argument("--flag-shares", default=",".join(map(str, FLAG_SHARES)))
+    parser.add_argument("--no-baselines", action="store_true", help="calibrated runs only (Δ then reads n/a)")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     app = App(fresh_database(base_url, args.db))
@@ -314,7 +317,8 @@ def main() -> None:
         for name in args.sets.split(","):
             records, refs = pandalm_set(datasets / "pandalm") if name == "pandalm" else \
                 hh_set(datasets / "hh_rlhf", args.hh)
-            results = run_set(app, name, records, refs, Path(tmp))
+            results = run_set(app, name, records, refs, Path(tmp), baselines=not args.no_baselines,
+                              flag_shares=tuple(float(f) for f in args.flag_shares.split(",")))
             all_results[name] = results
             print(table(name, results) + "\n")
     print(f"load average at end: {open('/proc/loadavg').read().strip()}", file=sys.stderr)
