@@ -236,9 +236,10 @@ def curate(app: App, slug: str, settings: list[str], texts, refs, evaluation, tm
 
 
 def _progress(r: dict) -> None:
+    h = r["held_out_noise"]
     print(f"  {r['label']}: {100 * r['accuracy']:.1f} % (n={r['n']}), dropped {r['dropped_share']}, noise AUROC "
-          f"{r['noise_auroc']} vs {r['best_signal']} {r['best_signal_auroc']}; held out {r['held_out_noise']['combined']}"
-          f" vs {r['held_out_noise']['best_signal']} {r['held_out_noise']['best_signal_auroc']}, chose {r['chose']}, {r['seconds']} s "
+          f"{r['noise_auroc']} vs {r['best_signal']} {r['best_signal_auroc']}; held out {h['combined']}"
+          f" vs {h['best_signal']} {h['best_signal_auroc']}, chose {r['chose']}, {r['seconds']} s "
           f"(load {open('/proc/loadavg').read().split()[0]})", file=sys.stderr)
 
 
@@ -293,7 +294,8 @@ def table(name: str, results: list[dict]) -> str:
         lines.append(
             f"| {r['label']} | {r['chose'] or '-'} | {100 * r['accuracy']:.1f} % [{100 * r['low']:.1f}, "
             f"{100 * r['high']:.1f}] ({r['n']}) | {100 * (r['accuracy'] - base):+.1f} | "
-            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {h['combined']} | {h_best} | {r['seconds']} |")
+            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {h['combined']} | {h_best} | "
+            f"{r['seconds']} |")
     return "\n".join(lines)
 
 

@@ -187,7 +187,8 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
     expected_wrong = (1.0 - np.nan_to_num(held.probability, nan=1.0)) if (learn and aggregate.cross_validated) \
         else None
     calib: NoiseCalibration = noise_calibrate(
-        report if learn_from is None else learn_from, winner=held.winner, references=aggregate.references if learn else None,
+        report if learn_from is None else learn_from, winner=held.winner,
+        references=aggregate.references if learn else None,
         calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
         weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold)
     checks = calib.checks
