@@ -169,12 +169,14 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
 
 
-def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, options: CalibrationOptions
-                  ) -> tuple[NoiseReport, np.ndarray, dict[str, Any]]:
+def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, options: CalibrationOptions,
+                  learn_from: NoiseReport | None = None) -> tuple[NoiseReport, np.ndarray, dict[str, Any]]:
     """(the report with its combined score replaced by the checked one, flagged (I,) bool = the top flag_share,
     a JSON summary: each signal's AUROC / direction / n, the combiner and its weights, the wrong-way signals
     dropped, the combined score's AUROC). Calibration references train the combiner (learn_noise); other
-    references only check the signals."""
+    references only check the signals. learn_from: the signals of the held-out consensus (aggregate.held_out),
+    which differ from `report`'s only on reference items; the combiner learns and scores from it, gold items keep
+    a score of 0 (the final consensus took the reference there)."""
     unknown = set(options.noise_weights) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise PrefStudioError(f"unknown noise signal(s) in noise_weights: {', '.join(sorted(unknown))}; the "
@@ -185,11 +187,14 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
     expected_wrong = (1.0 - np.nan_to_num(held.probability, nan=1.0)) if (learn and aggregate.cross_validated) \
         else None
     calib: NoiseCalibration = noise_calibrate(
-        report, winner=held.winner, references=aggregate.references if learn else None,
+        report if learn_from is None else learn_from, winner=held.winner,
+        references=aggregate.references if learn else None,
         calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
         weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold)
     checks = calib.checks
     score = np.clip(np.nan_to_num(calib.score, nan=0.0), 0.0, 1.0)
+    if learn_from is not None:
+        score = np.where(is_gold, 0.0, score)
     combined_auroc, combined_se = calib.auroc, calib.auroc_se
     if not learn and (aggregate.references != NONE).any():
         # Evaluation-only (or attention) references: shown, never used to change the score.

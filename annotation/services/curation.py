@@ -353,7 +353,13 @@ def consensus_refresh(
         report = noise_report(aggregate.votes, consensus, texts=texts, embeddings=vectors,
                               rm_margins=None if margins is None else margins.as_ensemble(),
                               config=noise_config or NoiseConfig())
-        report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options)
+        # The combiner learns on the calibration items, where the consensus took the reference (gold: clean,
+        # certain): it must read the signals of the consensus as cross-validation saw it there (held_out).
+        learn_from = noise_report(aggregate.votes, aggregate.held_out, texts=texts, embeddings=vectors,
+                                  rm_margins=margins, config=noise_config or NoiseConfig()) \
+            if aggregate.calibration.any() else None
+        report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options,
+                                                                learn_from=learn_from)
         calibration["aggregation"] = aggregate.report
         top_rows = _top_share_rows(votes.item_ids, top_share, report.score, options.flag_share)
         calibration["held_out"] = _held_out_winners(aggregate)
