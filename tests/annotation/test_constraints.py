@@ -26,9 +26,13 @@ from annotation.models import (
     Label,
     Membership,
     Project,
+    ProjectAnnotatorStats,
     Prompt,
+    QueueCounter,
+    QueueCursor,
     Response,
     RoutingDecision,
+    RoutingModel,
 )
 from training.models import Job, JudgeTemplate, ModelArtifact
 
@@ -163,6 +167,30 @@ VIOLATIONS = [
         "project_budget_one_kind",
         "fraction and count",
         lambda w: Project.objects.create(slug="b", name="b", human_budget_fraction=0.5, human_budget_count=10),
+    ),
+    (
+        # The queue's counters are made by a trigger when the project is (8 shards): shard 0 exists already.
+        "queuecounter_unique",
+        "counter shard twice",
+        lambda w: QueueCounter.objects.create(project=w.project, shard=0),
+    ),
+    (
+        "queuecursor_unique",
+        "cursor twice",
+        lambda w: [QueueCursor.objects.create(annotator=w.judge, project=w.project) for _ in range(2)],
+    ),
+    (
+        # The labels' trigger keeps a row for the world's first label already.
+        "project_annotator_stats_unique",
+        "stats row twice",
+        lambda w: ProjectAnnotatorStats.objects.create(project=w.project, annotator=w.human, role=w.first_label.role,
+                                                       n=1, first_label_id=w.first_label.pk),
+    ),
+    (
+        "routing_model_once",
+        "router twice",
+        lambda w: [RoutingModel.objects.create(project=w.project, fingerprint="f", kind="logistic", model=b"")
+                   for _ in range(2)],
     ),
     (
         "membership_unique",
