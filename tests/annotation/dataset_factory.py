@@ -45,3 +45,16 @@ def make_version(project: Project, *, rows: list[dict] = ROWS, number: int = 1) 
 def many_rows(n: int) -> list[dict]:
     """`n` pairwise train rows over item pair-1 (for chunking tests), indexes 0..n-1."""
     return [{**ROWS[0], "index": i, "data": {**ROWS[0]["data"], "chosen": f"chosen {i}"}} for i in range(n)]
+
+
+def pairwise_project(*, slug: str, n_items: int, overlap: int) -> Project:
+    """A project of `n_items` pairwise items without labels (imported as a user would), at `overlap`: what the
+    queue tests label."""
+    lines = [
+        json.dumps({"id": f"i{i}", "kind": "pairwise", "prompt": f"question {i}",
+                    "responses": [{"text": f"answer {i} a"}, {"text": f"answer {i} b"}]})
+        for i in range(n_items)
+    ]
+    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("\n".join(lines).encode()))
+    Project.objects.filter(slug=slug).update(overlap=overlap)
+    return Project.objects.get(slug=slug)

@@ -4,8 +4,6 @@ token authentication, and that `next` walks an index (LIMIT, no sort) whatever t
 Behaviour, not time: statements are counted with CaptureQueriesContext and plans read with EXPLAIN, so a regression
 (an ORM query slipped back in, a sort over the items) fails here whatever the machine's load.
 """
-import io
-import json
 import re
 from pathlib import Path
 
@@ -14,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from annotation.models import Annotator, AnnotatorKind, Assignment, Item, Label, Project, QueueSlot
-from annotation.services.imports import data_import
 from annotation.services.labeling import queue_next
+from tests.annotation.dataset_factory import pairwise_project
 
 pytestmark = pytest.mark.django_db
 QUEUE_SQL = (Path(__file__).resolve().parents[2] / "annotation" / "sql" / "queue.sql").read_text()
@@ -23,16 +21,7 @@ MAX_STATEMENTS = 6  # next + submit, authentication included (issue 13, target 3
 
 
 def _project(slug: str = "loop", n_items: int = 6, overlap: int = 2) -> Project:
-    lines = [
-        json.dumps({"id": f"i{i}", "kind": "pairwise", "prompt": f"question {i}",
-                    "responses": [{"text": f"answer {i} a"}, {"text": f"answer {i} b"}]})
-        for i in range(n_items)
-    ]
-    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("\n".join(lines).encode()))
-    project = Project.objects.get(slug=slug)
-    project.overlap = overlap
-    project.save(update_fields=["overlap"])
-    return project
+    return pairwise_project(slug=slug, n_items=n_items, overlap=overlap)
 
 
 def test_next_and_submit_over_rest_with_a_token_cost_at_most_six_statements(api, make_user):

@@ -1,7 +1,5 @@
 """The labeling queue: leases, overlap, skip, expiry, idempotent submit, and concurrency; label_submit_for_user:
 through the queue's lease for people, bounded by overlap for owners."""
-import io
-import json
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -11,10 +9,10 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation.errors import Conflict, NotFound, PermissionDenied, PrefStudioError
-from annotation.models import Annotator, AnnotatorKind, Assignment, AssignmentStatus, Item, Label, Response, Route
+from annotation.models import (Annotator, AnnotatorKind, Assignment, AssignmentStatus, Item, Label, Project, Response,
+                               Route)
 from annotation.selectors.labeling import queue_status
 from annotation.services.accounts import annotator_for_user
-from annotation.services.imports import data_import
 from annotation.services.labeling import (
     assignment_refresh,
     assignment_skip,
@@ -22,21 +20,11 @@ from annotation.services.labeling import (
     label_submit_for_user,
     queue_next,
 )
+from tests.annotation.dataset_factory import pairwise_project
 
 
-def _project(n_items: int = 4, overlap: int = 2, slug: str = "queue"):
-    lines = [
-        json.dumps({"id": f"i{i}", "kind": "pairwise", "prompt": f"question {i}",
-                    "responses": [{"text": f"answer {i} a"}, {"text": f"answer {i} b"}]})
-        for i in range(n_items)
-    ]
-    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("\n".join(lines).encode()))
-    from annotation.models import Project
-
-    project = Project.objects.get(slug=slug)
-    project.overlap = overlap
-    project.save(update_fields=["overlap"])
-    return project
+def _project(slug: str = "queue", n_items: int = 4, overlap: int = 2) -> Project:
+    return pairwise_project(slug=slug, n_items=n_items, overlap=overlap)
 
 
 def _annotator(name: str) -> Annotator:
