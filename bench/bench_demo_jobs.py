@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 # The demo chat model's training steps: the default is `make run`'s (100); BENCH_DEMO_STEPS=2 is the browser walk's.
 STEPS = os.environ.get("BENCH_DEMO_STEPS")
+# BENCH_ONLY=train_rm,evaluate: run only the jobs whose step name starts with one of these (setup always runs).
+ONLY = tuple(s for s in os.environ.get("BENCH_ONLY", "").split(",") if s)
 # As the shipped worker runs jobs (scripts/worker.sh): one torch thread per job unless set.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -63,6 +65,8 @@ def run_job(step: str, kind: str, config: dict, *, project=None, version=None):
     from training.models import Job
     from training.services.jobs import job_run, job_start
 
+    if ONLY and not step.startswith(ONLY):
+        return None
     started = time.perf_counter()
     try:
         job = job_start(kind=kind, config=config, project=project, dataset_version=version)
