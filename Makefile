@@ -105,7 +105,7 @@ demo-data:
 test: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The demo walk: every job kind started from the dashboard with the forms' defaults (issue 12 item 3; not yet in `make test`).
+# The demo walk alone: every job kind started from the dashboard with the forms' defaults (issue 12 item 3; also in `make test`).
 test-walk: $(VENV)/.test-deps $(VENV)/.ml-deps services chromium
 	$(TEST_ENV) $(VENV)/bin/pytest tests/browser/test_demo_jobs.py -m demo_walk $(PYTEST_ARGS)
 

@@ -9,7 +9,10 @@ job kind with the config a form sends when every field keeps its default -- only
 Dataset versions come from curation runs with the default config (the listwise project's with `listwise_rows`,
 which listwise training reads). One line per step to stdout:
 
-    step                       state       seconds  detail
+    step                       state       seconds  CPU s  detail
+
+CPU s: the process's CPU time for the step (vLLM's engine processes are not its waited-for children: for the
+vllm generation step it is the client side only); on a busy machine it is the figure that compares.
 
 The jobs and their order are those of the browser walk (tests/browser/test_demo_jobs.py), which starts them from
 the forms through the shipped worker; its own per-job times are printed by `pytest -s`. The first line says the
@@ -28,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 # The demo chat model's training steps: the default is `make run`'s (100); BENCH_DEMO_STEPS=2 is the browser walk's.
 STEPS = os.environ.get("BENCH_DEMO_STEPS")
+# BENCH_ONLY=train_rm,evaluate: run only the jobs whose step name starts with one of these (setup always runs).
+ONLY = tuple(s for s in os.environ.get("BENCH_ONLY", "").split(",") if s)
 # As the shipped worker runs jobs (scripts/worker.sh): one torch thread per job unless set.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -44,12 +49,26 @@ def setup(tmp: Path) -> None:
     django.setup()
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its waited-for children: what a job costs whatever the machine's load."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+CPU_AT_START = [0.0]
+
+
 def line(step: str, state: str, seconds: float, detail: str = "") -> None:
-    print(f"{step:<34} {state:<10} {seconds:8.1f}  {detail}", flush=True)
+    cpu = cpu_seconds()
+    print(f"{step:<34} {state:<10} {seconds:8.1f} {cpu - CPU_AT_START[0]:8.1f}  {detail}", flush=True)
+    CPU_AT_START[0] = cpu
 
 
 def timed(step: str, fn):
     started = time.perf_counter()
+    CPU_AT_START[0] = cpu_seconds()
     try:
         result = fn()
     except Exception as exc:  # noqa: BLE001 -- a bench reports every step, failed or not
@@ -63,7 +82,10 @@ def run_job(step: str, kind: str, config: dict, *, project=None, version=None):
     from training.models import Job
     from training.services.jobs import job_run, job_start
 
+    if ONLY and not step.startswith(ONLY):
+        return None
     started = time.perf_counter()
+    CPU_AT_START[0] = cpu_seconds()
     try:
         job = job_start(kind=kind, config=config, project=project, dataset_version=version)
     except Exception as exc:  # noqa: BLE001 -- refused at start: say why
@@ -86,7 +108,7 @@ def main() -> None:
         from training.models import Job, JobKind, JobState, ModelArtifact
 
         print(f"load average {load_average()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}")
-        print(f"{'step':<34} {'state':<10} {'seconds':>8}  detail")
+        print(f"{'step':<34} {'state':<10} {'seconds':>8} {'CPU s':>8}  detail")
         timed("migrate", lambda: call_command("migrate", verbosity=0))
         timed("load_demo", lambda: call_command("load_demo", verbosity=0, stdout=open(os.devnull, "w")))
         steps = ["--steps", STEPS] if STEPS else []

@@ -28,7 +28,8 @@ import json
 import textwrap
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django import forms
@@ -38,7 +39,7 @@ from annotation import errors
 
 T = TypeVar("T")
 
-__all__ = ["ConfigForm", "field_docs", "form_field", "json_object", "SEP"]
+__all__ = ["ConfigForm", "field_docs", "form_field", "json_object", "refusals_on", "SEP"]
 
 SEP = "__"  # nested field path separator in form field names ("." is not allowed in a field name)
 ADVANCED = "advanced"  # the optional JSON textarea whose object the form's fields are laid over
@@ -75,6 +76,33 @@ def json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise forms.ValidationError(f"{what} must be a JSON object, e.g. {{\"key\": \"value\"}}.")
     return value
+
+
+def _put_on_field(form: forms.Form, exc: errors.PrefStudioError) -> None:
+    field = (exc.field or "").removeprefix("config.")
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+@contextmanager
+def refusals_on(form: forms.Form, put: Callable[[errors.PrefStudioError], None] | None = None) -> Iterator[None]:
+    """What every form view does around its service call::
+
+        with refusals_on(form):
+            thing = service_call(...)
+            return redirect(...)
+        return render(..., form, status=400)
+
+    A PrefStudioError from the block becomes a form error -- on the form field it names ("field" or
+    "config.field"), else above the form; `put` places it otherwise -- and is kept as `form.refusal` (its
+    status code, say); the block's remaining lines do not run. PermissionDenied is not a form error: it goes on to
+    the error middleware (the 403 page)."""
+    try:
+        yield
+    except errors.PermissionDenied:
+        raise
+    except errors.PrefStudioError as exc:
+        (put or (lambda e: _put_on_field(form, e)))(exc)
+        form.refusal = exc  # type: ignore[attr-defined]
 
 
 def _strip_optional(hint: Any) -> tuple[Any, bool]:
@@ -320,13 +348,9 @@ class ConfigForm(forms.Form):
         """Run `start` (the service call that takes this form's config, e.g. job_start): its result, or None with
         the refusal on the form -- a PrefStudioError naming a config field on that field, others above the form.
         PermissionDenied is not a form error: it goes on to the error middleware (the 403 page)."""
-        try:
+        with refusals_on(self, put=lambda exc: self.add_config_error(exc.field, exc.message)):
             return start()
-        except errors.PermissionDenied:
-            raise
-        except errors.PrefStudioError as exc:
-            self.add_config_error(exc.field, exc.message)
-            return None
+        return None
 
 
 def _value_of(values: Any, name: str) -> Any:

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import errors
+from prefstudio.config_forms import refusals_on
+
 from ..models import TaskKind, Winner
 from ..selectors.review import WINNER_TEXT, ReviewItem, review_item_for_user
 from ..selectors.review_queue import review_queue_pages_for_user
@@ -53,21 +54,16 @@ def review_item_resolve(request: HttpRequest, slug: str, item_id: int) -> HttpRe
     """Store the reviewer's verdict and note; back to the queue, or the form again with the errors."""
     review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)
     form = ResolveForm(request.POST, review=review)
-    status = 400
     if form.is_valid():
-        try:
+        with refusals_on(form):
             review_resolve(
                 item=review.item, reviewer_user=request.user, data=form.payload(), note=form.cleaned_data["note"]
             )
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            status = exc.status_code
-        else:
             messages.success(request, f"Item {review.item.external_id} resolved: it is final now.")
             queue = reverse("review-queue", kwargs={"slug": slug})
             return HttpResponseClientRedirect(queue) if request.htmx else redirect(queue)
+    refusal = getattr(form, "refusal", None)
+    status = refusal.status_code if refusal is not None else 400
     if request.htmx:  # htmx swaps 2xx answers only: the form comes back in place, with its errors
         return render(request, "annotation/review/item.html#resolve-form", {"review": review, "form": form})
     return render(request, "annotation/review/item.html", {"review": review, "form": form}, status=status)
@@ -191,13 +187,8 @@ def review_item_reference(request: HttpRequest, slug: str, item_id: int) -> Http
     if form.is_valid():
         value = form.reference()
         if form.is_valid():
-            try:
+            with refusals_on(form, put=lambda exc: form.add_error(None, exc.message)):
                 item_reference_set(item_id=review.item.pk, user=request.user, reference=value)
-            except errors.PermissionDenied:
-                raise
-            except errors.PrefStudioError as exc:
-                form.add_error(None, exc.message)
-            else:
                 messages.success(request, "Reference saved." if value is not None else "Reference cleared.")
                 return redirect(reverse("review-item", kwargs={"slug": slug, "item_id": item_id}))
     review = review_item_for_user(user=request.user, slug=slug, item_id=item_id)

@@ -9,11 +9,13 @@ one that does not, with the job's error. Dataset versions come from the curation
 curate button runs it (curation is not a job kind), with its defaults, except that the listwise project's version
 keeps its listwise rows (`listwise_rows`, off by default), which listwise training reads.
 """
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from django.conf import settings
 from django.core.management import call_command
 
@@ -71,9 +73,14 @@ def wait_succeeded(page, step: str, worker: CeleryWorker) -> Job:
     page.wait_for_url("**/jobs/*/")
     job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     started = time.monotonic()
-    page.wait_for_function(
-        "() => ['succeeded', 'failed', 'cancelled'].includes("
-        "document.querySelector('#job-live')?.dataset.state)", timeout=JOB_TIMEOUT_MS, polling=1000)
+    try:
+        page.wait_for_function(
+            "() => ['succeeded', 'failed', 'cancelled'].includes("
+            "document.querySelector('#job-live')?.dataset.state)", timeout=JOB_TIMEOUT_MS, polling=1000)
+    except PlaywrightTimeout:
+        job = Job.objects.get(pk=job_id)
+        pytest.fail(f"{step}: not finished after {JOB_TIMEOUT_MS // 1000} s: {job.state}, progress "
+                    f"{job.progress:.0f} %, {job.message!r}; load average {os.getloadavg()}\n{worker.tail()}")
     TIMES[step] = time.monotonic() - started
     job = Job.objects.get(pk=job_id)
     assert job.state == JobState.SUCCEEDED, f"{step}: {job.state}: {job.error or job.message}\n{worker.tail()}"

@@ -12,7 +12,7 @@ from django import forms
 
 from annotation import errors
 
-from prefstudio.config_forms import ConfigForm
+from prefstudio.config_forms import ConfigForm, refusals_on
 
 COLORS = ("red", "dark_blue")
 
@@ -171,3 +171,23 @@ def test_job_form_settings_default_in_help_lists_left_out_advanced_json_undernea
     assert (config["name"], config["ratio"], config["tags"], config["count"]) == ("bear", 0.25, ["j"], None)
     bad = JobForm({**POSTED, "advanced": "[1]"})
     assert not bad.is_valid() and "must be a JSON object" in bad.errors["advanced"][0]
+
+
+def test_refusals_on_puts_the_refusal_on_the_form_skips_the_rest_of_the_block_and_lets_a_403_through():
+    """What the plain form views do around a service call (ConfigForm.started is the same with config paths)."""
+    form = ToyForm(POSTED)
+    assert form.is_valid()
+    done = []
+    with refusals_on(form):
+        done.append("called")
+        raise errors.Conflict("the name is taken", field="name")
+    done.append("after")  # the block's remaining lines do not run; the view goes on here
+    assert done == ["called", "after"]
+    assert form.errors == {"name": ["the name is taken"]} and form.refusal.status_code == 409
+    elsewhere = ToyForm(POSTED)
+    elsewhere.is_valid()
+    with refusals_on(elsewhere):
+        raise errors.PrefStudioError("no such field here", field="config.nowhere")
+    assert elsewhere.errors == {"__all__": ["no such field here"]}
+    with pytest.raises(errors.PermissionDenied), refusals_on(ToyForm(POSTED)):
+        raise errors.PermissionDenied("only the project's owners may do this")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import errors
 from annotation.models import Project
+from prefstudio.config_forms import refusals_on
 
 from ..forms import GenerateForm, JobConfigForm, JudgeForm
 from ..jobs.registry import QUEUES
@@ -86,14 +87,8 @@ def diagnostic_start(request: HttpRequest) -> HttpResponse:
     form = DiagnosticForm(request.POST)
     if form.is_valid():
         config = {k: v for k, v in form.cleaned_data.items() if v is not None}
-        try:
+        with refusals_on(form):
             job = job_start(kind=JobKind.DIAGNOSTIC, config=config, user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            field = (exc.field or "").removeprefix("config.")
-            form.add_error(field if field in form.fields else None, exc.message)
-        else:
             messages.success(request, f"Diagnostic job {job.pk} queued on {config['queue']}.")
             return redirect("job-detail", job_id=job.pk)
     return _render_list(request, {"form": form}, status=400)

@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import errors
 from annotation.models import Project
+from prefstudio.config_forms import refusals_on
 
 from ..engine.judging.templates import DEFAULT_TEMPLATES
 from ..forms import JudgeTemplateForm
@@ -32,11 +32,8 @@ def judge_template_save_view(request: HttpRequest, slug: str) -> HttpResponse:
     project = _template_project(request, slug)
     form = JudgeTemplateForm(request.POST)
     if form.is_valid():
-        try:
+        with refusals_on(form):
             template = judge_template_save(project=project, user=request.user, **form.cleaned_data)
-        except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             messages.success(request, f"Saved {template.mode} template {template.name!r} "
                                       f"as version {template.version}.")
             return redirect("judge-templates", slug=project.slug)

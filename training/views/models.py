@@ -11,7 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import errors
+
+from prefstudio.config_forms import refusals_on
 
 from ..forms import ModelRegisterForm
 from ..selectors import model_artifact_list, model_may_register, model_register_projects_for_user
@@ -34,13 +35,8 @@ def model_register(request: HttpRequest) -> HttpResponse:
         raise HttpForbidden("only staff and project owners may register models")
     form = _register_form(request, request.POST)
     if form.is_valid():
-        try:
+        with refusals_on(form):
             artifact = model_artifact_register(**form.cleaned_data, user=request.user)
-        except errors.PermissionDenied:
-            raise  # the 403 page, not a form error
-        except errors.PrefStudioError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
             messages.success(request, f"Model {artifact.name!r} registered (id {artifact.pk}).")
             return redirect("model-list")
     return _render_models(request, form, status=400)

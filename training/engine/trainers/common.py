@@ -24,7 +24,7 @@ from common.progress import Progress
 from .callbacks import ProgressCallback
 from .config import TrainConfig
 
-__all__ = ["TrainResult", "trainer_args", "lora_config", "last_checkpoint", "run_training", "save_final",
+__all__ = ["TrainResult", "trainer_args", "LengthGroupedMixin", "token_lengths", "lora_config", "last_checkpoint", "run_training", "save_final",
            "write_metrics", "free_memory", "device_kwargs", "config_hash"]
 
 CHECKPOINTS = "checkpoints"
@@ -74,8 +74,46 @@ def trainer_args(args_cls, config: TrainConfig, output_dir: Path, **extra):
         report_to="none",
         disable_tqdm=True,
         **device_kwargs(),
+        # off: the args class's own default (random; sequential for KTO, whose KL term pairs neighbouring rows)
+        **({"train_sampling_strategy": "group_by_length"} if config.group_by_length else {}),
         **extra,
     )
+
+
+def token_lengths(dataset) -> list[int]:
+    """Each training row's padded cost in tokens: the prompt plus its longest completion.
+
+    Rows are TRL's tokenized columns (prompt_ids with chosen_ids / rejected_ids or completion_ids; the reward
+    trainer's chosen_ids / rejected_ids hold the whole sequence), or a dataset with its own `token_lengths()`
+    (listwise). KTO's KL_completion_ids are mismatched completions, not this row's: left out.
+    """
+    if hasattr(dataset, "token_lengths"):
+        return dataset.token_lengths()
+    columns = [c for c in dataset.column_names if c.endswith("_ids") and c not in ("prompt_ids", "KL_completion_ids")]
+    if not columns:
+        raise ValueError(f"no token id columns to group by length in {dataset.column_names}")
+    prompts = dataset["prompt_ids"] if "prompt_ids" in dataset.column_names else None
+    longest = [max(len(ids) for ids in row) for row in zip(*(dataset[c] for c in columns))]
+    return longest if prompts is None else [len(p) + n for p, n in zip(prompts, longest)]
+
+
+class LengthGroupedMixin:
+    """For a transformers / TRL Trainer: with `train_sampling_strategy="group_by_length"` (TrainConfig's
+    group_by_length) batches hold rows of similar length, by transformers' own LengthGroupedSampler.
+
+    transformers looks for an `input_ids` column (or a precomputed "length" column, which TRL's trainers drop as
+    unused before the sampler is built); preference rows have prompt / chosen / rejected ids instead, so the
+    lengths come from token_lengths.
+    """
+
+    def _get_train_sampler(self, train_dataset=None):
+        from transformers.trainer_pt_utils import LengthGroupedSampler
+
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or dataset is None:
+            return super()._get_train_sampler(train_dataset)  # type: ignore[misc]
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthGroupedSampler(batch, lengths=token_lengths(dataset))
 
 
 def lora_config(config: TrainConfig, task_type: str):

@@ -70,6 +70,9 @@ class TrainConfig:
     """Evaluate on the test rows after training and store the numbers in metrics.json."""
     use_weights: bool = True
     """Multiply each row's loss by its curation weight (normalised by the mean weight of the training rows)."""
+    group_by_length: bool = True
+    """Put rows of similar token length in the same batch (transformers' LengthGroupedSampler): far less padding,
+    about twice as fast on chat data; off: batches drawn uniformly at random."""
 
     def __post_init__(self) -> None:
         _positive("learning_rate", self.learning_rate)
@@ -182,6 +185,8 @@ class KTOTrainConfig(TrainConfig):
     """Loss weight of thumbs-down rows."""
     use_weights: bool = field(default=False)
     """Not supported by KTO (per-row weights are ignored); the class weights above balance the labels."""
+    group_by_length: bool = field(default=False)
+    """Not supported by KTO: TRL estimates its KL term from neighbouring rows in a fixed (sequential) order."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -193,3 +198,5 @@ class KTOTrainConfig(TrainConfig):
         _positive("undesirable_weight", self.undesirable_weight)
         if self.use_weights:
             raise ValueError("use_weights is not supported by KTO: use desirable_weight / undesirable_weight")
+        if self.group_by_length:
+            raise ValueError("group_by_length is not supported by KTO: its KL term pairs rows in a fixed order")

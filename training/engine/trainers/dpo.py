@@ -24,7 +24,8 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 from common.progress import Progress
 
 from .common import (
-    TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
+    LengthGroupedMixin, TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final,
+    trainer_args, write_metrics,
 )
 from .config import DPOTrainConfig
 from .data import normalised_weights, pairwise_rows
@@ -39,7 +40,7 @@ class WeightedDPOCollator(WeightColumnMixin, DataCollatorForPreference):
     """TRL's DPO collator plus a (B,) "weight" tensor when the rows have one."""
 
 
-class WeightedDPOTrainer(DPOTrainer):
+class WeightedDPOTrainer(LengthGroupedMixin, DPOTrainer):
     """DPOTrainer that multiplies each pair's loss by its "weight" (see the module docstring for how)."""
 
     def __init__(self, *args, **kwargs):

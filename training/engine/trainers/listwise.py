@@ -18,7 +18,7 @@ from transformers import Trainer, TrainingArguments
 
 from common.progress import Progress
 
-from .common import TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
+from .common import LengthGroupedMixin, TrainResult, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics
 from .config import ListwiseTrainConfig
 from .data import listwise_rows, normalised_weights
 from .dpo import load_policy
@@ -41,6 +41,10 @@ class ListDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def token_lengths(self) -> list[int]:
+        """Per list, its longest prompt + response: what a batch holding it is padded to (group_by_length)."""
+        return [max(len(p) + len(c) for p, c in item["pairs"]) for item in self.items]
 
     def __getitem__(self, index: int) -> dict:
         return self.items[index]
@@ -67,7 +71,7 @@ class ListwiseCollator:
         return batch
 
 
-class ListwiseTrainer(Trainer):
+class ListwiseTrainer(LengthGroupedMixin, Trainer):
     """Trainer whose loss is PRO or LiPO-lambda over lists; `ref_model` None with LiPO means LoRA adapter off."""
 
     def __init__(self, *args, loss: str, beta: float, temperature: float, ref_model=None, **kwargs) -> None:

@@ -22,7 +22,7 @@ from trl.trainer.reward_trainer import DataCollatorForPreference
 from common.progress import Progress
 
 from .common import (
-    TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
+    LengthGroupedMixin, TrainResult, WeightColumnMixin, free_memory, lora_config, run_training, save_final, trainer_args, write_metrics,
 )
 from .config import RewardTrainConfig
 from .data import normalised_weights, pairwise_rows
@@ -36,7 +36,7 @@ class WeightedPreferenceCollator(WeightColumnMixin, DataCollatorForPreference):
     """TRL's reward collator plus a (B,) "weight" tensor when the rows have one."""
 
 
-class WeightedRewardTrainer(RewardTrainer):
+class WeightedRewardTrainer(LengthGroupedMixin, RewardTrainer):
     """RewardTrainer whose loss is the weight-multiplied mean of the per-pair losses when a batch has weights."""
 
     def _set_signature_columns_if_needed(self):
