@@ -29,3 +29,70 @@ class ProjectAnnotatorStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} in {self.project_id} ({self.role}): {self.n}"
+
+
+class ProjectItemCounts(models.Model):
+    """Items per (project, kind, state, route, queued), kept by PostgreSQL statement-level triggers on
+    annotation_item (migration 0009_counters_pages): the dashboard's states, the curation page's routes and the
+    review queue's length read a few rows instead of counting a million items. Rows at 0 stay (no delete races
+    with concurrent writers). Not kept on SQLite (`make run`): readers count the items there."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=16)
+    state = models.CharField(max_length=16)
+    route = models.CharField(max_length=8)
+    queued = models.BooleanField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "project item counts"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "kind", "state", "route", "queued"],
+                                    name="project_item_counts_unique"),
+            models.CheckConstraint(condition=models.Q(n__gte=0), name="project_item_counts_n_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.kind}/{self.state}/{self.route}{' queued' if self.queued else ''}: {self.n}"
+
+
+class ProjectLabelHours(models.Model):
+    """Annotation labels per (project, annotator, UTC hour of created_at), kept by the label triggers of
+    migration 0009_counters_pages: the dashboard's labels-per-hour chart. Per annotator, so two annotators'
+    labels never wait on one counter row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "project label hours"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "hour", "annotator"], name="project_label_hours_unique"),
+            models.CheckConstraint(condition=models.Q(n__gte=0), name="project_label_hours_n_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} in {self.project_id} at {self.hour:%Y-%m-%d %H}:00: {self.n}"
+
+
+class ProjectLabelTimes(models.Model):
+    """Annotation labels per (project, annotator, time spent), times to 3 significant digits (ms below 1 s,
+    10 ms below 10 s, ...: finer than the dashboard shows them), kept by the label triggers of migration
+    0009_counters_pages: the dashboard's median time per label, read from this histogram."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="+", db_index=False)
+    ms = models.BigIntegerField()
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "project label times"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator", "ms"], name="project_label_times_unique"),
+            models.CheckConstraint(condition=models.Q(n__gte=0), name="project_label_times_n_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} in {self.project_id}: {self.n} × {self.ms} ms"

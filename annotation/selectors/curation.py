@@ -18,6 +18,7 @@ from ..curation import agreement
 from ..curation.report_text import curation_lines
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision, RoutingRun
+from . import counters
 from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
 from .references import AnnotatorScore, ReferenceReport, reference_report
@@ -226,7 +227,10 @@ def routing_summary(*, project: Project) -> RoutingSummary:
     """The project's routes now, and its latest routing run: its cross-fitted gain (the only gain shown: measured
     on items whose AI label is known right or wrong, each scored by a model that never saw it) and a histogram of
     the gains it ranked the items by."""
-    routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")))
+    if counters.kept():  # trigger-kept (models.ProjectItemCounts): no scan of the project's items
+        routes = counters.item_counts(project=project, by="route")
+    else:
+        routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")).order_by())
     summary = RoutingSummary(
         n_items=sum(routes.values()), n_human=routes.get(Route.HUMAN, 0), n_ai=routes.get(Route.AI, 0),
         policy=project.routing_policy, histogram={},
