@@ -24,6 +24,7 @@ from .models import (
     Membership,
     Project,
     ProjectAnnotatorStats,
+    ProjectFigures,
     ProjectItemCounts,
     ProjectLabelHours,
     ProjectLabelTimes,
@@ -278,6 +279,17 @@ class _DerivedCountsAdmin(admin.ModelAdmin):
 class ProjectItemCountsAdmin(_DerivedCountsAdmin):
     list_display = ["project", "kind", "state", "route", "queued", "n"]
     list_filter = ["kind", "state", "route", "queued"]
+
+
+@admin.register(ProjectFigures)
+class ProjectFiguresAdmin(_DerivedCountsAdmin):
+    """Stored by the pages (selectors.stored_figures); the pickled data is not shown."""
+
+    list_display = ["project", "name", "n_labels", "computed_at"]
+    exclude = ["data"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "data"] if obj is not None else []
 
 
 @admin.register(ProjectLabelHours)

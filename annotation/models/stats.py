@@ -96,3 +96,24 @@ class ProjectLabelTimes(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} in {self.project_id}: {self.n} × {self.ms} ms"
+
+
+class ProjectFigures(models.Model):
+    """Figures computed from every vote of a project (the agreement page's, the curation page's reference scores),
+    stored with the signature of the labels they came from (selectors.stored_figures). A large project's pages
+    read them instead of loading millions of votes; the curation run writes them again."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=32, help_text='What was computed, e.g. "agreement:auto" or "references".')
+    signature = models.CharField(max_length=200, help_text="The project's labels when computed (counts, newest).")
+    n_labels = models.BigIntegerField(help_text="Labels of the project when computed.")
+    # Written and read only by selectors.stored_figures (never user input): pickled dataclasses of annotation.curation.
+    data = models.BinaryField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "project figures"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="project_figures_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.project_id} at {self.computed_at:%Y-%m-%d %H:%M}"

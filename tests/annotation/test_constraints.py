@@ -27,6 +27,7 @@ from annotation.models import (
     Membership,
     Project,
     ProjectAnnotatorStats,
+    ProjectFigures,
     ProjectItemCounts,
     ProjectLabelHours,
     ProjectLabelTimes,
@@ -201,6 +202,12 @@ VIOLATIONS = [
         "item count below zero",
         lambda w: ProjectItemCounts.objects.create(project=w.project, kind="edit", state="final", route="ai",
                                                    queued=False, n=-1),
+    ),
+    (
+        "project_figures_unique",
+        "figures twice",
+        lambda w: [ProjectFigures.objects.create(project=w.project, name="references", signature="s", n_labels=1,
+                                                 data=b"", computed_at=w.first_label.created_at) for _ in range(2)],
     ),
     (
         "project_label_hours_unique",
