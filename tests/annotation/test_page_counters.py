@@ -199,3 +199,36 @@ def test_the_queue_page_is_an_index_range(user):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "item_queued_idx" in plan and "annotation_label" not in plan
+
+
+def test_agreement_figures_are_stored_and_follow_the_labels(user, monkeypatch):
+    """The agreement page's figures are stored with the labels' signature: the same figures as computed, computed
+    again after a new label; above LIVE_LABELS the stored ones are shown with their staleness and no vote is read
+    until `fresh` computes them again."""
+    from annotation.models import ProjectFigures
+    from annotation.selectors import stored_figures
+    from annotation.selectors.curation import agreement_data, agreement_page
+
+    project = review_project(owner=user)
+    page = agreement_page(project=project)
+    assert page.stale is None and ProjectFigures.objects.filter(project=project, name="agreement:auto").exists()
+    live = agreement_data(project=project)
+    assert page.n_votes == live.n_votes and page.figures["raw_agreement"].value == pytest.approx(
+        live.report.raw_agreement.value)
+    with CaptureQueriesContext(connection) as queries:
+        again = agreement_page(project=project)  # stored and current: no vote read
+    assert _label_reads(queries) == [] and again.figures == page.figures
+    split = Item.objects.get(project=project, external_id="split")
+    Label.objects.create(item=split, annotator=Annotator.objects.create(name="erin", kind="human"), kind="pairwise",
+                         winner="tie")
+    fresh = agreement_page(project=project)  # a small project: computed again while the page waits
+    assert fresh.stale is None and fresh.n_votes == page.n_votes + 1
+    monkeypatch.setattr(stored_figures, "LIVE_LABELS", 0)  # as if the project were large
+    Label.objects.create(item=split, annotator=Annotator.objects.create(name="finn", kind="human"), kind="pairwise",
+                         winner="A")
+    with CaptureQueriesContext(connection) as queries:
+        stale = agreement_page(project=project)
+    assert _label_reads(queries) == [] and stale.n_votes == fresh.n_votes
+    assert stale.stale.n_labels_now == stale.stale.n_labels_then + 1
+    assert agreement_page(project=project, fresh=True).n_votes == fresh.n_votes + 1
+    assert agreement_page(project=project).stale is None
