@@ -7,11 +7,13 @@ so a new, deleted or moved label changes it. A page reads the stored result when
 otherwise it computes again, unless the project has more than LIVE_LABELS labels and a stored result exists:
 then it shows that one, with what changed since (`Staleness`), until `manage.py agreement <project>` computes
 it again (a large project's first view computes and stores it: that one view is slow). Not seen by the signature: a verdict edited in place and a reference
-changed on an item; both are rare (the labeling services add labels, reviews add REVIEW labels) and `manage.py
-agreement` refreshes the figures.
+changed on an item of a large project; both are rare (the labeling services add labels, reviews add REVIEW labels)
+and `manage.py agreement` refreshes the figures. (A small project's signature also covers its items' references.)
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from django.db import connection
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
-from ..models import Label, Project, ProjectAnnotatorStats, ProjectFigures
+from ..models import Item, Label, Project, ProjectAnnotatorStats, ProjectFigures
 
 __all__ = ["LIVE_LABELS", "Staleness", "figures_read", "figures_signature", "figures_store"]
 
@@ -50,7 +52,14 @@ def figures_signature(project: Project) -> tuple[str, int]:
             keys=Count("annotator_id", distinct=True), n=Count("id"), last=Max("created_at"), first=Max("id"))
     n = int(found["n"] or 0)
     last = found["last"].isoformat() if found["last"] else "-"
-    return f"{found['keys']}:{n}:{last}:{found['first'] or 0}:{project.reference_use}", n
+    signature = f"{found['keys']}:{n}:{last}:{found['first'] or 0}:{project.reference_use}"
+    if n <= LIVE_LABELS:  # a small project's references too (a read of its items: cheap at this size)
+        refs = Item.objects.filter(project=project, reference__isnull=False).order_by("pk")
+        digest = hashlib.blake2b(digest_size=8)
+        for pk, reference in refs.values_list("pk", "reference").iterator(chunk_size=5_000):
+            digest.update(f"{pk}:{json.dumps(reference, sort_keys=True)};".encode())
+        signature += f":{digest.hexdigest()}"
+    return signature, n
 
 
 def figures_store(*, project: Project, name: str, value: object, signed: tuple[str, int] | None = None) -> None:
