@@ -436,11 +436,11 @@ def _database(url: str, *, create: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-# Seconds per 1,000 items of one size's whole run (generate, import, curate, export, REST, pages), measured on the
-# shared 2-core machine at load ~2-4 (bench/RESULTS.md, 2026-12-03): the estimate printed before a run. Times grow
-# with the load: at load 20 expect several times more.
-SECONDS_PER_1K_ITEMS = 6.0
-FIXED_SECONDS = 60  # migrate, the user, the token, a server start per size
+# Seconds per 1,000 items of one size's whole run (generate, import, curate, export, REST, pages) and per size, fitted
+# to `--quick` on the shared 2-core machine at load 7-13 (bench/RESULTS.md, 2026-12-03 15:12-15:30: 10k 207 s,
+# 100k 740 s): the estimate printed before a run. Times grow with the load: at load 20-30 expect 3x more.
+SECONDS_PER_1K_ITEMS = 5.9
+FIXED_SECONDS = 150  # per size: a command's start-up (~30 s at that load) for each of its 5 commands, the server
 
 
 def estimate_seconds(sizes: list[int]) -> float:
@@ -461,10 +461,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [parse_size(s) for s in ("10k,100k" if args.quick else args.sizes).split(",")]
     expected = estimate_seconds(sizes)
-    log(f"expected duration at load ~2-4: about {expected / 60:.0f} min "
+    log(f"expected duration at load ~10: about {expected / 60:.0f} min "
         f"({', '.join(f'{size_name(n)} ~{estimate_seconds([n]) / 60:.0f} min' for n in sizes)})")
     if args.estimate:
-        print(f"bench_scale {','.join(map(size_name, sizes))}: about {expected / 60:.0f} min at load ~2-4")
+        print(f"bench_scale {','.join(map(size_name, sizes))}: about {expected / 60:.0f} min at load ~10")
         return
     url = args.database_url
     if "bench" not in urlsplit(url).path:

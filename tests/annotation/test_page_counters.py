@@ -232,3 +232,27 @@ def test_agreement_figures_are_stored_and_follow_the_labels(user, monkeypatch):
     assert stale.stale.n_labels_now == stale.stale.n_labels_then + 1
     assert agreement_page(project=project, fresh=True).n_votes == fresh.n_votes + 1
     assert agreement_page(project=project).stale is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_does_not_wait_for_a_curation_run_holding_the_project(user):
+    """A curation run holds its project's row (FOR UPDATE) until it commits: the agreement page answers with the
+    figures it computed without storing them, instead of waiting; once the run is over they are stored."""
+    import time
+
+    import psycopg
+
+    from annotation.models import ProjectFigures
+    from annotation.selectors.curation import agreement_page
+
+    project = review_project(owner=user)
+    s = connection.settings_dict
+    with psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], dbname=s["NAME"],
+                         password=s["PASSWORD"] or None) as run:
+        run.execute("SELECT 1 FROM annotation_project WHERE id = %s FOR UPDATE", [project.pk])
+        started = time.perf_counter()
+        page = agreement_page(project=project)
+        assert time.perf_counter() - started < 10 and page.n_votes > 0
+        assert not ProjectFigures.objects.filter(project=project).exists()
+    agreement_page(project=project)
+    assert ProjectFigures.objects.filter(project=project, name="agreement:auto").exists()
