@@ -6,9 +6,10 @@ it came from: the trigger-kept ProjectAnnotatorStats rows (labels per annotator 
 so a new, deleted or moved label changes it. A page reads the stored result when the signature still matches;
 otherwise it computes again, unless the project has more than LIVE_LABELS labels and a stored result exists:
 then it shows that one, with what changed since (`Staleness`), until `manage.py agreement <project>` computes
-it again (a large project's first view computes and stores it: that one view is slow). Not seen by the signature: a verdict edited in place and a reference
-changed on an item of a large project; both are rare (the labeling services add labels, reviews add REVIEW labels)
-and `manage.py agreement` refreshes the figures. (A small project's signature also covers its items' references.)
+it again (a large project's first view computes and stores it: that one view is slow). Not seen by the signature:
+a verdict edited in place and a reference changed on an item of a large project; both are rare (the labeling
+services add labels, reviews add REVIEW labels) and `manage.py agreement` refreshes the figures. (A small
+project's signature also covers its items' references.)
 """
 from __future__ import annotations
 
