@@ -24,6 +24,10 @@ from .models import (
     Membership,
     Project,
     ProjectAnnotatorStats,
+    ProjectFigures,
+    ProjectItemCounts,
+    ProjectLabelHours,
+    ProjectLabelTimes,
     Prompt,
     QueueCounter,
     QueueCursor,
@@ -256,6 +260,48 @@ class ProjectAnnotatorStatsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _DerivedCountsAdmin(admin.ModelAdmin):
+    """Counters kept by PostgreSQL triggers (migration 0009_counters_pages): read-only once there."""
+
+    raw_id_fields = ["project"]
+    list_select_related = ["project"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProjectItemCounts)
+class ProjectItemCountsAdmin(_DerivedCountsAdmin):
+    list_display = ["project", "kind", "state", "route", "queued", "n"]
+    list_filter = ["kind", "state", "route", "queued"]
+
+
+@admin.register(ProjectFigures)
+class ProjectFiguresAdmin(_DerivedCountsAdmin):
+    """Stored by the pages (selectors.stored_figures); the pickled data is not shown."""
+
+    list_display = ["project", "name", "n_labels", "computed_at"]
+    exclude = ["data"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "data"] if obj is not None else []
+
+
+@admin.register(ProjectLabelHours)
+class ProjectLabelHoursAdmin(_DerivedCountsAdmin):
+    list_display = ["project", "annotator", "hour", "n"]
+    raw_id_fields = ["project", "annotator"]
+
+
+@admin.register(ProjectLabelTimes)
+class ProjectLabelTimesAdmin(_DerivedCountsAdmin):
+    list_display = ["project", "annotator", "ms", "n"]
+    raw_id_fields = ["project", "annotator"]
 
 
 class _DerivedQueueAdmin(admin.ModelAdmin):

@@ -1,7 +1,8 @@
 """Scale benchmark (issue 16): generated 10k / 100k / 1M-item projects through the real commands.
 
-    .venv/bin/python bench/bench_scale.py                      # 10k, 100k and 1M items (about 30 min)
-    .venv/bin/python bench/bench_scale.py --sizes 10k,100k     # the quick check (a few minutes)
+    .venv/bin/python bench/bench_scale.py                      # 10k, 100k and 1M items (see --estimate)
+    .venv/bin/python bench/bench_scale.py --quick              # the quick check: 10k and 100k only
+    .venv/bin/python bench/bench_scale.py --estimate           # how long a run would take, without running it
 
 For each size it writes a seeded native-format JSONL file (pairwise items, each with 3 human votes
 from a pool of 30 annotators, so curation has something to aggregate; a quarter of the prompts asked
@@ -435,9 +436,22 @@ def _database(url: str, *, create: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+# Seconds per 1,000 items of one size's whole run (generate, import, curate, export, REST, pages) and per size, fitted
+# to `--quick` on the shared 2-core machine at load 7-13 (bench/RESULTS.md, 2026-12-03 15:12-15:30: 10k 207 s,
+# 100k 740 s): the estimate printed before a run. Times grow with the load: at load 20-30 expect 3x more.
+SECONDS_PER_1K_ITEMS = 5.9
+FIXED_SECONDS = 150  # per size: a command's start-up (~30 s at that load) for each of its 5 commands, the server
+
+
+def estimate_seconds(sizes: list[int]) -> float:
+    return FIXED_SECONDS * len(sizes) + SECONDS_PER_1K_ITEMS * sum(sizes) / 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10k,100k,1m", help="Comma-separated item counts (default 10k,100k,1m)")
+    parser.add_argument("--quick", action="store_true", help="10k and 100k only (the quick check)")
+    parser.add_argument("--estimate", action="store_true", help="Print how long the run would take, and stop")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                                                                  "postgres://postgres@127.0.0.1:5432/ps_bench_scale"),
                         help="A database for the benchmark alone: dropped and created (its name must contain 'bench')")
@@ -445,7 +459,13 @@ def main() -> None:
                         help="Where the generated files are kept (re-used by later runs)")
     parser.add_argument("--keep", action="store_true", help="Keep the database at the end")
     args = parser.parse_args()
-    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    sizes = [parse_size(s) for s in ("10k,100k" if args.quick else args.sizes).split(",")]
+    expected = estimate_seconds(sizes)
+    log(f"expected duration at load ~10: about {expected / 60:.0f} min "
+        f"({', '.join(f'{size_name(n)} ~{estimate_seconds([n]) / 60:.0f} min' for n in sizes)})")
+    if args.estimate:
+        print(f"bench_scale {','.join(map(size_name, sizes))}: about {expected / 60:.0f} min at load ~10")
+        return
     url = args.database_url
     if "bench" not in urlsplit(url).path:
         sys.exit("--database-url must name a database whose name contains 'bench': it is dropped")

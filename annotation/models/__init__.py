@@ -25,7 +25,7 @@ from .item import Item, ItemFlag, ItemResponse
 from .label import Label
 from .project import Membership, Project
 from .queue import QueueCounter, QueueCursor, QueueSlot
-from .stats import ProjectAnnotatorStats
+from .stats import ProjectAnnotatorStats, ProjectFigures, ProjectItemCounts, ProjectLabelHours, ProjectLabelTimes
 
 __all__ = [
     "Annotator",
@@ -50,6 +50,10 @@ __all__ = [
     "LabelStatus",
     "Membership",
     "ProjectAnnotatorStats",
+    "ProjectFigures",
+    "ProjectItemCounts",
+    "ProjectLabelHours",
+    "ProjectLabelTimes",
     "Project",
     "Prompt",
     "QueueCounter",

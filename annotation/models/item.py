@@ -31,6 +31,12 @@ class Item(models.Model):
     n_responses = models.PositiveSmallIntegerField()
     n_human_labels = models.PositiveIntegerField(default=0)
     n_judge_labels = models.PositiveIntegerField(default=0)
+    # Kept by PostgreSQL triggers (migration 0009_counters_pages), whoever writes labels and flags; not on SQLite.
+    n_verdicts = models.PositiveSmallIntegerField(
+        default=0, help_text="Different verdicts among the people's parsed annotations (trigger-kept).")
+    n_flags = models.PositiveIntegerField(default=0, help_text="ItemFlag rows of the item (trigger-kept).")
+    queued = models.BooleanField(
+        default=False, help_text="In the review queue: undecided and disputed, flagged or in review (trigger-kept).")
     # Live leases. Taking a lease updates this row, so a concurrent `FOR UPDATE SKIP LOCKED`
     # that reads a stale snapshot re-checks `n_human_labels + n_leases < overlap` on the new
     # row version (PostgreSQL's EvalPlanQual) instead of handing out a slot that is gone.
@@ -59,6 +65,8 @@ class Item(models.Model):
             models.Index(fields=["project", "kind"], name="item_project_kind_idx"),
             models.Index(fields=["project", "state"], name="item_project_state_idx"),
             models.Index(fields=["project", "source"], name="item_project_source_idx"),
+            # The review queue a page at a time (selectors.review_queue): a queued item's id in id order.
+            models.Index(fields=["project", "id"], condition=Q(queued=True), name="item_queued_idx"),
         ]
 
     def __str__(self) -> str:

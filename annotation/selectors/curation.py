@@ -18,9 +18,11 @@ from ..curation import agreement
 from ..curation.report_text import curation_lines
 from ..curation.votes import PairwiseVotes, RankingVotes
 from ..models import DatasetRow, DatasetVersion, Item, Project, Route, RoutingDecision, RoutingRun
+from . import counters
 from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
 from .references import AnnotatorScore, ReferenceReport, reference_report
+from .stored_figures import Staleness, figures_read
 from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
 
@@ -84,6 +86,7 @@ class AgreementPage:
     judges: list[JudgeAgreement] = field(default_factory=list)
     cohen_pairs: list[dict[str, Any]] = field(default_factory=list)  # {"a", "b", "kappa", "n"}
     references: ReferenceReport | None = None  # accuracy against gold references (selectors.references)
+    stale: Staleness | None = None  # the stored figures of a large project, when its labels changed since
 
     @property
     def reference_annotators(self) -> list[tuple[str, AnnotatorScore]]:
@@ -132,32 +135,66 @@ def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: boo
                           names=annotator_names_for(project=project, user=user))
 
 
-def agreement_page(*, project: Project, include_judges: bool | None = None, names: AnnotatorNames | None = None
-                   ) -> AgreementPage:
-    """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones).
+@dataclass
+class AgreementData:
+    """What the agreement page computes from every vote (annotators by id: names are the viewer's), stored for
+    large projects by selectors.stored_figures."""
 
-    Annotators are named by `names` (a viewer's: selectors.identities); None names them all (an operator).
-    `include_judges` None (the page's default) counts the judges' votes only where no person voted: on a
-    judge-only project, people-only figures would all be empty."""
-    names = names or annotator_names_for(project=project, user=None, visible=True)
+    n_items: int
+    n_votes: int
+    n_humans: int
+    n_judges: int
+    n_listwise_items: int
+    include_judges: bool
+    annotator_ids: list[int]
+    report: agreement.AgreementReport | None = None
+    tau: agreement.Figure | None = None
+    references: ReferenceReport | None = None
+
+
+def agreement_data(*, project: Project, include_judges: bool | None = None) -> AgreementData:
+    """Every agreement figure of the project's pairwise votes (and Kendall τ of its listwise ones), and the scores
+    against references. `include_judges` None counts the judges' votes only where no person voted."""
     votes = pairwise_votes(project=project)
     rankings = ranking_votes(project=project)
     n_humans, n_judges = _annotator_counts(votes, rankings)
-    page = AgreementPage(
-        project=project,
-        n_items=int(len(np.unique(votes.items))),
-        n_votes=int(len(votes.values)),
-        n_humans=n_humans,
-        n_judges=n_judges,
-        n_listwise_items=int(len(np.unique(rankings.items))),
+    data = AgreementData(
+        n_items=int(len(np.unique(votes.items))), n_votes=int(len(votes.values)), n_humans=n_humans,
+        n_judges=n_judges, n_listwise_items=int(len(np.unique(rankings.items))),
         include_judges=(n_humans == 0 and n_judges > 0) if include_judges is None else include_judges,
-        blind=not names.visible,
-        names=names,
+        annotator_ids=[int(pk) for pk in votes.annotator_ids],
+    )
+    if not data.n_votes and not data.n_listwise_items:
+        return data
+    data.report = agreement.agreement_report(votes, include_judges=data.include_judges, min_common=MIN_COMMON)
+    data.tau = agreement.ranking_agreement(rankings).mean_tau if data.n_listwise_items else None
+    data.references = reference_report(project=project, votes=votes)
+    return data
+
+
+def agreement_figures_name(include_judges: bool | None) -> str:
+    """The name the stored figures of agreement_data(include_judges=...) go by (models.ProjectFigures)."""
+    return "agreement:" + {None: "auto", True: "judges", False: "people"}[include_judges]
+
+
+def agreement_page(*, project: Project, include_judges: bool | None = None, names: AnnotatorNames | None = None,
+                   fresh: bool = False) -> AgreementPage:
+    """The agreement page (agreement_data), annotators named by `names` (a viewer's: selectors.identities; None
+    names them all, as an operator). A large project's figures may be stored ones (selectors.stored_figures):
+    `page.stale` then says since when; `fresh` computes them again."""
+    names = names or annotator_names_for(project=project, user=None, visible=True)
+    data, stale = figures_read(project=project, name=agreement_figures_name(include_judges),
+                               compute=lambda: agreement_data(project=project, include_judges=include_judges),
+                               fresh=fresh)
+    page = AgreementPage(
+        project=project, n_items=data.n_items, n_votes=data.n_votes, n_humans=data.n_humans, n_judges=data.n_judges,
+        n_listwise_items=data.n_listwise_items, include_judges=data.include_judges, blind=not names.visible,
+        names=names, stale=stale,
     )
     if page.is_empty:
         return page
-    _fill_agreement(page, votes, rankings)
-    page.references = reference_report(project=project, votes=votes)
+    _fill_agreement(page, data)
+    page.references = data.references
     return page
 
 
@@ -169,10 +206,9 @@ def _annotator_counts(votes: PairwiseVotes, rankings: RankingVotes) -> tuple[int
     return len(kinds) - n_judges, n_judges
 
 
-def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: RankingVotes) -> None:
+def _fill_agreement(page: AgreementPage, data: AgreementData) -> None:
     """Copy annotation.curation.agreement's report into `page` (names pseudonymised under blind review)."""
-    report = agreement.agreement_report(votes, include_judges=page.include_judges, min_common=MIN_COMMON)
-    tau = agreement.ranking_agreement(rankings).mean_tau if page.n_listwise_items else None
+    report, tau = data.report, data.tau
     for key, figure in (("raw_agreement", report.raw_agreement), ("fleiss_kappa", report.fleiss_kappa),
                         ("alpha_nominal", report.krippendorff_nominal), ("alpha_ordinal", report.krippendorff_ordinal),
                         ("mean_cohen_kappa", report.mean_cohen_kappa), ("kendall_tau", tau)):
@@ -180,7 +216,7 @@ def _fill_agreement(page: AgreementPage, votes: PairwiseVotes, rankings: Ranking
             page.figures[key] = FigureView(None, 0, "no listwise items")
         else:
             page.figures[key] = FigureView(_num(figure.value), int(figure.n), figure.reason)
-    names = [page.names.name(int(annotator_id)) for annotator_id in votes.annotator_ids]
+    names = [page.names.name(annotator_id) for annotator_id in data.annotator_ids]
     page.annotators = [
         AnnotatorAgreement(names[a.index], a.is_judge, _num(a.majority_agreement), a.n_majority)
         for a in report.annotators
@@ -226,7 +262,10 @@ def routing_summary(*, project: Project) -> RoutingSummary:
     """The project's routes now, and its latest routing run: its cross-fitted gain (the only gain shown: measured
     on items whose AI label is known right or wrong, each scored by a model that never saw it) and a histogram of
     the gains it ranked the items by."""
-    routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")))
+    if counters.kept():  # trigger-kept (models.ProjectItemCounts): no scan of the project's items
+        routes = counters.item_counts(project=project, by="route")
+    else:
+        routes = dict(Item.objects.filter(project=project).values_list("route").annotate(n=Count("id")).order_by())
     summary = RoutingSummary(
         n_items=sum(routes.values()), n_human=routes.get(Route.HUMAN, 0), n_ai=routes.get(Route.AI, 0),
         policy=project.routing_policy, histogram={},

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ..models import AnnotatorKind, Item, ItemState, Label, LabelRole, Project, ProjectAnnotatorStats
+from . import counters
 from .identities import AnnotatorNames, annotator_names_for
 from .review import duration_text, project_for_reviewer
 from .review_queue import review_queue_count
@@ -74,20 +75,27 @@ class ProjectDashboard:
         }
 
 
-def _hours(*, labels, now: datetime, days: int) -> list[tuple[datetime, int, int]]:
-    """Label counts per hour (in the current time zone) over the last `days`, empty hours included."""
+def _hours(*, project: Project, labels, now: datetime, days: int) -> list[tuple[datetime, int, int]]:
+    """Label counts per hour (in the current time zone) over the last `days`, empty hours included.
+
+    On PostgreSQL read from the trigger-kept UTC hours (counters.label_hours): the same hours wherever the time
+    zone is a whole number of hours from UTC; elsewhere an hour's labels are those of the UTC hour it starts in."""
     end = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days) + timedelta(hours=1)
-    rows = (
-        labels.filter(created_at__gte=start)
-        .annotate(hour=TruncHour("created_at", tzinfo=timezone.get_current_timezone()))
-        .values("hour", "annotator__kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts: dict[datetime, dict[str, int]] = defaultdict(dict)
-    for row in rows:
-        counts[row["hour"]][row["annotator__kind"]] = row["n"]
+    counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if counters.kept():
+        for hour, kind, n in counters.label_hours(project=project, since=start):
+            counts[timezone.localtime(hour).replace(minute=0)][kind] += n
+    else:
+        rows = (
+            labels.filter(created_at__gte=start)
+            .annotate(hour=TruncHour("created_at", tzinfo=timezone.get_current_timezone()))
+            .values("hour", "annotator__kind")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            counts[row["hour"]][row["annotator__kind"]] = row["n"]
     hours = []
     for i in range(days * 24):
         hour = start + timedelta(hours=i)
@@ -96,7 +104,8 @@ def _hours(*, labels, now: datetime, days: int) -> list[tuple[datetime, int, int
     return hours
 
 
-def _annotators(*, labels, n_items: int, names: AnnotatorNames | None, rows=None) -> list[AnnotatorProgress]:
+def _annotators(*, project: Project, labels, n_items: int, names: AnnotatorNames | None,
+                rows=None) -> list[AnnotatorProgress]:
     """Per annotator: labels, share of the items, median time per label, last label. `rows`: those counts
     already grouped (annotator_id, annotator__name, annotator__kind, n, last, first), e.g. from the stats."""
     if rows is None:
@@ -105,22 +114,24 @@ def _annotators(*, labels, n_items: int, names: AnnotatorNames | None, rows=None
             .annotate(n=Count("id"), last=Max("created_at"), first=Min("id"))
         )
     rows = rows.order_by("-n", "first")  # not by name: in a blind project the order would hint at who is who
-    # The median in Python: portable (SQLite for `make run` has no percentile aggregate) and one
-    # integer per timed label is cheap at the sizes of a project.
-    times: dict[int, list[int]] = defaultdict(list)
-    for annotator_id, ms in labels.filter(time_spent_ms__isnull=False).values_list("annotator_id", "time_spent_ms"):
-        times[annotator_id].append(ms)
+    if counters.kept():  # the median of the trigger-kept histogram of times: a few rows per annotator
+        medians = counters.label_median_ms(project=project)
+    else:  # in Python: SQLite (`make run`) has no percentile aggregate, and its projects are small
+        times: dict[int, list[int]] = defaultdict(list)
+        timed = labels.filter(time_spent_ms__isnull=False).values_list("annotator_id", "time_spent_ms")
+        for annotator_id, ms in timed:
+            times[annotator_id].append(ms)
+        medians = {pk: statistics.median(found) for pk, found in times.items()}
     progress = []
     for row in rows:
         name = row["annotator__name"] if names is None else names.name(row["annotator_id"])
-        timed = times.get(row["annotator_id"])
         progress.append(
             AnnotatorProgress(
                 name=name,
                 kind=row["annotator__kind"],
                 labels=row["n"],
                 share=row["n"] / n_items if n_items else 0.0,
-                median_ms=statistics.median(timed) if timed else None,
+                median_ms=medians.get(row["annotator_id"]),
                 last_at=row["last"],
             )
         )
@@ -132,7 +143,10 @@ def project_dashboard(
 ) -> ProjectDashboard:
     """The dashboard; annotators named by `names` (a viewer's, see selectors.identities), or by name if None."""
     now = now or timezone.now()
-    by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")).order_by())
+    if counters.kept():
+        by_state = counters.item_counts(project=project, by="state")
+    else:
+        by_state = dict(Item.objects.filter(project=project).values_list("state").annotate(n=Count("id")).order_by())
     labels = Label.objects.filter(item__project=project)
     annotations = labels.filter(role=LabelRole.ANNOTATION)
     n_items = sum(by_state.values())
@@ -161,8 +175,8 @@ def project_dashboard(
         n_resolved=totals["resolved"],
         n_review_queue=review_queue_count(project=project),
         states=[(value, label, by_state.get(value, 0)) for value, label in ItemState.choices],
-        hours=_hours(labels=annotations, now=now, days=days),
-        annotators=_annotators(labels=annotations, n_items=n_items, names=names, rows=progress),
+        hours=_hours(project=project, labels=annotations, now=now, days=days),
+        annotators=_annotators(project=project, labels=annotations, n_items=n_items, names=names, rows=progress),
     )
 
 

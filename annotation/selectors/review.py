@@ -157,7 +157,8 @@ def _votes_text(votes: Counter) -> str:
 def flag_reasons(items: QuerySet[Item]) -> dict[int, list[ReviewReason]]:
     """Every signal raised on an item (ItemFlag) is a reason for a person to look at it."""
     found: dict[int, list[ReviewReason]] = defaultdict(list)
-    for item_id, name, reason in ItemFlag.objects.filter(item__in=items).order_by("id").values_list(
+    # Ordered per item: ORDER BY id alone lets the planner walk every flag in id order (200 ms at 1M items).
+    for item_id, name, reason in ItemFlag.objects.filter(item__in=items).order_by("item_id", "id").values_list(
         "item_id", "name", "reason"
     ):
         found[item_id].append(ReviewReason("flag", name.replace("_", " ").capitalize(), reason))

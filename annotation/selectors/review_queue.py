@@ -8,6 +8,10 @@ those the REASON_SOURCES give reasons for, found by SQL versions of the same tes
 SQL test of a disagreement compares rankings as text, so a listwise item whose rankings differ only in
 the order inside a tie group passes it; the listwise items it finds are checked exactly (in Python, as
 the reason source does) and those without a reason left out. A new reason source must add its SQL test here too.
+
+On PostgreSQL the test is kept per item by triggers (migration 0009_counters_pages: `Item.queued` from the
+item's state, its flags and its people's distinct verdicts), so a page is an index range of `item_queued_idx`
+and the length a sum over `ProjectItemCounts`: no label is read. Elsewhere (SQLite) the labels are grouped.
 """
 from collections.abc import Sequence
 from typing import overload
@@ -16,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from ..models import Item, ItemFlag, ItemState, Project, TaskKind
+from . import counters
 from .identities import AnnotatorNames, annotator_names_for
 from .review import (
     DECIDED_STATES,
@@ -30,6 +35,8 @@ from .review import (
 
 def _queued_ids(project: Project) -> QuerySet:
     """Ids of the project's undecided items that some reason source would list, oldest first (SQL only)."""
+    if counters.kept():
+        return Item.objects.filter(project=project, queued=True).order_by("pk").values_list("pk", flat=True)
     undecided = Item.objects.filter(project=project).exclude(state__in=DECIDED_STATES)
     disputed = (
         _human_annotations()
@@ -55,12 +62,19 @@ class ReviewQueue(Sequence):
         self.project = project
         self.names = names
         ids = _queued_ids(project)
-        listwise = list(ids.filter(kind=TaskKind.LISTWISE))  # the SQL test may be wrong about these
+        self._count: int | None = None
+        kept = counters.kept()
+        # The SQL test may be wrong about listwise items: those are checked here (the counters say if any).
+        listwise = [] if kept and not counters.item_counts(project=project, by="kind", queued=True).get(
+            TaskKind.LISTWISE) else list(ids.filter(kind=TaskKind.LISTWISE))
+        wrong = []
         if listwise:
             reasons = review_reasons(items=Item.objects.filter(pk__in=listwise))
-            ids = ids.exclude(pk__in=[pk for pk in listwise if pk not in reasons])
+            wrong = [pk for pk in listwise if pk not in reasons]
+            ids = ids.exclude(pk__in=wrong) if wrong else ids
+        if kept:
+            self._count = sum(counters.item_counts(project=project, by="queued", queued=True).values()) - len(wrong)
         self._ids = ids
-        self._count: int | None = None
 
     def count(self) -> int:
         if self._count is None:

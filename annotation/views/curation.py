@@ -38,6 +38,7 @@ from ..selectors.datasets import VersionRowPages
 from ..selectors.identities import annotator_names_for
 from ..selectors.references import reference_report_for
 from ..selectors.review import project_for_reviewer
+from ..selectors.stored_figures import figures_read
 from .curation_forms import CurateForm, RoutingForm
 
 ROWS_PAGE_SIZE = 25
@@ -72,9 +73,12 @@ def _curate_form(project: Project, data: Any = None) -> CurateForm:
 def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> dict[str, Any]:
     curate_form = forms_.get("curate_form") or _curate_form(project)
     names = annotator_names_for(project=project, user=request.user)
-    references = reference_report_for(project=project)  # what aggregation and routing rest on, scored
+    # What aggregation and routing rest on, scored; stored for a large project (selectors.stored_figures).
+    references, references_stale = figures_read(project=project, name="references",
+                                                 compute=lambda: reference_report_for(project=project))
     return {
         "references": references,
+        "references_stale": references_stale,
         "reference_rows": [(names.name(a.annotator_id), a) for a in references.annotators],
         "reference_listwise": [(names.name(pk), p) for pk, p in references.listwise.items()],
         "project": project,

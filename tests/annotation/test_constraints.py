@@ -27,6 +27,10 @@ from annotation.models import (
     Membership,
     Project,
     ProjectAnnotatorStats,
+    ProjectFigures,
+    ProjectItemCounts,
+    ProjectLabelHours,
+    ProjectLabelTimes,
     Prompt,
     QueueCounter,
     QueueCursor,
@@ -185,6 +189,47 @@ VIOLATIONS = [
         "stats row twice",
         lambda w: ProjectAnnotatorStats.objects.create(project=w.project, annotator=w.human, role=w.first_label.role,
                                                        n=1, first_label_id=w.first_label.pk),
+    ),
+    (
+        # The items' trigger keeps a row for the world's item already.
+        "project_item_counts_unique",
+        "item counts row twice",
+        lambda w: ProjectItemCounts.objects.create(project=w.project, kind=w.item.kind, state=w.item.state,
+                                                   route=w.item.route, queued=w.item.queued, n=1),
+    ),
+    (
+        "project_item_counts_n_nonnegative",
+        "item count below zero",
+        lambda w: ProjectItemCounts.objects.create(project=w.project, kind="edit", state="final", route="ai",
+                                                   queued=False, n=-1),
+    ),
+    (
+        "project_figures_unique",
+        "figures twice",
+        lambda w: [ProjectFigures.objects.create(project=w.project, name="references", signature="s", n_labels=1,
+                                                 data=b"", computed_at=w.first_label.created_at) for _ in range(2)],
+    ),
+    (
+        "project_label_hours_unique",
+        "hour row twice",
+        lambda w: [ProjectLabelHours.objects.create(project=w.project, annotator=w.judge, hour=w.first_label.created_at,
+                                                    n=1) for _ in range(2)],
+    ),
+    (
+        "project_label_hours_n_nonnegative",
+        "hour count below zero",
+        lambda w: ProjectLabelHours.objects.create(project=w.project, annotator=w.judge,
+                                                   hour=w.first_label.created_at, n=-1),
+    ),
+    (
+        "project_label_times_unique",
+        "time row twice",
+        lambda w: [ProjectLabelTimes.objects.create(project=w.project, annotator=w.judge, ms=5, n=1) for _ in range(2)],
+    ),
+    (
+        "project_label_times_n_nonnegative",
+        "time count below zero",
+        lambda w: ProjectLabelTimes.objects.create(project=w.project, annotator=w.judge, ms=5, n=-1),
     ),
     (
         "routing_model_once",

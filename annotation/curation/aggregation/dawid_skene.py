@@ -26,6 +26,9 @@ Speed: the sums over votes are products with a sparse (items x annotator-class c
 iteration costs two sparse-dense products (about 15 ms of CPU for 1,000,000 votes); nothing loops in Python
 over votes, items or annotators.
 Numerics in log space: a product of a few hundred probabilities underflows float64.
+Memory: the E-step runs over blocks of E_STEP_ROWS items and writes the posteriors in place, so its temporaries
+are a block's (a few MB), not four (I, 3) float64 arrays (~100 MB at a million items); each item's numbers are
+computed exactly as over the whole set, so the results are the same.
 
 A. P. Dawid and A. M. Skene. Maximum Likelihood Estimation of Observer Error-Rates Using the EM Algorithm.
 Journal of the Royal Statistical Society, Series C 28(1), 20-28 (1979). https://doi.org/10.2307/2346806
@@ -41,6 +44,8 @@ from ._common import EPS, gold_mask, vote_matrix
 from .majority import majority_posterior
 
 __all__ = ["DawidSkene"]
+
+E_STEP_ROWS = 65_536  # items per E-step block: (65,536, 3) float64 temporaries are 1.5 MB each
 
 
 @dataclass
@@ -98,11 +103,12 @@ class DawidSkene:
         log_mask = np.where(observed, 0.0, -np.inf)
 
         q = self._clamp(majority_posterior(votes), gold, is_gold)
+        terms = np.empty(votes.n_items)  # (I,) per-item log-likelihood, reused by every E-step
         previous, ll = -np.inf, 0.0
         self.n_iter_, self.converged_ = 0, False
         for _ in range(self.max_iter):
             priors, log_pi = self._m_step(q, m_t, voted, n_annot)
-            q, ll = self._e_step(log_pi, priors, log_mask, m, voted, len(votes.values))
+            ll = self._e_step(log_pi, priors, log_mask, m, voted, len(votes.values), q, terms)
             q = self._clamp(q, gold, is_gold)
             self.n_iter_ += 1
             if abs(ll - previous) < self.tol:
@@ -125,7 +131,10 @@ class DawidSkene:
 
     def _m_step(self, q, m_t, voted, n_annot):
         """(priors (3,), log pi (J*3, 3) with row = annotator*3 + vote, column = true class)."""
-        priors = q[voted].mean(axis=0) if voted.any() else np.full(CLASSES, 1.0 / CLASSES)
+        if voted.all():  # the usual case: no (I, 3) copy of the voted rows
+            priors = q.mean(axis=0)
+        else:
+            priors = q[voted].mean(axis=0) if voted.any() else np.full(CLASSES, 1.0 / CLASSES)
         counts = (m_t @ q).reshape(n_annot, CLASSES, CLASSES)  # (J, vote, true): expected counts
         counts = np.maximum(counts + self.smoothing + self._prior_counts(n_annot), EPS)
         pi = counts / counts.sum(axis=1, keepdims=True)  # normalise over the vote, per true class
@@ -143,14 +152,19 @@ class DawidSkene:
         return np.where(has[:, None, None], cells, 0.0)
 
     @staticmethod
-    def _e_step(log_pi, priors, log_mask, m, voted, n_votes):
-        """(posterior (I, 3), mean log-likelihood per vote)."""
-        log_q = np.asarray(m @ log_pi, dtype=np.float64).reshape(-1, CLASSES)  # (I, 3) sum of log pi over votes
-        log_q += np.log(np.maximum(priors, EPS)) + log_mask
-        top = log_q.max(axis=1, keepdims=True)
-        q = np.exp(log_q - top)
-        total = q.sum(axis=1, keepdims=True)
-        q /= total
-        ll = float((np.log(total[voted, 0]) + top[voted, 0]).sum() / max(n_votes, 1))
+    def _e_step(log_pi, priors, log_mask, m, voted, n_votes, q, terms) -> float:
+        """Posteriors into `q` (I, 3), in place, a block of items at a time; returns the mean log-likelihood per
+        vote. `terms` (I,) is scratch for the per-item log-likelihoods, summed once as over the whole set."""
+        log_prior = np.log(np.maximum(priors, EPS)) + log_mask  # (3,)
+        for start in range(0, q.shape[0], E_STEP_ROWS):
+            stop = min(start + E_STEP_ROWS, q.shape[0])
+            log_q = np.asarray(m[start:stop] @ log_pi, dtype=np.float64).reshape(-1, CLASSES)  # (B, 3)
+            log_q += log_prior
+            top = log_q.max(axis=1, keepdims=True)
+            block = np.exp(log_q - top, out=q[start:stop])
+            total = block.sum(axis=1, keepdims=True)
+            block /= total
+            terms[start:stop] = np.log(total[:, 0]) + top[:, 0]
+        ll = float(terms[voted].sum() / max(n_votes, 1))
         q[~voted] = 1.0 / CLASSES
-        return q, ll
+        return ll

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"no project {opts['project']!r}")
         names = annotator_names_for(project=project, user=None, visible=True)
-        page = agreement_page(project=project, include_judges=True if opts["judges"] else None, names=names)
+        page = agreement_page(project=project, include_judges=True if opts["judges"] else None, names=names,
+                              fresh=True)  # computed now, and stored for the pages (selectors.stored_figures)
         references = page.references.as_json(names.name) if page.references else None
         if opts["json"]:
             self.stdout.write(json.dumps(references, indent=1))

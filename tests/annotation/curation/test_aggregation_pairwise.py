@@ -5,7 +5,8 @@ from crowdkit.aggregation import MACE as CrowdMACE
 from crowdkit.aggregation import DawidSkene as CrowdDawidSkene
 
 from annotation.curation.aggregation import METHODS, aggregate_pairwise
-from annotation.curation.votes import A, B, NONE, TIE
+from annotation.curation.aggregation.dawid_skene import DawidSkene
+from annotation.curation.votes import A, B, NONE, TIE, PairwiseVotes
 
 from .agg_fixtures import by_appearance, crowdkit_frame, pairwise, synthetic
 
@@ -174,3 +175,54 @@ def test_mace_spots_a_spammer():
     assert c.details["theta"][0] < 0.5 < c.details["theta"][1:].min()
     assert c.competence[0] < c.competence[1:].min()
     assert (c.winner == truth).mean() > 0.9
+
+
+class _WholeSetDawidSkene(DawidSkene):
+    """The E-step as it was before it ran in blocks (one pass over every item, new arrays), for comparison."""
+
+    @staticmethod
+    def _e_step(log_pi, priors, log_mask, m, voted, n_votes, q, terms):
+        log_q = np.asarray(m @ log_pi, dtype=np.float64).reshape(-1, 3)
+        log_q += np.log(np.maximum(priors, 1e-10)) + log_mask
+        top = log_q.max(axis=1, keepdims=True)
+        whole = np.exp(log_q - top)
+        total = whole.sum(axis=1, keepdims=True)
+        whole /= total
+        ll = float((np.log(total[voted, 0]) + top[voted, 0]).sum() / max(n_votes, 1))
+        whole[~voted] = 1.0 / 3
+        q[:] = whole
+        return ll
+
+
+@pytest.mark.parametrize("rows", [1, 7, 64, 10_000])
+def test_dawid_skene_in_blocks_equals_the_whole_set_pass(rows, monkeypatch):
+    """The E-step in blocks of items (bounded memory) gives bit-for-bit the posteriors, confusion matrices,
+    competence, iterations and log-likelihood of one pass over every item: with and without unvoted items, gold."""
+    from annotation.curation.aggregation import dawid_skene
+
+    votes, _ = synthetic(n_items=300, n_annotators=6, per_item=3, accuracy=np.linspace(0.5, 0.9, 6), seed=3)
+    keep = votes.items % 17 != 0  # some items without votes
+    gold = np.full(votes.n_items, -1, dtype=np.int8)
+    gold[::29] = 1
+    votes = PairwiseVotes(items=votes.items[keep], annotators=votes.annotators[keep], values=votes.values[keep],
+                          item_ids=votes.item_ids, annotator_ids=votes.annotator_ids,
+                          annotator_is_judge=votes.annotator_is_judge, gold=gold)
+    monkeypatch.setattr(dawid_skene, "E_STEP_ROWS", rows)
+    for prior in (None, np.full(6, 0.8)):
+        kwargs = {} if prior is None else {"prior_accuracy": prior, "prior_strength": 2.0}
+        blocks, whole = DawidSkene(**kwargs).fit(votes), _WholeSetDawidSkene(**kwargs).fit(votes)
+        assert np.array_equal(blocks.posterior_, whole.posterior_)
+        assert np.array_equal(blocks.confusion_, whole.confusion_)
+        assert np.array_equal(blocks.competence_, whole.competence_, equal_nan=True)
+        assert (blocks.n_iter_, blocks.log_likelihood_) == (whole.n_iter_, whole.log_likelihood_)
+
+
+def test_the_transposed_vote_matrix_view_sums_as_the_copy_did():
+    """M.T is a CSC view of M (no copy): its products equal, bit for bit, those of the CSR copy used before."""
+    from annotation.curation.aggregation._common import vote_matrix
+
+    votes, _ = synthetic(n_items=5_000, n_annotators=30, per_item=3, accuracy=np.full(30, 0.7), seed=5)
+    m, m_t = vote_matrix(votes)
+    q = np.random.default_rng(1).random((votes.n_items, 3))
+    assert np.array_equal(m_t @ q, m.T.tocsr() @ q)
+    assert np.array_equal(np.asarray(m_t.sum(axis=1)).ravel(), np.asarray(m.T.tocsr().sum(axis=1)).ravel())
