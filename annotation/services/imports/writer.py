@@ -1,6 +1,7 @@
 """Writing parsed records into a project: new rows only, every conflict found, nothing on error."""
 import hashlib
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +52,38 @@ def foreign_keys_checked_per_statement() -> Iterator[None]:
     yield
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+@contextmanager
+def queue_slots_deferred() -> Iterator[None]:
+    """Skip the queue's per-row trigger on the items inserted here (PostgreSQL; migration 0009).
+
+    For each item, ps_item_queue_sync reads the project, updates one of its 8 counter rows and inserts the item's
+    slots: four statements per item, and 100k updates of the same 8 rows. The caller instead calls
+    `queue_slots_add` with the new items' ids once they are all written, in the same transaction, which does
+    the same in one pass. Only inserts are deferred: updates of items (new labels on items already there) keep
+    their trigger. Must be entered inside the import's atomic block (SET LOCAL; a rollback restores it).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL prefstudio.queue_bulk = 'on'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL prefstudio.queue_bulk = 'off'")
+
+
+def queue_slots_add(*, project_pk: int, item_ids: Sequence[int]) -> None:
+    """Slots and counters of items inserted under `queue_slots_deferred` (ps_queue_items_added)."""
+    if connection.vendor != "postgresql" or not item_ids:
+        return
+    step = 100_000  # ids per call: a parameter of at most ~1 MB
+    with connection.cursor() as cursor:
+        for low in range(0, len(item_ids), step):
+            cursor.execute("SELECT ps_queue_items_added(%s, %s)", [project_pk, list(item_ids[low:low + step])])
 
 
 class DrySink:
@@ -113,6 +146,7 @@ class Writer:
         self.responses: dict[tuple[int, str], int] = {}  # (prompt pk, external id) → pk
         self.items: dict[str, int] = {}  # external id → pk
         self.new_items: set[int] = set()
+        self.created_items = array("q")  # every item this import inserted: their queue slots are added at the end
         self.touched: set[int] = set()  # items that were there before and got new labels
 
     def _insert(self, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> list[int]:
@@ -129,7 +163,7 @@ class Writer:
         (so that every conflict is reported) but no longer written.
         """
         parse_errors: list[LineError] = []
-        with foreign_keys_checked_per_statement(), self.sink.session():
+        with foreign_keys_checked_per_statement(), queue_slots_deferred(), self.sink.session():
             for piece in pieces:
                 parse_errors += piece.errors
                 if parse_errors and not skip_invalid:
@@ -155,7 +189,9 @@ class Writer:
         self._labels(records)
 
     def finish(self) -> None:
-        """Update the counters of items that got labels, and the project's task kinds."""
+        """Add the new items' queue slots, update the counters of items that got labels, and the project's task
+        kinds."""
+        queue_slots_add(project_pk=self.project.pk, item_ids=self.created_items)
         items_recount(item_ids=self.touched)
         if self.report.project_created:
             self.project.task_kinds = sorted(self.kinds)
@@ -417,6 +453,7 @@ class Writer:
         for (record, prompt_pk), pk in zip(new_records, self._insert(Item, columns, rows)):
             self.items[record.external_id] = pk
             self.new_items.add(pk)
+            self.created_items.append(pk)
             for position, response in enumerate(record.responses):
                 slot_rows.append((pk, position, responses[(prompt_pk, response.external_id)]))
         self._insert(ItemResponse, ("item_id", "position", "response_id"), slot_rows)
