@@ -54,6 +54,16 @@ def _py_float(expr: str) -> str:
             f"THEN trunc({expr})::numeric::text || '.0' ELSE {expr}::text END")
 
 
+def _json_float(text: str, value: str) -> str:
+    """A number of a jsonb as json.dumps(float(n)) writes it. `text`: the number's jsonb text, which is its digits
+    as stored, so Python's repr where Python wrote it; `value`: the same as float8, for the others (_py_float).
+    The digits are kept when they are repr's for sure: a point, no trailing zero after the first decimal, no
+    exponent form in repr (|x| < 1e-4 or >= 1e16). `text` should be a column of the line's LATERAL (evaluated
+    once per row, not once per use)."""
+    return (f"CASE WHEN {text} LIKE '%%.%%' AND {text} NOT LIKE '%%.%%_0' AND {text} NOT LIKE '0.0000%%' "
+            f"AND {text} NOT LIKE '-0.0000%%' AND position('.' in {text}) < 17 THEN {text} ELSE {_py_float(value)} END")
+
+
 def _messages(expr: str) -> str:
     """`_messages(prompt)`: [{"role": str, "content": str}, ...]."""
     role, content = _json_text("m->>'role'"), _json_text("m->>'content'")
@@ -111,20 +121,29 @@ _PROVENANCE_PLAIN = (
     + " AND ".join(_NUMBER.format(k) for k in ("agreement", "probability", "noise_score")) + " AND "
     + " AND ".join(f"COALESCE(jsonb_typeof(r.provenance->'{k}'), 'null') IN ('string', 'null')"
                    for k in ("item", "origin", "source")) + " AND "
-    # json.dumps(votes, sort_keys=True): jsonb's key order (length, then bytes) is the same for these shapes.
-    "COALESCE((r.provenance->'votes')::text, 'null') ~ "
-    "'^(null|\\{\\}|\\{\"A\": [0-9]+, \"B\": [0-9]+, \"tie\": [0-9]+\\}|\\{\"n\": [0-9]+\\})$'"
+    # json.dumps(votes, sort_keys=True): for keys among A, B, n, tie, jsonb's key order (length, then bytes) is
+    # Python's sorted order; integers (no point) read back and dump as they are. LIKE, not a regex: 3x cheaper.
+    "CASE jsonb_typeof(f.votes) WHEN 'object' THEN f.votes - '{A,B,n,tie}'::text[] = '{}'::jsonb AND NOT "
+    "jsonb_path_exists(f.votes, '$.* ? (@.type() != \"number\")') AND f.votes::text NOT LIKE '%%.%%' "
+    "WHEN 'null' THEN true ELSE f.votes IS NULL END"
 )
-
+# What the line reads more than once, read once per row: without OFFSET 0 the planner would fold the subquery
+# back into the expressions, which then look the value up at each use (a float is used five times).
+_LATERAL = (
+    "CROSS JOIN LATERAL (SELECT r.provenance->'votes' AS votes, (r.data->'margin')::text AS margin, "
+    + ", ".join(f"(r.provenance->'{k}')::text AS {k}" for k in ("agreement", "probability", "noise_score"))
+    + " OFFSET 0) f"
+)
 
 def _provenance_fields(options: ExportOptions) -> list[tuple[str, str]]:
     fields = [("index", "r.index::text"), ("split", "to_json(r.split)::text"), ("weight", _py_float("r.weight"))]
     if options.kind == "pairwise":
-        fields.append(("margin", _py_float("(r.data->>'margin')::float8")))
+        fields.append(("margin", _json_float("f.margin", "(r.data->>'margin')::float8")))
     fields += [(k, f"COALESCE((r.provenance->'{k}')::text, 'null')") for k in ("item", "origin", "source")]
-    fields.append(("votes", "CASE WHEN COALESCE(jsonb_typeof(r.provenance->'votes'), 'null') = 'null' "
-                            "THEN 'null' ELSE to_json((r.provenance->'votes')::text)::text END"))
-    fields += [(k, _py_float(f"(r.provenance->>'{k}')::float8")) for k in ("agreement", "probability", "noise_score")]
+    fields.append(("votes", "CASE WHEN COALESCE(jsonb_typeof(f.votes), 'null') = 'null' "
+                            "THEN 'null' ELSE to_json(f.votes::text)::text END"))
+    fields += [(k, _json_float(f"f.{k}", f"(r.provenance->>'{k}')::float8"))
+               for k in ("agreement", "probability", "noise_score")]
     fields.append(("reasons", "COALESCE(NULLIF((r.provenance->'reasons')::text, 'null'), '[]')"))
     return fields
 
@@ -143,7 +162,8 @@ def _line_sql(options: ExportOptions) -> str:
     if options.split != "all":
         where += " AND r.split = %s"
     return (f"SELECT CASE WHEN {plain} THEN '{{' || {line} || '}}' ELSE '#' || r.index END "
-            f"FROM {DatasetRow._meta.db_table} r WHERE {where} ORDER BY r.index")
+            f"FROM {DatasetRow._meta.db_table} r {_LATERAL if options.provenance else ''} WHERE {where} "
+            "ORDER BY r.index")
 
 
 def dataset_export_start(*, version: DatasetVersion, options: ExportOptions, offset: int) -> int | None:
