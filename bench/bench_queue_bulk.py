@@ -2,7 +2,7 @@
 (issue 16 item 3; migration 0009_queue_bulk_io).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ps_bench_freeze .venv/bin/python bench/bench_queue_bulk.py \
-        [--project freeze-100k] [--overlap 3] [--rounds 2]
+        [--project freeze-100k] [--overlap 3] [--rounds 2] [--limit 100000]
 
 Copies the items of an existing project (bench_freeze.py builds `freeze-100k`) into a new project of the given
 overlap as unlabeled items, with `INSERT ... SELECT` in a transaction that is rolled back, twice per round:
@@ -29,7 +29,7 @@ def backend_cpu(conn) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
 
 
-def one(url: str, source: str, overlap: int, bulk: bool) -> tuple[float, float, tuple]:
+def one(url: str, source: str, overlap: int, bulk: bool, limit: int) -> tuple[float, float, tuple]:
     with psycopg.connect(url) as conn:
         cur = conn.cursor()
         src = cur.execute("SELECT id FROM annotation_project WHERE slug = %s", [source]).fetchone()[0]
@@ -48,7 +48,7 @@ def one(url: str, source: str, overlap: int, bulk: bool) -> tuple[float, float, 
             "n_judge_labels, n_leases, priority, metadata, created_at, updated_at, project_id, prompt_id, reference) "
             "SELECT external_id, kind, 'new', route, source, n_responses, 0, 0, 0, priority, metadata, created_at, "
             "updated_at, %s, prompt_id, reference FROM annotation_item WHERE project_id = %s ORDER BY id "
-            "RETURNING id", [pid, src])
+            "LIMIT %s RETURNING id", [pid, src, limit])
         ids = [row[0] for row in cur.fetchall()]
         if bulk:
             cur.execute("SET LOCAL prefstudio.queue_bulk = 'off'")
@@ -68,18 +68,19 @@ def main() -> None:
     parser.add_argument("--project", default="freeze-100k")
     parser.add_argument("--overlap", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=100_000, help="items copied (default 100,000)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ps_bench_freeze")
     results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     states = {}
     for _ in range(args.rounds):
         for bulk in (False, True):
-            seconds, cpu, state = one(url, args.project, args.overlap, bulk)
+            seconds, cpu, state = one(url, args.project, args.overlap, bulk, args.limit)
             results[bulk].append((seconds, cpu))
             states[bulk] = state
     assert states[False] == states[True], states
     best = {bulk: min(r) for bulk, r in results.items()}
-    print(f"queue on item insert, {args.project} copied at overlap {args.overlap} ({states[True][0]:,} slots), "
+    print(f"queue on item insert, {args.limit:,} items of {args.project} copied at overlap {args.overlap} ({states[True][0]:,} slots), "
           f"best of {args.rounds}, load {open('/proc/loadavg').read().split()[0]}: row trigger {best[False][0]:.2f} s "
           f"(backend CPU {best[False][1]:.2f} s), bulk + ps_queue_items_added {best[True][0]:.2f} s "
           f"(backend CPU {best[True][1]:.2f} s); same slots and counters")
