@@ -80,8 +80,8 @@ def main() -> None:
             states[bulk] = state
     assert states[False] == states[True], states
     best = {bulk: min(r) for bulk, r in results.items()}
-    print(f"queue on item insert, {args.limit:,} items of {args.project} copied at overlap {args.overlap} ({states[True][0]:,} slots), "
-          f"best of {args.rounds}, load {open('/proc/loadavg').read().split()[0]}: row trigger {best[False][0]:.2f} s "
+    print(f"queue on item insert, {args.limit:,} items of {args.project} copied at overlap {args.overlap} "
+          f"({states[True][0]:,} slots), best of {args.rounds}, load {open('/proc/loadavg').read().split()[0]}: row trigger {best[False][0]:.2f} s "
           f"(backend CPU {best[False][1]:.2f} s), bulk + ps_queue_items_added {best[True][0]:.2f} s "
           f"(backend CPU {best[True][1]:.2f} s); same slots and counters")
 
