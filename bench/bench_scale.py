@@ -166,13 +166,16 @@ def _foreign_keys(cur, table: str) -> dict[str, str]:
     return dict(cur.fetchall())
 
 
-def copy_baseline(url: str, plan: list[tuple[str, str, dict[str, str]]], workdir: Path) -> float:
+def copy_baseline(url: str, plan: list[tuple[str, str, dict[str, str]]], workdir: Path, *,
+                  queue_of: int | None = None) -> float:
     """Seconds PostgreSQL takes to COPY the rows `plan` selects back into the same tables (rolled back).
 
     plan: (table, WHERE clause, {column: SQL expression}) in foreign-key order. The rows are dumped
     first (not timed) with every id moved past the table's largest and every reference to a table of
     the plan moved with it, so they insert as new rows; the timed part is the COPYs, with foreign keys
-    checked per statement, as the import does.
+    checked per statement, as the import does. `queue_of`: the id of a project of the plan whose items are
+    copied; their queue slots are then made as the import makes them (the row trigger skipped, one
+    ps_queue_rebuild of the new project, which for a new project is what ps_queue_items_added does), timed.
     """
     import psycopg
 
@@ -202,10 +205,15 @@ def copy_baseline(url: str, plan: list[tuple[str, str, dict[str, str]]], workdir
         conn.rollback()
         began = time.perf_counter()
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if queue_of is not None:
+            cur.execute("SET LOCAL prefstudio.queue_bulk = 'on'")
         for table, columns, path in files:
             with open(path, "rb") as data, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 while block := data.read(1 << 20):
                     copy.write(block)
+        if queue_of is not None:
+            cur.execute("SET LOCAL prefstudio.queue_bulk = 'off'")
+            cur.execute("SELECT ps_queue_rebuild(%s)", [queue_of + shift["annotation_project"]])
         seconds = time.perf_counter() - began
         conn.rollback()
     for _, _, path in files:
@@ -309,7 +317,8 @@ class Client:
 Row = dict
 
 
-def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: str, rows: list[Row]) -> None:
+def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: str, rows: list[Row],
+               import_only: bool = False) -> None:
     name = size_name(n)
     slug = f"scale-{name.lower()}"
     path = data_dir / f"scale-{n}-{SEED}.jsonl"
@@ -336,10 +345,12 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
             ("annotation_itemresponse", items, {}),
             ("annotation_label", items, {}),
         ]
-        copy = copy_baseline(url, plan, work)
+        copy = copy_baseline(url, plan, work, queue_of=pid)
         log(f"{name}: COPY of the imported rows {copy:.1f} s: ratio {copy / m.seconds:.2f}")
         rows.append(dict(size=name, phase="import", seconds=m.seconds, rate=n / m.seconds, rss=m.rss_mb,
                          copy=copy, note=f"{n:,} items, {3 * n:,} labels"))
+        if import_only:
+            return
         # curate
         # Without the embedding signals (near-duplicates, reward-model ensemble), as issue 16 measures it: they
         # load all-MiniLM, whose cost is the model's, not the version's size.
@@ -458,6 +469,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "bench_scale"),
                         help="Where the generated files are kept (re-used by later runs)")
     parser.add_argument("--keep", action="store_true", help="Keep the database at the end")
+    parser.add_argument("--import-only", action="store_true",
+                        help="Only the start-up and the import with its COPY baseline (a quick check of item 3)")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in ("10k,100k" if args.quick else args.sizes).split(",")]
     expected = estimate_seconds(sizes)
@@ -487,7 +500,7 @@ def main() -> None:
         size_seconds = {}
         for n in sizes:
             began = time.perf_counter()
-            bench_size(n, url=url, env=env, data_dir=data_dir, token=token, rows=rows)
+            bench_size(n, url=url, env=env, data_dir=data_dir, token=token, rows=rows, import_only=args.import_only)
             size_seconds[size_name(n)] = time.perf_counter() - began
             log(f"{size_name(n)} done in {size_seconds[size_name(n)]:.0f} s")
     finally:

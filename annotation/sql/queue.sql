@@ -40,6 +40,31 @@ BEGIN
   WHERE c.project_id = p_project AND c.shard = s;
 END $$;
 
+-- Slots and counters for items a bulk import inserted while their row trigger was skipped (prefstudio.queue_bulk =
+-- 'on', see ps_item_queue_ins in migration 0009): in one pass, what ps_item_queue_sync does for each inserted item
+-- (a new item has no slots yet). The import calls it once, in its transaction, after the last item is written.
+CREATE OR REPLACE FUNCTION ps_queue_items_added(p_project bigint, p_items bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE ov integer;
+BEGIN
+  SELECT overlap INTO ov FROM annotation_project WHERE id = p_project;
+  UPDATE annotation_queuecounter c SET wanted = c.wanted + t.wanted, free_items = c.free_items + t.free
+  FROM (
+    SELECT (i.id % 8)::smallint AS shard, sum(greatest(ov - i.n_human_labels, 0)) AS wanted,
+           count(*) FILTER (WHERE i.n_human_labels + i.n_leases < ov) AS free
+    FROM annotation_item i WHERE i.id = ANY(p_items) AND i.project_id = p_project AND ps_item_open(i.state, i.route)
+    GROUP BY 1
+  ) t
+  WHERE c.project_id = p_project AND c.shard = t.shard;
+  INSERT INTO annotation_queueslot (project_id, item_id, started_seq, priority)
+  SELECT i.project_id, i.id,
+         CASE WHEN i.n_human_labels + i.n_leases > 0 THEN nextval('ps_queue_started_seq') END, i.priority
+  FROM annotation_item i CROSS JOIN LATERAL generate_series(1, ov - i.n_human_labels - i.n_leases) g
+  WHERE i.id = ANY(p_items) AND i.project_id = p_project AND ps_item_open(i.state, i.route)
+    AND i.n_human_labels + i.n_leases < ov
+  ORDER BY i.id;
+END $$;
+
 CREATE OR REPLACE FUNCTION ps_project_overlap_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM ps_queue_rebuild(NEW.id);

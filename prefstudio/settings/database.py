@@ -28,3 +28,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 # A request that finds the database out of reach answers 503 with this Retry-After (prefstudio/errors_http.py).
 DB_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("DB_UNAVAILABLE_RETRY_AFTER_SECONDS", 5)
+
+# Connections an export reads its pieces with (annotation/selectors/dataset_lines.py): PostgreSQL builds the JSON
+# lines, one backend per connection, while this process writes the pieces already read. 1 reads them one after
+# the other on the request's own connection. Each is opened for one export and closed at its end.
+PREFSTUDIO_EXPORT_CONNECTIONS = env_int("PREFSTUDIO_EXPORT_CONNECTIONS", 2)

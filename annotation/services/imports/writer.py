@@ -1,6 +1,7 @@
 """Writing parsed records into a project: new rows only, every conflict found, nothing on error."""
 import hashlib
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from ...models import (
 from ..bulk import Sink
 from ..items import item_state_for, items_recount, label_source_for
 from ..projects import project_add_task_kinds
+from .queue_slots import queue_slots_add, queue_slots_deferred
 from .report import ImportReport
 
 
@@ -113,6 +115,7 @@ class Writer:
         self.responses: dict[tuple[int, str], int] = {}  # (prompt pk, external id) → pk
         self.items: dict[str, int] = {}  # external id → pk
         self.new_items: set[int] = set()
+        self.created_items = array("q")  # every item this import inserted: their queue slots are added at the end
         self.touched: set[int] = set()  # items that were there before and got new labels
 
     def _insert(self, model: type[models.Model], columns: Sequence[str], rows: list[tuple]) -> list[int]:
@@ -129,7 +132,7 @@ class Writer:
         (so that every conflict is reported) but no longer written.
         """
         parse_errors: list[LineError] = []
-        with foreign_keys_checked_per_statement(), self.sink.session():
+        with foreign_keys_checked_per_statement(), queue_slots_deferred(), self.sink.session():
             for piece in pieces:
                 parse_errors += piece.errors
                 if parse_errors and not skip_invalid:
@@ -155,7 +158,9 @@ class Writer:
         self._labels(records)
 
     def finish(self) -> None:
-        """Update the counters of items that got labels, and the project's task kinds."""
+        """Add the new items' queue slots, update the counters of items that got labels, and the project's task
+        kinds."""
+        queue_slots_add(project_pk=self.project.pk, item_ids=self.created_items)
         items_recount(item_ids=self.touched)
         if self.report.project_created:
             self.project.task_kinds = sorted(self.kinds)
@@ -417,6 +422,7 @@ class Writer:
         for (record, prompt_pk), pk in zip(new_records, self._insert(Item, columns, rows)):
             self.items[record.external_id] = pk
             self.new_items.add(pk)
+            self.created_items.append(pk)
             for position, response in enumerate(record.responses):
                 slot_rows.append((pk, position, responses[(prompt_pk, response.external_id)]))
         self._insert(ItemResponse, ("item_id", "position", "response_id"), slot_rows)

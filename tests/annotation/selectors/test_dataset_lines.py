@@ -3,9 +3,13 @@ Python records write, for every row format, split and provenance setting, on row
 SQL rendering; and the Parquet made from them holds the same table as the Python writer's."""
 import io
 import json
+import threading
+import time
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 
 from annotation.curation.export import (
     arrow_schema,
@@ -16,11 +20,11 @@ from annotation.curation.export import (
 )
 from annotation.errors import PrefStudioError
 from annotation.models import Annotator, Item
-from annotation.selectors.dataset_lines import dataset_export_lines
+from annotation.selectors.dataset_lines import _copied_in_parallel, dataset_export_lines
 from annotation.selectors.datasets import dataset_export_records
 from annotation.selectors.identities import annotator_names_for
 from tests.annotation.curation.export_rows import ROWS
-from tests.annotation.dataset_factory import make_version
+from tests.annotation.dataset_factory import make_version, many_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +49,14 @@ def _tricky(annotator_id: int) -> list[dict]:
          "provenance": {**base["provenance"], "reasons": None}},
         {**ROWS[2], "index": 15, "data": {**ROWS[2]["data"], "prompt": HH, "responses": ["a\tb", "ü", ""]}},
         {**ROWS[4], "index": 16, "data": {**ROWS[4]["data"], "prompt": HH, "label": False}},
+        # numbers whose jsonb digits are not repr's, and votes of other shapes
+        {**base, "index": 17, "data": {**base["data"], "margin": 12345678.25},
+         "provenance": {**base["provenance"], "agreement": 2, "probability": 1e16, "noise_score": -0.00012,
+                        "votes": {"A": 2.0, "B": 1, "tie": 0}}},
+        {**base, "index": 18, "data": {**base["data"], "margin": -3},
+         "provenance": {**base["provenance"], "agreement": 1e-4, "probability": 123.5, "noise_score": 1e15,
+                        "votes": {"C": 1}}},
+        {**base, "index": 19, "provenance": {**base["provenance"], "votes": {"n": 4}}},
     ]
     return [{**r, "split": "test" if r["index"] % 2 else "train"} for r in rows]
 
@@ -53,7 +65,14 @@ def _tricky(annotator_id: int) -> list[dict]:
 def version(project):
     annotator = Annotator.objects.get(name="annotator1")
     assert Item.objects.filter(project=project, external_id="pair-1").exists()
-    return make_version(project, rows=ROWS + _tricky(annotator.pk))
+    version = make_version(project, rows=ROWS + _tricky(annotator.pk))
+    # Digits Python never writes but a jsonb may hold (trailing zeros, a point in a vote count): Python's output
+    # of them is the reference.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE annotation_datasetrow SET provenance = provenance || "
+                       "'{\"agreement\": 0.50, \"probability\": 1.000, \"votes\": {\"A\": 1.50, \"B\": 0}}'::jsonb, "
+                       "data = data || '{\"margin\": 2.10}'::jsonb WHERE version_id = %s AND index = 19", [version.pk])
+    return version
 
 
 def _python(version, options, names) -> bytes:
@@ -113,3 +132,59 @@ def test_parquet_from_the_lines_is_the_python_writers_file(version, fmt):
     groups = [pq.ParquetFile(io.BytesIO(f)).metadata.num_row_groups for f in (new, old)]
     assert groups[0] == groups[1]
     assert new == old
+
+
+@pytest.mark.django_db(transaction=True)  # the readers' own connections see only committed rows
+@pytest.mark.parametrize("fmt", ["trl", "trl_conversational", "kto", "listwise"])
+@pytest.mark.parametrize("offset", [0, 5])
+def test_pieces_read_on_parallel_connections_are_the_same_bytes_in_order(version, fmt, offset):
+    """Several connections read pieces at once; what comes out is the one-connection export, in record order,
+    with the rows that fall back to format_row (annotator tokens, odd shapes) rendered in their place."""
+    options = export_options(format=fmt, split="all")
+    names = annotator_names_for(project=version.project, user=None, visible=False)
+    expected = b"".join(_python(version, options, names).splitlines(keepends=True)[offset:])
+    for connections in (2, 3):
+        got = _sql(version, options, names, chunk_size=2, offset=offset, connections=connections)
+        assert got == expected
+    assert _sql(version, options, names, chunk_size=2, offset=offset, connections=1) == expected
+
+
+def _readers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("export-copy-")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_off_export_stops_its_readers_and_closes_their_connections(project):
+    """A download that stops after its first piece leaves no reader thread and no extra connection behind."""
+    version = make_version(project, rows=many_rows(200))
+    options = export_options(format="trl", split="all")
+    names = annotator_names_for(project=project, user=None, visible=True)
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = backends()
+    lines = dataset_export_lines(version=version, options=options, names=names, chunk_size=5, connections=3)
+    first = next(lines)
+    assert first.startswith(b'{"prompt": ') and len(_readers()) == 3
+    lines.close()
+    assert _readers() == []
+    for _ in range(50):  # a closed connection's backend leaves pg_stat_activity a moment after it is told to go
+        if backends() == before:
+            break
+        time.sleep(0.1)
+    assert backends() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_readers_error_is_raised_to_the_consumer_at_its_piece():
+    """A reader whose COPY fails raises in the export after the pieces before it, and every reader stops."""
+    pieces = [[1], [0], [1], [1]]  # the second piece divides by zero
+    read = _copied_in_parallel("COPY (SELECT 1 / %s::int) TO STDOUT", pieces, 2)
+    assert next(read) == b"1\n"
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        next(read)
+    read.close()
+    assert _readers() == []
