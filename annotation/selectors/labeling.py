@@ -8,6 +8,7 @@ are still a member of its project: anyone else gets NotFound, never a hint that 
 import json
 import random
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -121,10 +122,13 @@ WHERE a.id = %s
 """
 
 
-def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_id: int | None = None
-                  ) -> LeaseContext | None:
+def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_id: int | None = None,
+                  token: tuple[str, datetime] | None = None) -> LeaseContext | None:
     """The lease `assignment_id` of `annotator_id`, or of `user_id` while they are a member of its project
-    (as `lease_for_user`); None if there is no such lease. One query (PostgreSQL)."""
+    (as `lease_for_user`); None if there is no such lease. One query (PostgreSQL).
+
+    `token` = (API token key, issued after): the lease of the token's user, checked in the same query (the token
+    exists, was issued after that time, its user is active and a member); None also when the token is not live."""
     sql, params = _LEASE_CONTEXT_SQL, [assignment_id]
     if annotator_id is not None:
         sql += " AND a.annotator_id = %s"
@@ -133,6 +137,12 @@ def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_i
         sql += (" AND an.user_id = %s AND EXISTS (SELECT 1 FROM annotation_membership m"
                 " WHERE m.project_id = p.id AND m.user_id = %s)")
         params += [user_id, user_id]
+    if token is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id"
+                " WHERE t.key = %s AND t.user_id = an.user_id AND t.created > %s AND u.is_active)"
+                " AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id"
+                " AND m.user_id = an.user_id)")
+        params += [token[0], token[1]]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
