@@ -26,6 +26,7 @@ from ..models import (
     Label,
     Membership,
     Project,
+    Prompt,
     ReferenceUse,
     Response,
     Route,
@@ -191,6 +192,65 @@ def lease_for_user(*, user: AbstractBaseUser, assignment_id: int, slug: str | No
     return lease
 
 
+_LEASE_PAGE_SQL = """
+SELECT a.id, a.status, a.expires_at, a.created_at,
+       i.id, i.external_id, i.kind, i.state, i.route, i.n_judge_labels, pr.id, pr.external_id, pr.messages,
+       p.id, p.slug, p.name, p.guidelines, p.overlap, p.strength_levels, p.aspects, p.rationale_required,
+       p.allow_partial_ranking, p.blind_review, p.reference_use, p.lease_minutes,
+       an.id, an.name, an.kind,
+       (SELECT coalesce(json_agg(json_build_array(s.position, s.response_id, r.text, r.external_id, r.model_name)
+                                 ORDER BY s.position), '[]')
+        FROM annotation_itemresponse s JOIN annotation_response r ON r.id = s.response_id WHERE s.item_id = i.id),
+       (SELECT coalesce(sum(k.wanted), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT coalesce(sum(k.free_items), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT c.n_done FROM annotation_queuecursor c WHERE c.annotator_id = an.id AND c.project_id = p.id)
+FROM annotation_assignment a
+JOIN annotation_annotator an ON an.id = a.annotator_id
+JOIN annotation_item i ON i.id = a.item_id
+JOIN annotation_project p ON p.id = i.project_id
+JOIN annotation_prompt pr ON pr.id = i.prompt_id
+WHERE a.id = %s AND an.user_id = %s AND p.slug = %s
+  AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id AND m.user_id = an.user_id)
+"""
+
+
+def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> tuple[Assignment, QueueStatus]:
+    """`lease_for_user` for the task page, in one query with the queue's counters (`queue_status_fast`).
+
+    The lease, item, prompt, project, annotator and responses are built from the row: they carry the fields the
+    task page, `labeling_task` and `label_submit` read (item.slots is prefetched), not every column. NotFound as
+    `lease_for_user`. On SQLite: `lease_for_user` + `queue_status`.
+    """
+    if connection.vendor != "postgresql":
+        lease = lease_for_user(user=user, assignment_id=assignment_id, slug=slug)
+        return lease, queue_status(project=lease.item.project, annotator=lease.annotator)
+    with connection.cursor() as cursor:
+        cursor.execute(_LEASE_PAGE_SQL, [assignment_id, user.pk, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+    (lease_id, lease_status, expires_at, created_at, item_id, item_ext, kind, state, route, n_judge, prompt_id,
+     prompt_ext, messages, project_id, project_slug, name, guidelines, overlap, strength_levels, aspects,
+     rationale_required, allow_partial, blind, reference_use, lease_minutes, annotator_id, annotator_name,
+     annotator_kind, slots, wanted, free, done) = row
+    project = Project(id=project_id, slug=project_slug, name=name, guidelines=guidelines, overlap=overlap,
+                      strength_levels=_json(strength_levels), aspects=_json(aspects),
+                      rationale_required=rationale_required, allow_partial_ranking=allow_partial, blind_review=blind,
+                      reference_use=reference_use, lease_minutes=lease_minutes)
+    prompt = Prompt(id=prompt_id, project_id=project_id, external_id=prompt_ext, messages=_json(messages))
+    item = Item(id=item_id, project=project, prompt=prompt, external_id=item_ext, kind=kind, state=state, route=route,
+                n_judge_labels=n_judge)
+    item._prefetched_objects_cache = {"slots": [
+        ItemResponse(item=item, position=position,
+                     response=Response(id=response_id, prompt_id=prompt_id, text=text, external_id=ext,
+                                       model_name=model_name))
+        for position, response_id, text, ext, model_name in _json(slots)]}
+    annotator = Annotator(id=annotator_id, name=annotator_name, kind=annotator_kind, user_id=user.pk)
+    lease = Assignment(id=lease_id, item=item, annotator=annotator, status=lease_status, expires_at=expires_at,
+                       created_at=created_at)
+    return lease, QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0))
+
+
 def live_lease_in_project(*, user: AbstractBaseUser, project: Project) -> Assignment | None:
     """The user's unexpired active lease in the project (what "Continue" goes back to), if any."""
     return (
@@ -344,6 +404,7 @@ __all__ = [
     "Panel",
     "labeling_task",
     "lease_for_user",
+    "lease_page",
     "lease_is_live",
     "live_lease_in_project",
     "shown_order_for",

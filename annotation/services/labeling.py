@@ -523,7 +523,9 @@ def _release_slot(item_id: int) -> None:
 
 
 def _next(lease: Assignment) -> Assignment | None:
-    project = Project.objects.get(pk=lease.item.project_id)
+    project = lease.item.project  # read with the lease (selectors.labeling: lease_for_user, lease_page)
+    if project.reference_use == ReferenceUse.ATTENTION or not _on_postgresql():
+        project = Project.objects.get(pk=project.pk)  # the ORM path reads all of its settings
     return queue_next(project=project, annotator=lease.annotator)
 
 
