@@ -214,7 +214,17 @@ WHERE a.id = %s AND an.user_id = %s AND p.slug = %s
 """
 
 
-def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> tuple[Assignment, QueueStatus]:
+@dataclass(frozen=True)
+class LeasePage:
+    """What the task page and its submit read: the lease, the queue's counters, and the lease as `label_submit`
+    checks a label against it (None on SQLite: label_submit reads it)."""
+
+    lease: Assignment
+    status: QueueStatus
+    context: LeaseContext | None
+
+
+def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> LeasePage:
     """`lease_for_user` for the task page, in one query with the queue's counters (`queue_status_fast`).
 
     The lease, item, prompt, project, annotator and responses are built from the row: they carry the fields the
@@ -223,7 +233,7 @@ def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> tupl
     """
     if connection.vendor != "postgresql":
         lease = lease_for_user(user=user, assignment_id=assignment_id, slug=slug)
-        return lease, queue_status(project=lease.item.project, annotator=lease.annotator)
+        return LeasePage(lease, queue_status(project=lease.item.project, annotator=lease.annotator), None)
     with connection.cursor() as cursor:
         cursor.execute(_LEASE_PAGE_SQL, [assignment_id, user.pk, slug])
         row = cursor.fetchone()
@@ -248,7 +258,9 @@ def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> tupl
     annotator = Annotator(id=annotator_id, name=annotator_name, kind=annotator_kind, user_id=user.pk)
     lease = Assignment(id=lease_id, item=item, annotator=annotator, status=lease_status, expires_at=expires_at,
                        created_at=created_at)
-    return lease, QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0))
+    status = QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0))
+    return LeasePage(lease, status, LeaseContext(assignment_id=lease_id, item=item, annotator=annotator,
+                                                 slots=item._prefetched_objects_cache["slots"]))
 
 
 def live_lease_in_project(*, user: AbstractBaseUser, project: Project) -> Assignment | None:
@@ -404,6 +416,7 @@ __all__ = [
     "Panel",
     "labeling_task",
     "lease_for_user",
+    "LeasePage",
     "lease_page",
     "lease_is_live",
     "live_lease_in_project",

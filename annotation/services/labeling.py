@@ -215,6 +215,7 @@ def label_submit(
     data: dict,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    context: LeaseContext | None = None,
 ) -> Label:
     """Store the annotator's label for a leased item and release the lease.
 
@@ -222,10 +223,13 @@ def label_submit(
     the first time, even though the lease is gone by then, and so does one that ran at the same
     time (a double click): it waits for the lease lock, finds the lease submitted, and looks again.
     The surfaces find the lease through `selectors.labeling.lease_for_user` first (404 for anyone else's).
+    `context`: the lease as `lease_context` reads it, when the caller read it already (`lease_page`); the write
+    re-checks the lease under its lock either way.
     """
     now = now or timezone.now()
     if _on_postgresql():
-        context = lease_context(assignment_id=assignment_id, annotator_id=annotator.pk)
+        if context is None or context.assignment_id != assignment_id or context.annotator.pk != annotator.pk:
+            context = lease_context(assignment_id=assignment_id, annotator_id=annotator.pk)
         if context is None:
             raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
         if context.item.kind != TaskKind.EDIT:
@@ -409,12 +413,14 @@ def label_submit_for_user(
 
 
 def label_submit_and_next(
-    *, lease: Assignment, data: dict, idempotency_key: str | None = None
+    *, lease: Assignment, data: dict, idempotency_key: str | None = None, context: LeaseContext | None = None
 ) -> tuple[Label, Assignment | None]:
-    """Submit the label for `lease` (a user's own, from `selectors.labeling.lease_for_user`) and
-    take the next item. A retried submission returns the first label and the lease taken after it."""
+    """Submit the label for `lease` (a user's own, from `selectors.labeling.lease_for_user` or `lease_page`, which
+    also gives `context`) and take the next item. A retried submission returns the first label and the lease
+    taken after it."""
     label = label_submit(
-        assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=idempotency_key
+        assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=idempotency_key,
+        context=context,
     )
     return label, _next(lease)
 

@@ -66,18 +66,19 @@ def take_next(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @login_required
 def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    lease, status = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
-    if not lease_is_live(lease):
+    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    if not lease_is_live(page.lease):
         messages.info(request, "That item is no longer reserved for you; here is where you are.")
         return redirect("labeling-queue", slug=slug)
-    return _render_task(request, lease, values=FormValues(), key=uuid.uuid4().hex, status=status)
+    return _render_task(request, page.lease, values=FormValues(), key=uuid.uuid4().hex, status=page.status)
 
 
 @require_POST
 @login_required
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Store the label and go on to the next item; a refused label re-renders the page, unchanged."""
-    lease, status = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    lease = page.lease
     task_ = labeling_task(lease=lease)
     values = form_values(
         request.POST, aspects=list(task_.project.aspects or []), positions=[p.position for p in task_.panels]
@@ -85,14 +86,14 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     key = request.POST.get("idempotency_key") or None
     try:
         payload = label_payload(values, kind=task_.kind, shown_order=task_.shown_order)
-        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key)
+        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key, context=page.context)
     except NotFound:
         raise  # not a member, not your lease: the 404 page
     except PrefStudioError as exc:
         if isinstance(exc, Conflict) and exc.field == "assignment":  # the lease ended meanwhile
             messages.warning(request, exc.message)
             return redirect("labeling-queue", slug=slug)
-        return _render_task(request, lease, values=values, key=key, error=exc, status=status)
+        return _render_task(request, lease, values=values, key=key, error=exc, status=page.status)
     messages.success(request, "Label saved.")
     return _go_to(slug, lease_next)
 
