@@ -66,8 +66,8 @@ def hot_path(drf_view: Callable, handler: Callable) -> Callable:
 def _token_key(request: HttpRequest) -> str | None:
     """The key of `Authorization: Token <key>` (as DRF's TokenAuthentication reads it), else None."""
     parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-    if len(parts) != 2 or parts[0].lower() != "token":
-        return None
+    if len(parts) != 2 or parts[0].lower() != "token" or "\x00" in parts[1]:
+        return None  # (a NUL would not reach PostgreSQL as text: DRF's 401 answers it)
     return parts[1]
 
 
