@@ -149,7 +149,8 @@ def test_a_session_request_keeps_drfs_csrf_check(loop):
 
 
 def test_lease_body_shapes_messages_as_the_serializer():
+    messages = [{"role": "user", "content": 5, "name": "n"}]  # a key the serializer drops, a value it makes a str
     lease = {"assignment": 1, "project": "p", "status": "active", "expires_at": timezone.now(), "queue": {},
              "item": {"id": 2, "external_id": "x", "kind": "pairwise", "responses": [],
-                      "prompt": {"id": 3, "external_id": "y", "messages": [{"role": "user", "content": 5, "name": "n"}]}}}
+                      "prompt": {"id": 3, "external_id": "y", "messages": messages}}}
     assert lease_body(lease)["item"]["prompt"]["messages"] == [{"role": "user", "content": "5"}]
