@@ -67,13 +67,11 @@ def run(args) -> None:
     from tests.annotation.dataset_factory import pairwise_project
 
     n_items = args.labels * (2 * args.rounds + 2) + 10
-    owner = get_user_model().objects.create(username="owner")
     project = pairwise_project(slug="inproc", n_items=n_items, overlap=1)
     user = get_user_model().objects.create(username="ada")
     Membership.objects.create(project=project, user=user, role="annotator")
     client = Client(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user)}")
     token_key = hot._token_key
-    del owner
 
     def block(lean: bool) -> tuple[float, float]:
         hot._token_key = token_key if lean else (lambda request: None)  # off: every request to the DRF view
@@ -94,7 +92,8 @@ def run(args) -> None:
         for lean in (True, False):
             cpu, sql = block(lean)
             load = open("/proc/loadavg").read().split()[0]
-            print(f"| {round_} | {'token path' if lean else 'DRF views'} | {cpu:.2f} | {sql:.2f} | {load} |", flush=True)
+            path = "token path" if lean else "DRF views"
+            print(f"| {round_} | {path} | {cpu:.2f} | {sql:.2f} | {load} |", flush=True)
 
 
 if __name__ == "__main__":
