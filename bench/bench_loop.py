@@ -370,7 +370,8 @@ def main() -> None:
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prefstudio")
-    dbname = f"bench_loop_{os.getpid()}"
+    # Named after DATABASE_URL's database (a per-user prefix on a shared cluster), then this process.
+    dbname = f"{urlsplit(base).path.lstrip('/') or 'prefstudio'}_bench_{os.getpid()}"
     url = _db_url(base, dbname)
     with _psycopg(_db_url(base, "postgres")) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')

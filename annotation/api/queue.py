@@ -5,7 +5,8 @@
     POST /api/assignments/{id}/skip/        → 200 the released lease
     POST /api/assignments/{id}/refresh/     → 200 the lease with its new expiry
 
-Shells around `services.labeling` (the same service the labeling pages use). A lease is its
+Shells around `services.labeling` (the same service the labeling pages use). `next` and `submit` with a token
+take a lean path first (annotation/api/hot.py); these classes answer the rest and document both. A lease is its
 annotator's alone: anyone else, and anyone who left the project, gets 404. A lease that expired,
 was skipped or was submitted answers 409.
 """
@@ -25,6 +26,7 @@ from ..services.labeling import (
     label_submit_for_api,
     queue_next_for_api,
 )
+from . import hot
 from .serializers import ItemPromptSerializer, LabelCreateSerializer, LabelSerializer, SlotSerializer
 from .views import validated
 
@@ -78,6 +80,10 @@ class ProjectNextApi(APIView):
     # Membership is checked by the service, in the statement that takes the item (404 for a non-member).
     permission_classes = [IsAuthenticated]
 
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return hot.hot_path(super().as_view(**initkwargs), hot.project_next)
+
     @extend_schema(
         request=None,
         responses={200: LeaseSerializer, 204: OpenApiResponse(description="Nothing is left for you")},
@@ -94,6 +100,10 @@ class ProjectNextApi(APIView):
 
 class AssignmentSubmitApi(APIView):
     error_responses = {"POST": LEASE_ERRORS}
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return hot.hot_path(super().as_view(**initkwargs), hot.assignment_submit)
 
     @extend_schema(
         request=SubmitSerializer,

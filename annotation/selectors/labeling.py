@@ -8,6 +8,7 @@ are still a member of its project: anyone else gets NotFound, never a hint that 
 import json
 import random
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -25,6 +26,7 @@ from ..models import (
     Label,
     Membership,
     Project,
+    Prompt,
     ReferenceUse,
     Response,
     Route,
@@ -121,10 +123,13 @@ WHERE a.id = %s
 """
 
 
-def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_id: int | None = None
-                  ) -> LeaseContext | None:
+def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_id: int | None = None,
+                  token: tuple[str, datetime] | None = None) -> LeaseContext | None:
     """The lease `assignment_id` of `annotator_id`, or of `user_id` while they are a member of its project
-    (as `lease_for_user`); None if there is no such lease. One query (PostgreSQL)."""
+    (as `lease_for_user`); None if there is no such lease. One query (PostgreSQL).
+
+    `token` = (API token key, issued after): the lease of the token's user, checked in the same query (the token
+    exists, was issued after that time, its user is active and a member); None also when the token is not live."""
     sql, params = _LEASE_CONTEXT_SQL, [assignment_id]
     if annotator_id is not None:
         sql += " AND a.annotator_id = %s"
@@ -133,6 +138,12 @@ def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_i
         sql += (" AND an.user_id = %s AND EXISTS (SELECT 1 FROM annotation_membership m"
                 " WHERE m.project_id = p.id AND m.user_id = %s)")
         params += [user_id, user_id]
+    if token is not None:
+        sql += (" AND EXISTS (SELECT 1 FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id"
+                " WHERE t.key = %s AND t.user_id = an.user_id AND t.created > %s AND u.is_active)"
+                " AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id"
+                " AND m.user_id = an.user_id)")
+        params += [token[0], token[1]]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -179,6 +190,77 @@ def lease_for_user(*, user: AbstractBaseUser, assignment_id: int, slug: str | No
     if lease is None:
         raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
     return lease
+
+
+_LEASE_PAGE_SQL = """
+SELECT a.id, a.status, a.expires_at, a.created_at,
+       i.id, i.external_id, i.kind, i.state, i.route, i.n_judge_labels, pr.id, pr.external_id, pr.messages,
+       p.id, p.slug, p.name, p.guidelines, p.overlap, p.strength_levels, p.aspects, p.rationale_required,
+       p.allow_partial_ranking, p.blind_review, p.reference_use, p.lease_minutes,
+       an.id, an.name, an.kind,
+       (SELECT coalesce(json_agg(json_build_array(s.position, s.response_id, r.text, r.external_id, r.model_name)
+                                 ORDER BY s.position), '[]')
+        FROM annotation_itemresponse s JOIN annotation_response r ON r.id = s.response_id WHERE s.item_id = i.id),
+       (SELECT coalesce(sum(k.wanted), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT coalesce(sum(k.free_items), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT c.n_done FROM annotation_queuecursor c WHERE c.annotator_id = an.id AND c.project_id = p.id)
+FROM annotation_assignment a
+JOIN annotation_annotator an ON an.id = a.annotator_id
+JOIN annotation_item i ON i.id = a.item_id
+JOIN annotation_project p ON p.id = i.project_id
+JOIN annotation_prompt pr ON pr.id = i.prompt_id
+WHERE a.id = %s AND an.user_id = %s AND p.slug = %s
+  AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id AND m.user_id = an.user_id)
+"""
+
+
+@dataclass(frozen=True)
+class LeasePage:
+    """What the task page and its submit read: the lease, the queue's counters, and the lease as `label_submit`
+    checks a label against it (None on SQLite: label_submit reads it)."""
+
+    lease: Assignment
+    status: QueueStatus
+    context: LeaseContext | None
+
+
+def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> LeasePage:
+    """`lease_for_user` for the task page, in one query with the queue's counters (`queue_status_fast`).
+
+    The lease, item, prompt, project, annotator and responses are built from the row: they carry the fields the
+    task page, `labeling_task` and `label_submit` read (item.slots is prefetched), not every column. NotFound as
+    `lease_for_user`. On SQLite: `lease_for_user` + `queue_status`.
+    """
+    if connection.vendor != "postgresql":
+        lease = lease_for_user(user=user, assignment_id=assignment_id, slug=slug)
+        return LeasePage(lease, queue_status(project=lease.item.project, annotator=lease.annotator), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_LEASE_PAGE_SQL, [assignment_id, user.pk, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+    (lease_id, lease_status, expires_at, created_at, item_id, item_ext, kind, state, route, n_judge, prompt_id,
+     prompt_ext, messages, project_id, project_slug, name, guidelines, overlap, strength_levels, aspects,
+     rationale_required, allow_partial, blind, reference_use, lease_minutes, annotator_id, annotator_name,
+     annotator_kind, slots, wanted, free, done) = row
+    project = Project(id=project_id, slug=project_slug, name=name, guidelines=guidelines, overlap=overlap,
+                      strength_levels=_json(strength_levels), aspects=_json(aspects),
+                      rationale_required=rationale_required, allow_partial_ranking=allow_partial, blind_review=blind,
+                      reference_use=reference_use, lease_minutes=lease_minutes)
+    prompt = Prompt(id=prompt_id, project_id=project_id, external_id=prompt_ext, messages=_json(messages))
+    item = Item(id=item_id, project=project, prompt=prompt, external_id=item_ext, kind=kind, state=state, route=route,
+                n_judge_labels=n_judge)
+    item._prefetched_objects_cache = {"slots": [
+        ItemResponse(item=item, position=position,
+                     response=Response(id=response_id, prompt_id=prompt_id, text=text, external_id=ext,
+                                       model_name=model_name))
+        for position, response_id, text, ext, model_name in _json(slots)]}
+    annotator = Annotator(id=annotator_id, name=annotator_name, kind=annotator_kind, user_id=user.pk)
+    lease = Assignment(id=lease_id, item=item, annotator=annotator, status=lease_status, expires_at=expires_at,
+                       created_at=created_at)
+    status = QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0))
+    return LeasePage(lease, status, LeaseContext(assignment_id=lease_id, item=item, annotator=annotator,
+                                                 slots=item._prefetched_objects_cache["slots"]))
 
 
 def live_lease_in_project(*, user: AbstractBaseUser, project: Project) -> Assignment | None:
@@ -334,6 +416,8 @@ __all__ = [
     "Panel",
     "labeling_task",
     "lease_for_user",
+    "LeasePage",
+    "lease_page",
     "lease_is_live",
     "live_lease_in_project",
     "shown_order_for",

@@ -1,8 +1,10 @@
 """Labeling: each use case of the queue has one entry point here, whichever surface drives it.
 
     queue_next_for_user     take the next item: a lease on it, or the live lease the user holds (page, API)
+    queue_next_for_token    the same for an API token's user, the token checked in the same statement (REST)
     queue_next              the same for an annotator in a project (what queue_next_for_user calls)
     label_submit            a person's label on their lease, which it releases (page, API, and the next two)
+    label_submit_for_token  POST /api/assignments/{id}/submit/: the token checked in the read of the lease
     label_submit_for_user   POST /api/items/{id}/labels/: on the user's lease of the item, or as an owner
     label_submit_and_next   the task page: label_submit, then queue_next
     assignment_skip         give an item back with a reason (assignment_skip_and_next: the task page)
@@ -33,6 +35,8 @@ from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import F
@@ -52,6 +56,13 @@ from .routing import routing_disagreement_check
 
 def _on_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+class TokenRefused:
+    """What the token paths (the REST hot path) return for a token that is not live, or not the lease's user's."""
+
+
+TOKEN_REFUSED = TokenRefused()
 
 
 # -- next -------------------------------------------------------------------------------------------
@@ -94,22 +105,44 @@ def queue_next_for_api(*, user: AbstractBaseUser, slug: str, now: datetime | Non
     now = now or timezone.now()
     if not _on_postgresql():
         return _queue_next_for_api_orm(user=user, slug=slug, now=now)
+    return _next_for_api(sql=_NEXT_FOR_USER_SQL, params=[user.pk, slug, now], slug=slug, now=now,
+                         user=lambda _: user)
+
+
+def queue_next_for_token(*, key: str, slug: str, now: datetime | None = None) -> dict | None | TokenRefused:
+    """`queue_next_for_api` for the holder of API token `key`, the token checked in the same statement
+    (`ps_queue_next_for_token`: it exists, is younger than API_TOKEN_MAX_AGE, its user is active). TOKEN_REFUSED
+    when it is not (the caller answers with DRF's authentication, which says why). PostgreSQL only."""
+    now = now or timezone.now()
+    return _next_for_api(sql=_NEXT_FOR_TOKEN_SQL, params=[key, slug, now, now - settings.API_TOKEN_MAX_AGE],
+                         slug=slug, now=now, user=lambda user_id: get_user_model().objects.get(pk=user_id))
+
+
+_NEXT_COLUMNS = ("code, project_id, annotator_id, assignment_id, status, expires_at, mine_done, project_left, "
+                 "free_items, item")
+_NEXT_FOR_USER_SQL = f"SELECT NULL, {_NEXT_COLUMNS} FROM ps_queue_next_for_user(%s, %s, %s)"
+_NEXT_FOR_TOKEN_SQL = f"SELECT user_id, {_NEXT_COLUMNS} FROM ps_queue_next_for_token(%s, %s, %s, %s)"
+
+
+def _next_for_api(*, sql: str, params: list, slug: str, now: datetime, user) -> dict | None | TokenRefused:
+    """Run one of the two `next` statements and shape its row; `user(user_id)` gives the user for the rare
+    paths that need one (first use creates the annotator; attention projects take the ORM path)."""
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT code, project_id, annotator_id, assignment_id, status, expires_at, mine_done, project_left, "
-                "free_items, item FROM ps_queue_next_for_user(%s, %s, %s)", [user.pk, slug, now])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
-        code = row[0]
+        user_id, code = row[0], row[1]
+        if code == "bad_token":
+            return TOKEN_REFUSED
         if code == "not_member":
             raise NotFound(f"no project {slug!r} among yours", field="slug")
         if code == "no_annotator":
-            annotator_for_user(user=user)  # first use: create it, then take the item
+            annotator_for_user(user=user(user_id))  # first use: create it, then take the item
             continue
         if code == "attention":  # attention checks keep their own schedule (services/attention.py)
-            return _queue_next_for_api_orm(user=user, slug=slug, now=now)
+            return _queue_next_for_api_orm(user=user(user_id), slug=slug, now=now)
         break
-    _, _, _, lease_id, lease_status, expires_at, done, wanted, free, item = row
+    _, _, _, _, lease_id, lease_status, expires_at, done, wanted, free, item = row
     if lease_id is None:
         return None
     return {
@@ -182,6 +215,7 @@ def label_submit(
     data: dict,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    context: LeaseContext | None = None,
 ) -> Label:
     """Store the annotator's label for a leased item and release the lease.
 
@@ -189,10 +223,13 @@ def label_submit(
     the first time, even though the lease is gone by then, and so does one that ran at the same
     time (a double click): it waits for the lease lock, finds the lease submitted, and looks again.
     The surfaces find the lease through `selectors.labeling.lease_for_user` first (404 for anyone else's).
+    `context`: the lease as `lease_context` reads it, when the caller read it already (`lease_page`); the write
+    re-checks the lease under its lock either way.
     """
     now = now or timezone.now()
     if _on_postgresql():
-        context = lease_context(assignment_id=assignment_id, annotator_id=annotator.pk)
+        if context is None or context.assignment_id != assignment_id or context.annotator.pk != annotator.pk:
+            context = lease_context(assignment_id=assignment_id, annotator_id=annotator.pk)
         if context is None:
             raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
         if context.item.kind != TaskKind.EDIT:
@@ -216,6 +253,23 @@ def label_submit_for_api(
     context = lease_context(assignment_id=assignment_id, user_id=user.pk)
     if context is None:
         raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
+    if context.item.kind == TaskKind.EDIT:
+        return _label_submit_orm(assignment_id=assignment_id, annotator=context.annotator, data=data,
+                                 idempotency_key=idempotency_key, now=now)
+    return _label_submit_sql(context=context, data=data, idempotency_key=idempotency_key, now=now)
+
+
+def label_submit_for_token(
+    *, key: str, assignment_id: int, data: dict, idempotency_key: str | None = None
+) -> Label | TokenRefused:
+    """`label_submit_for_api` for the holder of API token `key`: the token is checked in the query that reads the
+    lease (`lease_context`), so the label costs two statements. TOKEN_REFUSED when the token is not live *or*
+    the lease is not the token user's: the caller then answers through the full path (DRF's authentication and
+    `label_submit_for_api`), which tells a 401 from a 404. PostgreSQL only."""
+    now = timezone.now()
+    context = lease_context(assignment_id=assignment_id, token=(key, now - settings.API_TOKEN_MAX_AGE))
+    if context is None:
+        return TOKEN_REFUSED
     if context.item.kind == TaskKind.EDIT:
         return _label_submit_orm(assignment_id=assignment_id, annotator=context.annotator, data=data,
                                  idempotency_key=idempotency_key, now=now)
@@ -359,12 +413,14 @@ def label_submit_for_user(
 
 
 def label_submit_and_next(
-    *, lease: Assignment, data: dict, idempotency_key: str | None = None
+    *, lease: Assignment, data: dict, idempotency_key: str | None = None, context: LeaseContext | None = None
 ) -> tuple[Label, Assignment | None]:
-    """Submit the label for `lease` (a user's own, from `selectors.labeling.lease_for_user`) and
-    take the next item. A retried submission returns the first label and the lease taken after it."""
+    """Submit the label for `lease` (a user's own, from `selectors.labeling.lease_for_user` or `lease_page`, which
+    also gives `context`) and take the next item. A retried submission returns the first label and the lease
+    taken after it."""
     label = label_submit(
-        assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=idempotency_key
+        assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=idempotency_key,
+        context=context,
     )
     return label, _next(lease)
 
@@ -473,7 +529,9 @@ def _release_slot(item_id: int) -> None:
 
 
 def _next(lease: Assignment) -> Assignment | None:
-    project = Project.objects.get(pk=lease.item.project_id)
+    project = lease.item.project  # read with the lease (selectors.labeling: lease_for_user, lease_page)
+    if project.reference_use == ReferenceUse.ATTENTION or not _on_postgresql():
+        project = Project.objects.get(pk=project.pk)  # the ORM path reads all of its settings
     return queue_next(project=project, annotator=lease.annotator)
 
 
@@ -486,8 +544,10 @@ __all__ = [
     "label_submit",
     "label_submit_and_next",
     "label_submit_for_api",
+    "label_submit_for_token",
     "label_submit_for_user",
     "queue_next",
     "queue_next_for_api",
+    "queue_next_for_token",
     "queue_next_for_user",
 ]

@@ -305,6 +305,28 @@ BEGIN
       FROM annotation_item i JOIN annotation_prompt pr ON pr.id = i.prompt_id WHERE i.id = r.item_id) END;
 END $$;
 
+-- The same for the holder of an API token (the REST hot path, annotation/api/hot.py): the token, its user (active)
+-- and its age are checked in the same statement, so a revoked (deleted) or expired token stops working at once.
+-- code 'bad_token': no such live token (the caller answers through DRF's authentication, for its exact 401).
+CREATE OR REPLACE FUNCTION ps_queue_next_for_token(p_key text, p_slug text, p_now timestamptz,
+                                                   p_issued_after timestamptz)
+RETURNS TABLE (code text, user_id bigint, project_id bigint, annotator_id bigint, assignment_id bigint, status text,
+               expires_at timestamptz, mine_done integer, project_left bigint, free_items bigint, item jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE uid bigint;
+BEGIN
+  SELECT t.user_id INTO uid FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id
+   WHERE t.key = p_key AND u.is_active AND t.created > p_issued_after;
+  IF uid IS NULL THEN
+    RETURN QUERY SELECT 'bad_token'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text,
+                        NULL::timestamptz, NULL::integer, NULL::bigint, NULL::bigint, NULL::jsonb;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT n.code, uid, n.project_id, n.annotator_id, n.assignment_id, n.status, n.expires_at, n.mine_done,
+                      n.project_left, n.free_items, n.item
+               FROM ps_queue_next_for_user(uid, p_slug, p_now) n;
+END $$;
+
 -- A person's label on their lease, which it releases; the item's counters, state and source move with it.
 -- code: 'ok' | 'replay' (the label an earlier call with this key stored) | 'not_found' | 'inactive:<status>' |
 -- 'expired' | 'key_conflict' | 'already' | 'closed'. The payload was validated by the caller

@@ -20,9 +20,11 @@ from ..selectors.labeling import (
     labeling_task,
     lease_for_user,
     lease_is_live,
+    lease_page,
     live_lease_in_project,
     queue_status,
     queue_status_fast,
+    QueueStatus,
 )
 from ..services.accounts import annotator_for_user
 from ..services.labeling import assignment_refresh, assignment_skip_and_next, label_submit_and_next, queue_next_for_user
@@ -64,18 +66,19 @@ def take_next(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @login_required
 def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
-    if not lease_is_live(lease):
+    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    if not lease_is_live(page.lease):
         messages.info(request, "That item is no longer reserved for you; here is where you are.")
         return redirect("labeling-queue", slug=slug)
-    return _render_task(request, lease, values=FormValues(), key=uuid.uuid4().hex)
+    return _render_task(request, page.lease, values=FormValues(), key=uuid.uuid4().hex, status=page.status)
 
 
 @require_POST
 @login_required
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Store the label and go on to the next item; a refused label re-renders the page, unchanged."""
-    lease = lease_for_user(user=request.user, assignment_id=assignment_id, slug=slug)
+    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    lease = page.lease
     task_ = labeling_task(lease=lease)
     values = form_values(
         request.POST, aspects=list(task_.project.aspects or []), positions=[p.position for p in task_.panels]
@@ -83,14 +86,14 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     key = request.POST.get("idempotency_key") or None
     try:
         payload = label_payload(values, kind=task_.kind, shown_order=task_.shown_order)
-        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key)
+        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key, context=page.context)
     except NotFound:
         raise  # not a member, not your lease: the 404 page
     except PrefStudioError as exc:
         if isinstance(exc, Conflict) and exc.field == "assignment":  # the lease ended meanwhile
             messages.warning(request, exc.message)
             return redirect("labeling-queue", slug=slug)
-        return _render_task(request, lease, values=values, key=key, error=exc)
+        return _render_task(request, lease, values=values, key=key, error=exc, status=page.status)
     messages.success(request, "Label saved.")
     return _go_to(slug, lease_next)
 
@@ -132,11 +135,13 @@ def refresh(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse
 
 
 def _render_task(
-    request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None
+    request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None,
+    status: QueueStatus | None = None,
 ) -> HttpResponse:
     task_ = labeling_task(lease=lease)
-    # The counters the queue keeps on write (one query); the queue page shows the exact count of what is left.
-    status = queue_status_fast(project=task_.project, annotator=lease.annotator)
+    # The counters the queue keeps on write (read with the lease by lease_page, else one query); the queue page
+    # shows the exact count of what is left.
+    status = status or queue_status_fast(project=task_.project, annotator=lease.annotator)
     total = status.mine_done + status.mine_left + 1  # + this item
     context = {
         "task": task_,

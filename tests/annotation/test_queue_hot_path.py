@@ -17,7 +17,7 @@ from tests.annotation.dataset_factory import pairwise_project
 
 pytestmark = pytest.mark.django_db
 QUEUE_SQL = (Path(__file__).resolve().parents[2] / "annotation" / "sql" / "queue.sql").read_text()
-MAX_STATEMENTS = 6  # next + submit, authentication included (issue 13, target 3)
+MAX_STATEMENTS = 3  # next + submit, authentication included (issue 13 asks at most 6; the token path does 3)
 
 
 def _project(slug: str = "loop", n_items: int = 6, overlap: int = 2) -> Project:
@@ -64,6 +64,30 @@ def test_rest_next_answers_as_before_for_non_members_and_when_done(api, make_use
     assert client.post(f"/api/projects/{project.slug}/next/").status_code == 204
     # Someone else's lease is not found, whether it exists or not.
     assert api(other_user).post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"}).status_code == 404
+
+
+PAGE_STATEMENTS = 8  # task page + its submit (which takes the next item): 2 + 2 for the session and the user
+
+
+def test_the_task_page_and_its_submit_cost_at_most_eight_statements(client, make_user):
+    """The browser's loop (issue 13 item 4): GET the task page, POST its form; the redirect names the next lease."""
+    project = _project()
+    ada = make_user("ada", project=project, role="annotator")
+    client.force_login(ada)
+    url = client.post(f"/projects/{project.slug}/label/next/")["Location"]
+    for round_ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url)
+            assert page.status_code == 200 and b'id="label-form"' in page.content
+            lease_id = int(url.rstrip("/").split("/")[-1])
+            done = client.post(url + "submit/", {"winner": "A", "idempotency_key": f"page{round_}"})
+            assert done.status_code == 302, done.content
+        sql = [q["sql"] for q in queries.captured_queries]
+        assert len(sql) <= PAGE_STATEMENTS, "\n".join(sql)
+        assert Label.objects.get(idempotency_key=f"page{round_}").item_id == Assignment.objects.get(pk=lease_id).item_id
+        assert Assignment.objects.get(pk=lease_id).status == "submitted"
+        url = done["Location"]
+        assert url != f"/projects/{project.slug}/label/{lease_id}/" and "/label/" in url
 
 
 def _walk(name: str, *, project_id: int, annotator_id: int) -> str:

@@ -1,0 +1,156 @@
+"""The lean path of next / submit for token requests (annotation/api/hot.py): the token checked in the statement
+that does the work (a revoked token stops working at once), the same bodies as the DRF serializers, and the DRF
+path for everything it leaves to DRF (session requests, values to coerce or refuse)."""
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.api.hot import lease_body, plain_label
+from annotation.api.queue import LeaseSerializer
+from annotation.api.serializers import LabelSerializer
+from annotation.models import Assignment, AssignmentStatus, Label
+from annotation.selectors.identities import AnnotatorNames
+from annotation.selectors.labeling import lease_for_user, queue_status
+from annotation.services.accounts import api_token_get_or_create, api_tokens_revoke
+from tests.annotation.dataset_factory import pairwise_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def loop(make_user):
+    project = pairwise_project(slug="hot", n_items=4, overlap=2)
+    ada = make_user("ada", project=project, role="annotator")
+    return project, ada
+
+
+def _token_client(user) -> tuple[APIClient, str]:
+    key = api_token_get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client, key
+
+
+def test_next_and_submit_cost_three_statements_with_the_token_checked_inside(loop):
+    project, ada = loop
+    client, _ = _token_client(ada)
+    first = client.post(f"/api/projects/{project.slug}/next/").json()  # first use creates ada's annotator
+    client.post(f"/api/assignments/{first['assignment']}/submit/", {"winner": "A"}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        lease = client.post(f"/api/projects/{project.slug}/next/")
+        label = client.post(f"/api/assignments/{lease.json()['assignment']}/submit/",
+                            {"winner": "B", "strength": 1, "idempotency_key": "k1"}, format="json")
+    assert (lease.status_code, label.status_code) == (200, 201), label.content
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) == 3, "\n".join(sql)
+    assert "ps_queue_next_for_token" in sql[0] and "authtoken_token" in sql[1] and "ps_label_submit" in sql[2]
+    assert Label.objects.get(pk=label.json()["id"]).winner == "B"
+
+
+def test_a_revoked_token_stops_working_at_once(loop):
+    project, ada = loop
+    client, _ = _token_client(ada)
+    lease = client.post(f"/api/projects/{project.slug}/next/").json()
+    api_tokens_revoke(user=ada)
+    refused = client.post(f"/api/projects/{project.slug}/next/")
+    assert refused.status_code == 401 and refused.json()["error"] == "Invalid token."
+    submit = client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"}, format="json")
+    assert submit.status_code == 401
+    assert not Label.objects.exists() and Assignment.objects.get(pk=lease["assignment"]).status == "active"
+
+
+def test_an_expired_token_or_an_inactive_user_is_refused(loop, settings):
+    project, ada = loop
+    client, key = _token_client(ada)
+    lease = client.post(f"/api/projects/{project.slug}/next/").json()
+    Token.objects.filter(key=key).update(created=timezone.now() - settings.API_TOKEN_MAX_AGE - timedelta(seconds=1))
+    expired = client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"}, format="json")
+    assert expired.status_code == 401 and expired.json()["error"].startswith("token expired")
+    client, _ = _token_client(ada)  # a new token...
+    ada.is_active = False  # ...of a user an admin deactivated
+    ada.save(update_fields=["is_active"])
+    assert client.post(f"/api/projects/{project.slug}/next/").status_code == 401
+    assert client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"},
+                       format="json").status_code == 401
+    assert not Label.objects.exists()
+
+
+def test_another_users_token_gets_404_for_the_lease(loop, make_user):
+    project, ada = loop
+    bob = make_user("bob", project=project, role="annotator")
+    lease = _token_client(ada)[0].post(f"/api/projects/{project.slug}/next/").json()
+    response = _token_client(bob)[0].post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"},
+                                          format="json")
+    assert response.status_code == 404 and response.json()["field"] == "assignment"
+    assert not Label.objects.exists()
+
+
+def test_the_bodies_are_the_serializers(loop):
+    """next's body is LeaseSerializer's, submit's is LabelSerializer's, for the same rows."""
+    project, ada = loop
+    client, _ = _token_client(ada)
+    body = client.post(f"/api/projects/{project.slug}/next/").json()
+    lease = lease_for_user(user=ada, assignment_id=body["assignment"])
+    status = queue_status(project=project, annotator=lease.annotator)
+    drf = LeaseSerializer({"lease": lease, "queue": {"mine_left": body["queue"]["mine_left"],
+                                                     "mine_done": status.mine_done,
+                                                     "project_left": status.project_left}}).data
+    assert body == json.loads(json.dumps(drf))
+    label = client.post(f"/api/assignments/{body['assignment']}/submit/",
+                        {"winner": "tie", "strength": 2, "aspects": {}, "rationale": "é \u2028 ok",
+                         "shown_order": [1, 0], "time_spent_ms": 1200, "idempotency_key": "same"}, format="json")
+    stored = Label.objects.select_related("item__project", "annotator").get(pk=label.json()["id"])
+    names = AnnotatorNames(project_id=project.pk, visible=True, viewer_user_id=ada.pk,
+                           shown={stored.annotator_id: stored.annotator.name})
+    expected = json.loads(json.dumps(LabelSerializer(stored, context={"annotator_names": {project.pk: names}}).data))
+    assert label.json() == expected
+    replay = client.post(f"/api/assignments/{body['assignment']}/submit/",
+                         {"winner": "tie", "strength": 2, "idempotency_key": "same"}, format="json")
+    assert replay.status_code == 201 and replay.json() == expected and Label.objects.count() == 1
+
+
+def test_values_drf_would_coerce_or_refuse_take_the_drf_path(loop):
+    project, ada = loop
+    client, _ = _token_client(ada)
+    lease = client.post(f"/api/projects/{project.slug}/next/").json()["assignment"]
+    bad = client.post(f"/api/assignments/{lease}/submit/", {"winner": "C"}, format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "winner" and not Label.objects.exists()
+    null = client.post(f"/api/assignments/{lease}/submit/", {"winner": "A", "strength": None}, format="json")
+    assert null.status_code == 400 and null.json()["field"] == "strength"
+    coerced = client.post(f"/api/assignments/{lease}/submit/", {"winner": "A", "strength": "2"}, format="json")
+    assert coerced.status_code == 201 and Label.objects.get().strength == 2
+
+
+@pytest.mark.parametrize("data", [
+    {"winner": "A", "strength": True}, {"winner": "A", "idempotency_key": " k "}, {"winner": "A", "rationale": "\x00"},
+    {"ranking": [[0], [1]]}, {"winner": "A", "shown_order": [0, 16]}, ["winner"],
+])
+def test_plain_label_leaves_to_drf_what_drf_would_change_or_refuse(data):
+    assert plain_label(data) is None
+
+
+def test_plain_label_passes_plain_values_and_drops_unknown_keys():
+    assert plain_label({"winner": "A", "strength": 3, "extra": 1}) == {"winner": "A", "strength": 3}
+
+
+def test_a_session_request_keeps_drfs_csrf_check(loop):
+    project, ada = loop
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(ada)
+    refused = client.post(f"/api/projects/{project.slug}/next/")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["error"]
+    assert not Assignment.objects.filter(status=AssignmentStatus.ACTIVE).exists()
+
+
+def test_lease_body_shapes_messages_as_the_serializer():
+    messages = [{"role": "user", "content": 5, "name": "n"}]  # a key the serializer drops, a value it makes a str
+    lease = {"assignment": 1, "project": "p", "status": "active", "expires_at": timezone.now(), "queue": {},
+             "item": {"id": 2, "external_id": "x", "kind": "pairwise", "responses": [],
+                      "prompt": {"id": 3, "external_id": "y", "messages": messages}}}
+    assert lease_body(lease)["item"]["prompt"]["messages"] == [{"role": "user", "content": "5"}]
