@@ -22,7 +22,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("annotation", "0008_rm_routing"),
+        ("annotation", "0011_queue_bulk_io"),
         ("authtoken", "0004_alter_tokenproxy_options"),
     ]
 
