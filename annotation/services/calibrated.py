@@ -174,10 +174,11 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
                   learn_from: NoiseReport | None = None) -> tuple[NoiseReport, np.ndarray, dict[str, Any]]:
     """(the report with its combined score replaced by the checked one, flagged (I,) bool = the top flag_share,
     a JSON summary: each signal's AUROC / direction / n, the combiner, why it was chosen and each candidate's
-    cross-validated AUROC, its weights, the wrong-way signals dropped, the combined score's AUROC). Calibration references train the combiner (learn_noise); other
-    references only check the signals. learn_from: the signals of the held-out consensus (aggregate.held_out),
-    which differ from `report`'s only on reference items; the combiner learns and scores from it, gold items keep
-    a score of 0 (the final consensus took the reference there)."""
+    cross-validated AUROC, its weights, the wrong-way signals dropped, the combined score's AUROC). Calibration
+    references train the combiner (learn_noise); other references only check the signals. learn_from: the signals
+    of the held-out consensus (aggregate.held_out), which differ from `report`'s only on reference items; the
+    combiner learns and scores from it, gold items keep a score of 0 (the final consensus took the reference
+    there)."""
     unknown = set(options.noise_weights) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise PrefStudioError(f"unknown noise signal(s) in noise_weights: {', '.join(sorted(unknown))}; the "
@@ -191,7 +192,9 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
         report if learn_from is None else learn_from, winner=held.winner,
         references=aggregate.references if learn else None,
         calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
-        weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold)
+        weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold,
+        # the consensus' own margin is a safe prior unless nothing validated it and the agreement structure warned
+        margin_trusted=aggregate.cross_validated or not aggregate.report["warnings"])
     checks = calib.checks
     score = np.clip(np.nan_to_num(calib.score, nan=0.0), 0.0, 1.0)
     if learn_from is not None:

@@ -13,14 +13,16 @@ Candidates (each a score (I,) where higher = more likely wrong; NaN severities c
 Every candidate is scored out of fold on the same folds (each fold's scores mapped to percentiles of its
 training scores, so folds rank on one scale): AUROC_c with its Hanley-McNeil SE over the pooled rows.
 
-Choice (the one-standard-error rule: the simplest model unless a richer one is clearly better): the best single
-signal s* (highest cross-validated AUROC); the best combination c* is taken only when AUROC_c* - AUROC_s* exceeds
-one standard error of that difference (a paired bootstrap over the labelled items, paired_se). A single signal
-has nothing fitted to the references but its choice; a combination that beats it by less than the noise of the
-comparison most often only fits the references it saw (PandaLM 10 %: logistic 0.900 held out against
+Choice (the one-standard-error rule: the simplest model unless a richer one is clearly better): the single signal
+s* is the best one (highest cross-validated AUROC), or the first prior signal (below) within one standard error
+of it, as the references cannot tell them apart; the best combination c* is taken only when AUROC_c* - AUROC_s*
+exceeds one standard error of that difference (both SEs: a paired bootstrap over the labelled items, paired_se).
+A single signal has nothing fitted to the references but its choice; a combination that beats it by less than
+the noise of the comparison most often only fits the references it saw (PandaLM 10 %: logistic 0.900 held out against
 human_vs_judge alone 0.926, bench/RESULTS.md).
 
-Prior (no labels, or too few to cross-validate): the first signal of PRIOR_ORDER that applies to at least half of
+Prior (no labels, or too few to cross-validate): the first signal of PRIOR_ORDER (UNTRUSTED_ORDER where the
+consensus is neither validated by references nor free of reliability warnings) that applies to at least half of
 the decided items, varies there and is not judged "wrong" by the labels there are. These signals read only the
 votes and the consensus' own certainty; the others need a model (rm_ensemble, low_competence: both point the
 wrong way exactly when the annotators' competences are inverted) or measure something other than a wrong label
@@ -41,9 +43,13 @@ from ._stats import auroc
 __all__ = ["PRIOR_ORDER", "Fitted", "Selection", "select_combiner", "prior_signal", "direction", "percentile",
            "paired_se"]
 
-# The consensus' own margin first: it applies wherever there is a winner and is continuous (a flag share cuts
-# it anywhere); then the signals of disagreement between the labels, which apply only where several voted.
-PRIOR_ORDER = ("small_margin", "human_vs_judge", "annotator_disagreement", "judge_swap_inconsistent")
+# People against judges first: two independent kinds of annotator disagreeing reads no model at all; then the
+# consensus' own margin (continuous, it applies wherever there is a winner: a flag share cuts it anywhere), then
+# the other disagreement between labels. The margin is only as good as the consensus: where that was not
+# validated and reliability_check warned (inverted competences: a confidently wrong consensus), it goes last
+# (UNTRUSTED_ORDER; bench_weak_judges, 4 judges, 0 %: small_margin 0.22, swap 0.66).
+PRIOR_ORDER = ("human_vs_judge", "small_margin", "annotator_disagreement", "judge_swap_inconsistent")
+UNTRUSTED_ORDER = ("human_vs_judge", "judge_swap_inconsistent", "annotator_disagreement", "small_margin")
 COMBINATIONS = ("rank_mean", "learned", "default")
 
 
@@ -144,7 +150,7 @@ def _candidates(names: list[str], sev: np.ndarray, y: np.ndarray, w: np.ndarray,
 
 
 def select_combiner(names: list[str], base: np.ndarray, sev: np.ndarray, rows, seed: int, n_folds: int,
-                    with_default: bool) -> Selection:
+                    with_default: bool, order: tuple[str, ...] = PRIOR_ORDER) -> Selection:
     """The combiner for `rows` (noise_weights._Rows over the items of sev (I, S)) by the rule of the module
     docstring. Precondition: rows.enough(n_folds) (each fold sees both labels)."""
     kinds = _candidates(names, sev[rows.item], rows.y, rows.w, with_default)
@@ -163,15 +169,25 @@ def select_combiner(names: list[str], base: np.ndarray, sev: np.ndarray, rows, s
     if not singles:
         best = max(combos, key=rank)
         return Selection(best, f"no single signal varies; {best} has cross-validated AUROC {_a(cv[best])} {on}", cv)
-    single = max(singles, key=rank)  # ties: the first in SIGNALS order
+    best = max(singles, key=rank)  # ties: the first in SIGNALS order
+    single, why = best, "the best single signal"
+    for name in order:  # a prior signal within one (paired) SE of the best is as good as the references can tell
+        kind = f"signal:{name}"
+        if kind == best:
+            break
+        if kind in singles and cv[best][0] - cv[kind][0] <= paired_se(oof[best], oof[kind], rows.y, rows.w,
+                                                                      rows.item, seed):
+            single, why = kind, f"the prior signal {name}, within one standard error of the best, {best[7:]} " \
+                                f"({_a(cv[best])}),"
+            break
     combo = max(combos, key=rank)
     gain = cv[combo][0] - cv[single][0]
     se = paired_se(oof[combo], oof[single], rows.y, rows.w, rows.item, seed)
     if not np.isnan(gain) and gain > se:
-        return Selection(combo, f"{combo} (cross-validated AUROC {_a(cv[combo])}) beats the best single signal "
+        return Selection(combo, f"{combo} (cross-validated AUROC {_a(cv[combo])}) beats the single signal "
                                 f"{single[7:]} ({_a(cv[single])}) by {gain:.3f}, more than one standard error of the "
                                 f"difference ({se:.3f}) {on}", cv)
-    return Selection(single, f"the best single signal {single[7:]} (cross-validated AUROC {_a(cv[single])}); the "
+    return Selection(single, f"{why} {single[7:]} (cross-validated AUROC {_a(cv[single])}); the "
                              f"best combination {combo} ({_a(cv[combo])}) is not better by more than one standard "
                              f"error of the difference ({se:.3f}) {on}", cv)
 
@@ -223,13 +239,15 @@ def _a(pair: tuple[float, float]) -> str:
     return "n/a" if np.isnan(a) else f"{a:.3f} ± {se:.3f}"
 
 
-def prior_signal(names: list[str], sev: np.ndarray, winner: np.ndarray, directions: dict[str, str]) -> str | None:
-    """The first signal of PRIOR_ORDER that applies to at least half of the decided items (winner >= 0), varies
-    there and whose direction (from whatever labels there are) is not "wrong"; None if no signal qualifies."""
+def prior_signal(names: list[str], sev: np.ndarray, winner: np.ndarray, directions: dict[str, str],
+                 order: tuple[str, ...] = PRIOR_ORDER) -> str | None:
+    """The first signal of `order` (PRIOR_ORDER or UNTRUSTED_ORDER) that applies to at least half of the decided
+    items (winner >= 0), varies there and whose direction (from whatever labels there are) is not "wrong"; None if
+    no signal qualifies."""
     decided = np.asarray(winner) >= 0
     if not decided.any():
         return None
-    for name in PRIOR_ORDER:
+    for name in order:
         if name not in names or directions.get(name) == "wrong":
             continue
         column = sev[decided, names.index(name)]

@@ -24,7 +24,8 @@ Soft labels (`expected_wrong`, optional) fill in only when the references hold t
 labels to learn from (5 % of 1,200 items at 95 % consensus accuracy: about three), and only when they vary.
 When the consensus posterior has itself been validated on references (aggregation_choose picked it by
 cross-validation), its P(winner is wrong) = 1 - probability is an expected label for every other item: each
-enters as a wrong row of weight q and a right row of weight 1 - q, so AUROCs become expected AUROCs under that posterior and the logistic fit uses all items.
+enters as a wrong row of weight q and a right row of weight 1 - q, so AUROCs become expected AUROCs under that
+posterior and the logistic fit uses all items.
 Never pass an unsupervised posterior here: its confidence is exactly what fails when competences are inverted.
 No Django.
 """
@@ -36,7 +37,16 @@ import numpy as np
 
 from ..noise import DEFAULT_WEIGHTS, NoiseReport
 from ._stats import auroc, folds
-from .noise_choice import PRIOR_ORDER, Fitted, Selection, direction, percentile, prior_signal, select_combiner
+from .noise_choice import (
+    PRIOR_ORDER,
+    UNTRUSTED_ORDER,
+    Fitted,
+    Selection,
+    direction,
+    percentile,
+    prior_signal,
+    select_combiner,
+)
 
 __all__ = ["SignalCheck", "NoiseCalibration", "signal_checks", "noise_calibrate", "flag_top_share"]
 
@@ -114,17 +124,19 @@ class _Rows:
         return [(items[tr], items[te]) for tr, te in folds(wrong, n_folds, seed)]
 
 
-def _unlearned(names: list[str], base: np.ndarray, sev: np.ndarray, winner: np.ndarray, checks: dict[str, SignalCheck],
-               explicit: bool, seed: int) -> tuple[Fitted, str]:
+def _unlearned(names: list[str], base: np.ndarray, sev: np.ndarray, winner: np.ndarray,
+               checks: dict[str, SignalCheck], explicit: bool, seed: int,
+               order: tuple[str, ...] = PRIOR_ORDER) -> tuple[Fitted, str]:
     """The combiner without enough labels to choose by (noise_choice's prior), and why. Weights set by hand are
     kept (the default mean of them, wrong-way signals at 0); otherwise the prior signal, or that default mean of
     the documented weights when no prior signal applies."""
     dropped = [c.name for c in checks.values() if c.direction == "wrong"]
-    prior = None if explicit else prior_signal(names, sev, winner, {c.name: c.direction for c in checks.values()})
+    directions = {c.name: c.direction for c in checks.values()}
+    prior = None if explicit else prior_signal(names, sev, winner, directions, order)
     if prior is not None:
         fitted = Fitted(f"signal:{prior}", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed)
         return fitted, (f"too few labelled items to choose by: the prior signal {prior} (the first of "
-                        f"{', '.join(PRIOR_ORDER)} that applies to most decided items, varies and is not "
+                        f"{', '.join(order)} that applies to most decided items, varies and is not "
                         f"judged the wrong way)")
     fitted = Fitted("default", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed)
     fitted.weights = np.where(np.isin(names, dropped), 0.0, base)
@@ -172,7 +184,8 @@ def _rows(winner, references, usable, expected_wrong, seed: int = 0) -> _Rows:
 def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.ndarray | None = None,
                     calibration: np.ndarray | None = None, expected_wrong: np.ndarray | None = None,
                     weights: dict[str, float] | None = None, flag_share: float = 0.1, n_folds: int = 5,
-                    seed: int = 0, min_references: int = 20, is_gold: np.ndarray | None = None) -> NoiseCalibration:
+                    seed: int = 0, min_references: int = 20, is_gold: np.ndarray | None = None,
+                    margin_trusted: bool = True) -> NoiseCalibration:
     """The checked noise score of `report` for the consensus `winner` (I,) (module docstring).
 
     references (I,) int (-1 = none) and calibration (I,) bool as in choice.aggregation_choose. expected_wrong
@@ -181,7 +194,9 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     judge the directions and the prior signal is used. weights: set by hand for this run (the rest take
     noise.DEFAULT_WEIGHTS): kept where there are too few labels, a candidate ("default") where there are enough.
     flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The
-    checks use the hard references only.
+    checks use the hard references only. margin_trusted: False where the consensus was neither validated by
+    references nor free of reliability warnings: its own margin (small_margin) then comes last among the prior
+    signals (noise_choice.UNTRUSTED_ORDER).
     """
     winner = np.asarray(winner, dtype=np.int64)
     n = len(winner)
@@ -207,10 +222,11 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
         if spread > 0.01:  # a constant P(wrong) (e.g. one annotator's votes as the consensus) ranks nothing
             rows = soft
     explicit = bool(weights_set)
+    order = PRIOR_ORDER if margin_trusted else UNTRUSTED_ORDER
     a, se = float("nan"), float("nan")
     if len(np.unique(rows.item)) >= min_references and rows.enough(n_folds):
         def choose(fit: _Rows, k: int) -> tuple[Fitted, Selection]:
-            chosen = select_combiner(names, base, sev, fit, seed, k, explicit)
+            chosen = select_combiner(names, base, sev, fit, seed, k, explicit, order)
             return Fitted(chosen.kind, names, base, sev[fit.item], fit.y, fit.w, seed), chosen
 
         # The reported AUROC is that of the whole procedure (choice included), each outer fold's rows scored by
@@ -219,13 +235,13 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
         for tr, te in rows.folds(n_folds, seed):
             fit_rows, test = rows.take(tr), np.isin(rows.item, te)
             fitted = choose(fit_rows, 3)[0] if fit_rows.enough(3) else _unlearned(
-                names, base, sev, winner, {}, explicit, seed)[0]
+                names, base, sev, winner, {}, explicit, seed, order)[0]
             cross[test] = percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
         a, se = auroc(cross, rows.y, rows.w)
         final, selection = choose(rows, n_folds)
         reason, cv = selection.reason, selection.cv
     else:
-        final, reason = _unlearned(names, base, sev, winner, checks, explicit, seed)
+        final, reason = _unlearned(names, base, sev, winner, checks, explicit, seed, order)
         cv = {}
     score = final.score(sev)
     if final.kind == "learned":
