@@ -202,12 +202,12 @@ def paired_se(a: np.ndarray, b: np.ndarray, y: np.ndarray, w: np.ndarray, item: 
     same resamples, so what they share (the same hard items) cancels; an unpaired SE would be several times
     larger for two correlated scores. Poisson(1) weights per item stand in for resampling with replacement."""
     rng = np.random.default_rng(seed)
-    n_items = int(item.max()) + 1 if len(item) else 0
+    distinct, row_item = np.unique(item, return_inverse=True)
     prep = [_sorted_groups(s) for s in (a, b)]
     diffs = []
     for start in range(0, N_BOOTSTRAP, BLOCK):
         k = min(BLOCK, N_BOOTSTRAP - start)
-        boot = rng.poisson(1.0, (k, n_items)).astype(np.float64)[:, item] * w  # (k, R)
+        boot = rng.poisson(1.0, (k, len(distinct))).astype(np.float64)[:, row_item] * w  # (k, R)
         diffs.append(_weighted_auroc(prep[0], y, boot) - _weighted_auroc(prep[1], y, boot))
     d = np.concatenate(diffs)
     d = d[~np.isnan(d)]
