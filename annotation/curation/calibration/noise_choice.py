@@ -1,7 +1,10 @@
 """Which noise combiner to use: every single signal, or a combination only where it is clearly better, judged by
 cross-validated AUROC on labelled rows; a prior signal where there are too few labels to judge.
 
-Candidates (each a score (I,) where higher = more likely wrong; NaN severities count as 0 = no evidence):
+Candidates (each a score (I,) where higher = more likely wrong): where a signal does not apply (NaN), a single
+signal and the logistic fit read `fill`, the signal's mean severity over the items where it applies (computed
+without labels): no evidence either way ranks an item as the average one, not as the cleanest (people vs judges
+does not apply where the judges split, which is itself a sign of a hard item):
   signal:<s>   one signal's severity alone, in its own direction (a severity is built to rise with noise)
   rank_mean    the mean of the per-signal percentiles (ranks within the training rows' severities) over the
                signals whose direction is "right" on the training rows and that apply to the item (0 where none
@@ -86,8 +89,9 @@ class Fitted:
     the logistic coefficients, or the default weights with the wrong-way ones at 0)."""
 
     def __init__(self, kind: str, names: list[str], base_weights: np.ndarray, sev: np.ndarray,
-                 y: np.ndarray, w: np.ndarray, seed: int) -> None:
+                 y: np.ndarray, w: np.ndarray, seed: int, fill: np.ndarray | None = None) -> None:
         self.kind, self.names = kind, names
+        self.fill = np.zeros(len(names)) if fill is None else fill
         self.weights = np.zeros(len(names))
         if kind == "default":
             self.weights = base_weights.copy()
@@ -102,7 +106,7 @@ class Fitted:
         elif kind == "learned":
             self.model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000, random_state=seed)
             with threadpool_limits(limits=1):  # small fits: BLAS threads cost more than they save
-                self.model.fit(np.nan_to_num(sev, nan=0.0), y, sample_weight=w)
+                self.model.fit(self._filled(sev), y, sample_weight=w)
             self.weights = self.model.coef_[0].copy()
         else:
             self.column = names.index(kind.split(":", 1)[1])
@@ -119,8 +123,12 @@ class Fitted:
                 count += applies
             return np.where(count > 0, total / np.maximum(count, 1), 0.0)
         if self.kind == "learned":
-            return self.model.decision_function(np.nan_to_num(sev, nan=0.0))
-        return np.nan_to_num(sev[:, self.column], nan=0.0)
+            return self.model.decision_function(self._filled(sev))
+        return self._filled(sev)[:, self.column]
+
+    def _filled(self, sev: np.ndarray) -> np.ndarray:
+        """sev with each signal's `fill` where it does not apply (NaN)."""
+        return np.where(np.isnan(sev), self.fill, sev)
 
 
 def _column_auroc(column: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -150,7 +158,8 @@ def _candidates(names: list[str], sev: np.ndarray, y: np.ndarray, w: np.ndarray,
 
 
 def select_combiner(names: list[str], base: np.ndarray, sev: np.ndarray, rows, seed: int, n_folds: int,
-                    with_default: bool, order: tuple[str, ...] = PRIOR_ORDER) -> Selection:
+                    with_default: bool, order: tuple[str, ...] = PRIOR_ORDER,
+                    fill: np.ndarray | None = None) -> Selection:
     """The combiner for `rows` (noise_weights._Rows over the items of sev (I, S)) by the rule of the module
     docstring. Precondition: rows.enough(n_folds) (each fold sees both labels)."""
     kinds = _candidates(names, sev[rows.item], rows.y, rows.w, with_default)
@@ -158,7 +167,7 @@ def select_combiner(names: list[str], base: np.ndarray, sev: np.ndarray, rows, s
     for tr, te in rows.folds(n_folds, seed):
         fit_rows, test = rows.take(tr), np.isin(rows.item, te)
         for kind in kinds:
-            fitted = Fitted(kind, names, base, sev[fit_rows.item], fit_rows.y, fit_rows.w, seed)
+            fitted = Fitted(kind, names, base, sev[fit_rows.item], fit_rows.y, fit_rows.w, seed, fill)
             oof[kind][test] = percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
     cv = {kind: auroc(scores, rows.y, rows.w) for kind, scores in oof.items()}
     rank = lambda kind: -1.0 if np.isnan(cv[kind][0]) else cv[kind][0]  # noqa: E731

@@ -126,7 +126,7 @@ class _Rows:
 
 def _unlearned(names: list[str], base: np.ndarray, sev: np.ndarray, winner: np.ndarray,
                checks: dict[str, SignalCheck], explicit: bool, seed: int,
-               order: tuple[str, ...] = PRIOR_ORDER) -> tuple[Fitted, str]:
+               order: tuple[str, ...] = PRIOR_ORDER, fill: np.ndarray | None = None) -> tuple[Fitted, str]:
     """The combiner without enough labels to choose by (noise_choice's prior), and why. Weights set by hand are
     kept (the default mean of them, wrong-way signals at 0); otherwise the prior signal, or that default mean of
     the documented weights when no prior signal applies."""
@@ -134,7 +134,7 @@ def _unlearned(names: list[str], base: np.ndarray, sev: np.ndarray, winner: np.n
     directions = {c.name: c.direction for c in checks.values()}
     prior = None if explicit else prior_signal(names, sev, winner, directions, order)
     if prior is not None:
-        fitted = Fitted(f"signal:{prior}", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed)
+        fitted = Fitted(f"signal:{prior}", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed, fill)
         return fitted, (f"too few labelled items to choose by: the prior signal {prior} (the first of "
                         f"{', '.join(order)} that applies to most decided items, varies and is not "
                         f"judged the wrong way)")
@@ -223,11 +223,14 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
             rows = soft
     explicit = bool(weights_set)
     order = PRIOR_ORDER if margin_trusted else UNTRUSTED_ORDER
+    applies = ~np.isnan(sev)
+    # (S,) each signal's mean severity where it applies: what stands in where it does not (noise_choice)
+    fill = np.where(applies.any(axis=0), np.nansum(sev, axis=0) / np.maximum(applies.sum(axis=0), 1), 0.0)
     a, se = float("nan"), float("nan")
     if len(np.unique(rows.item)) >= min_references and rows.enough(n_folds):
         def choose(fit: _Rows, k: int) -> tuple[Fitted, Selection]:
-            chosen = select_combiner(names, base, sev, fit, seed, k, explicit, order)
-            return Fitted(chosen.kind, names, base, sev[fit.item], fit.y, fit.w, seed), chosen
+            chosen = select_combiner(names, base, sev, fit, seed, k, explicit, order, fill)
+            return Fitted(chosen.kind, names, base, sev[fit.item], fit.y, fit.w, seed, fill), chosen
 
         # The reported AUROC is that of the whole procedure (choice included), each outer fold's rows scored by
         # a combiner chosen and fitted without them.
@@ -235,13 +238,13 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
         for tr, te in rows.folds(n_folds, seed):
             fit_rows, test = rows.take(tr), np.isin(rows.item, te)
             fitted = choose(fit_rows, 3)[0] if fit_rows.enough(3) else _unlearned(
-                names, base, sev, winner, {}, explicit, seed, order)[0]
+                names, base, sev, winner, {}, explicit, seed, order, fill)[0]
             cross[test] = percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
         a, se = auroc(cross, rows.y, rows.w)
         final, selection = choose(rows, n_folds)
         reason, cv = selection.reason, selection.cv
     else:
-        final, reason = _unlearned(names, base, sev, winner, checks, explicit, seed, order)
+        final, reason = _unlearned(names, base, sev, winner, checks, explicit, seed, order, fill)
         cv = {}
     score = final.score(sev)
     if final.kind == "learned":
