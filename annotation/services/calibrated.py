@@ -166,6 +166,16 @@ def _render_reason(reason: str, votes: PairwiseVotes, annotator: int | None) -> 
                           f"({annotator_token(int(votes.annotator_ids[annotator]))},")
 
 
+# Warnings (reliability_check) that say the annotators may be inverted: an unsupervised consensus is then
+# confidently wrong and its margin ranks its mistakes as its surest items. "near_chance" alone (weak but not
+# adversarial annotators) does not: Dawid-Skene's margin on five 55-85 % annotators still ranks well.
+INVERTED = ("opposed_camps", "below_chance")
+
+
+def _inverted(warnings: list[dict[str, Any]]) -> bool:
+    return any(w["code"] in INVERTED for w in warnings)
+
+
 def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
 
@@ -193,8 +203,7 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
         references=aggregate.references if learn else None,
         calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
         weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold,
-        # the consensus' own margin is a safe prior unless nothing validated it and the agreement structure warned
-        margin_trusted=aggregate.cross_validated or not aggregate.report["warnings"])
+        margin_trusted=aggregate.cross_validated or not _inverted(aggregate.report["warnings"]))
     checks = calib.checks
     score = np.clip(np.nan_to_num(calib.score, nan=0.0), 0.0, 1.0)
     if learn_from is not None:

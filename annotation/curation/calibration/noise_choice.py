@@ -25,10 +25,10 @@ the noise of the comparison most often only fits the references it saw (PandaLM 
 human_vs_judge alone 0.926, bench/RESULTS.md).
 
 Prior (no labels, or too few to cross-validate): the first signal of PRIOR_ORDER (UNTRUSTED_ORDER where the
-consensus is neither validated by references nor free of reliability warnings) that applies to at least half of
-the decided items, varies there and is not judged "wrong" by the labels there are. These signals read only the
-votes and the consensus' own certainty; the others need a model (rm_ensemble, low_competence: both point the
-wrong way exactly when the annotators' competences are inverted) or measure something other than a wrong label
+consensus was not validated by references and reliability_check warned that annotators may be inverted) that
+applies to at least half of the decided items, varies there and is not judged "wrong" by the labels there are.
+These signals read only the votes and the consensus' own certainty; the others need a model (rm_ensemble,
+low_competence: both point the wrong way exactly when the annotators' competences are inverted) or measure something other than a wrong label
 (weak_strength, near_duplicate, length_only). An equal-weight sum of all of them is what the issue measured at
 0.52-0.72 while small_margin alone reached 0.83-0.93.
 No Django.
@@ -49,7 +49,8 @@ __all__ = ["PRIOR_ORDER", "Fitted", "Selection", "select_combiner", "prior_signa
 # People against judges first: two independent kinds of annotator disagreeing reads no model at all; then the
 # consensus' own margin (continuous, it applies wherever there is a winner: a flag share cuts it anywhere), then
 # the other disagreement between labels. The margin is only as good as the consensus: where that was not
-# validated and reliability_check warned (inverted competences: a confidently wrong consensus), it goes last
+# validated and reliability_check warned of inversion (opposed camps, below-chance annotators: a confidently
+# wrong consensus), it goes last
 # (UNTRUSTED_ORDER; bench_weak_judges, 4 judges, 0 %: small_margin 0.22, swap 0.66).
 PRIOR_ORDER = ("human_vs_judge", "small_margin", "annotator_disagreement", "judge_swap_inconsistent")
 UNTRUSTED_ORDER = ("human_vs_judge", "judge_swap_inconsistent", "annotator_disagreement", "small_margin")

@@ -194,9 +194,9 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     judge the directions and the prior signal is used. weights: set by hand for this run (the rest take
     noise.DEFAULT_WEIGHTS): kept where there are too few labels, a candidate ("default") where there are enough.
     flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The
-    checks use the hard references only. margin_trusted: False where the consensus was neither validated by
-    references nor free of reliability warnings: its own margin (small_margin) then comes last among the prior
-    signals (noise_choice.UNTRUSTED_ORDER).
+    checks use the hard references only. margin_trusted: False where the consensus was not validated
+    by references and reliability_check warned that annotators may be inverted: its own margin (small_margin)
+    then comes last among the prior signals (noise_choice.UNTRUSTED_ORDER).
     """
     winner = np.asarray(winner, dtype=np.int64)
     n = len(winner)
