@@ -29,8 +29,8 @@ consensus was not validated by references and reliability_check warned that anno
 applies to at least half of the decided items, varies there and is not judged "wrong" by the labels there are.
 These signals read only the votes and the consensus' own certainty; the others need a model (rm_ensemble,
 low_competence: both point the wrong way exactly when the annotators' competences are inverted) or measure
-something other than a wrong label (weak_strength, near_duplicate, length_only). An equal-weight sum of all of them is what the issue measured at
-0.52-0.72 while small_margin alone reached 0.83-0.93.
+something other than a wrong label (weak_strength, near_duplicate, length_only). An equal-weight sum of all of
+them is what the issue measured at 0.52-0.72 while small_margin alone reached 0.83-0.93.
 No Django.
 """
 from __future__ import annotations
