@@ -26,7 +26,9 @@ The evaluation references stay in this script (outside the DB for the calibratio
 version's rows (`export_data --format trl --split all` + `--dropped`): accuracy with a 95 % Wilson interval over
 the evaluation items (a dropped item does not count; a kept tie row counts as wrong), the dropped share of all
 items (version stats), and the run's combined noise AUROC next to its best single signal (from curate's report:
-against the evaluation references on <set>-eval, cross-fitted on the calibration references otherwise).
+against the evaluation references on <set>-eval, cross-fitted on the calibration references otherwise), and on
+the evaluation items each stored signal's AUROC where it applies and over all items (its mean severity where it
+does not apply: the like-for-like comparison with the combined score, which ranks every item).
 Prints a markdown table per set and writes the raw figures to --out (JSON).
 """
 from __future__ import annotations
@@ -170,9 +172,22 @@ def held_out_auroc(consensus: dict[str, dict], refs: dict[str, str], evaluation:
                for name in names}
     signals = {k: v for k, v in signals.items() if v is not None}
     best = max(signals, key=signals.get) if signals else None
+    # The same signals over ALL the rows the combined score is judged on, a signal's mean severity standing in
+    # where it does not apply (as curation's single-signal scores do): the like-for-like comparison.
+    everywhere = {}
+    for name in names:
+        present = [c["severities"][name] for c, _ in rows if c["severities"].get(name) is not None]
+        if present:
+            mean = sum(present) / len(present)
+            a = auc([(c["severities"].get(name, mean) if c["severities"].get(name) is not None else mean, w)
+                     for c, w in rows])
+            if a is not None:
+                everywhere[name] = a
+    best_all = max(everywhere, key=everywhere.get) if everywhere else None
     return {"combined": auc([(c["noise_score"], w) for c, w in rows if c["noise_score"] is not None]),
             "n": len(rows), "n_wrong": sum(w for _, w in rows), "signals": signals, "best_signal": best,
-            "best_signal_auroc": signals.get(best) if best else None}
+            "best_signal_auroc": signals.get(best) if best else None, "signals_all_items": everywhere,
+            "best_signal_all_items": best_all, "best_signal_all_items_auroc": everywhere.get(best_all)}
 
 
 def fresh_database(base_url: str, name: str) -> str:
@@ -239,7 +254,8 @@ def _progress(r: dict) -> None:
     h = r["held_out_noise"]
     print(f"  {r['label']}: {100 * r['accuracy']:.1f} % (n={r['n']}), dropped {r['dropped_share']}, noise AUROC "
           f"{r['noise_auroc']} vs {r['best_signal']} {r['best_signal_auroc']}; held out {h['combined']}"
-          f" vs {h['best_signal']} {h['best_signal_auroc']}, chose {r['chose']}, {r['seconds']} s "
+          f" vs {h['best_signal']} {h['best_signal_auroc']} (all items: {h.get('best_signal_all_items')} "
+          f"{h.get('best_signal_all_items_auroc')}), chose {r['chose']}, {r['seconds']} s "
           f"(load {open('/proc/loadavg').read().split()[0]})", file=sys.stderr)
 
 
@@ -284,17 +300,20 @@ def table(name: str, results: list[dict]) -> str:
     lines = [f"**{name}**", "",
              "| setting | aggregation | accuracy vs held-out references [95 % CI] (n kept) | Δ vs uncurated | "
              "dropped share (all items) | noise AUROC (run report) | best single signal (run report) | "
-             "noise AUROC (held-out refs) | best single signal (held-out refs) | curate s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "noise AUROC (held-out refs) | best single signal (held-out refs, where it applies) | best single signal "
+             "(held-out refs, all items) | curate s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         auroc = "n/a" if r["noise_auroc"] is None else f"{r['noise_auroc']:.3f}"
         best = "n/a" if r["best_signal"] is None else f"{r['best_signal']} ({r['best_signal_auroc']:.3f})"
         h = r["held_out_noise"]
         h_best = "n/a" if h["best_signal"] is None else f"{h['best_signal']} ({h['best_signal_auroc']:.3f})"
+        h_all = "n/a" if not h.get("best_signal_all_items") else (
+            f"{h['best_signal_all_items']} ({h['best_signal_all_items_auroc']:.3f})")
         lines.append(
             f"| {r['label']} | {r['chose'] or '-'} | {100 * r['accuracy']:.1f} % [{100 * r['low']:.1f}, "
             f"{100 * r['high']:.1f}] ({r['n']}) | {100 * (r['accuracy'] - base):+.1f} | "
-            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {h['combined']} | {h_best} | "
+            f"{100 * (r['dropped_share'] or 0):.1f} % | {auroc} | {best} | {h['combined']} | {h_best} | {h_all} | "
             f"{r['seconds']} |")
     return "\n".join(lines)
 

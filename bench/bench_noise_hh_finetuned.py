@@ -20,6 +20,10 @@ Reward-model margins compared (all winner − loser of the noisy label):
     too), for comparison with bench 8b.
 For each, AUROC (sklearn) of finding the flipped pairs: the RM signal's severity alone, length_only and
 near_duplicate (NaN severity counted as 0 = "clean"), and the combined noise score. Prints a markdown table.
+
+A second table scores the combined score as curation stores it (calibration.noise_calibrate, what `curate` runs):
+without references, and with `--refs` (10 %) of the pairs given their true label as calibration references; its
+AUROCs are over the other pairs only (held out), next to each signal's on the same pairs.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from annotation.curation.calibration import noise_calibrate  # noqa: E402
 from annotation.curation.noise import noise_report  # noqa: E402
 from annotation.curation.rm_crossfit import FineTuned, crossfit_margins  # noqa: E402
 from annotation.curation.rm_ensemble import rm_ensemble_for_items  # noqa: E402
@@ -90,6 +95,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refs", type=float, default=0.1, help="share of pairs with a calibration reference")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
@@ -115,10 +121,19 @@ def main() -> None:
         "frozen heads, cross-fitted": crossfit_margins(winner, embeddings=emb).as_ensemble(),
         "frozen heads, in sample (old)": rm_ensemble_for_items(emb, winner, seed=args.seed),
     }
-    rows_out = []
+    rows_out, checked = [], []
+    has_ref = np.random.default_rng(args.seed + 1).random(n) < args.refs
+    refs = np.where(has_ref, 0, -1)  # the true winner is A (the noisy label is B where flipped)
+    held = ~has_ref
     for name, margins in variants.items():
         report = noise_report(votes, consensus, texts=texts, embeddings=emb, rm_margins=margins)
         rows_out.append((name, aurocs(flipped, report)))
+        none = noise_calibrate(report, winner=winner)
+        cal = noise_calibrate(report, winner=winner, references=refs)
+        singles = {k: v for k, v in aurocs(flipped[held], _rows(report, held)).items() if k != "score"}
+        best = max(singles, key=singles.get)
+        checked.append((name, roc_auc_score(flipped[held], none.score[held]), none.combiner,
+                        roc_auc_score(flipped[held], cal.score[held]), cal.combiner, best, singles[best]))
     total = time.perf_counter() - start
     tuned_acc = float(np.mean(tuned[~flipped] > 0)), float(np.mean(tuned[flipped] < 0))
     print(f"HH-RLHF test pairs: n = {n}, {args.flip:.0%} flips ({int(flipped.sum())}), fine-tuned all-MiniLM RM "
@@ -132,6 +147,21 @@ def main() -> None:
     for name, a in rows_out:
         print(f"| {name} | {a['rm_ensemble']:.3f} | {a['length_only']:.3f} | {a['near_duplicate']:.3f} | "
               f"{a['score']:.3f} |")
+    print(f"\nHeld out ({int(held.sum())} pairs without a reference, {int(flipped[held].sum())} flips; "
+          f"{int(has_ref.sum())} references):\n")
+    print("| reward-model margins | checked score, no references (combiner) | checked score, references (combiner) "
+          "| best single signal |")
+    print("|---|---:|---:|---:|")
+    for name, a_none, k_none, a_cal, k_cal, best, a_best in checked:
+        print(f"| {name} | {a_none:.3f} ({k_none}) | {a_cal:.3f} ({k_cal}) | {best} {a_best:.3f} |")
+
+
+class _rows:
+    """The signals of `report` on the items of `mask` only (aurocs() reads .score and .signals[..].severity)."""
+
+    def __init__(self, report, mask: np.ndarray) -> None:
+        self.score = report.score[mask]
+        self.signals = {k: type("S", (), {"severity": s.severity[mask]}) for k, s in report.signals.items()}
 
 
 if __name__ == "__main__":

@@ -112,17 +112,20 @@ def synthetic(args) -> None:
                   f"per-vote agreement {choice.agreement.per_vote} | {took:.2f} s")
             for w in choice.warnings:
                 print(f"{tag} | WARNING {w.code}: {w.message[:140]}")
-            noise(tag, votes, choice.held_out, truth, refs, rm_truth)
+            # as services/calibrated.checked_noise decides
+            inverted = any(w.code in ("opposed_camps", "below_chance") for w in choice.warnings)
+            trusted = bool(choice.scores) or not inverted
+            noise(tag, votes, choice.held_out, truth, refs, rm_truth, trusted=trusted)
 
 
-def noise(tag, votes, consensus, truth, refs, rm_truth) -> None:
+def noise(tag, votes, consensus, truth, refs, rm_truth, trusted: bool = True) -> None:
     winner = consensus.winner.astype(np.int64)
     rm = np.where(winner == truth, 1.0, -1.0)[None, :] * rm_truth  # margins winner - loser
     report = noise_report(votes, consensus, rm_margins=rm)
     # soft labels only from a consensus that references validated (module docstring of noise_weights)
     soft = 1.0 - np.nan_to_num(consensus.probability, nan=0.5) if (refs >= 0).any() else None
     cal = noise_calibrate(report, winner=winner, references=refs, expected_wrong=soft,
-                          is_gold=np.zeros(len(winner), bool))
+                          is_gold=np.zeros(len(winner), bool), margin_trusted=trusted)
     test = refs < 0
     wrong = winner != truth
     parts = []

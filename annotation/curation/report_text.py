@@ -67,6 +67,8 @@ def curation_lines(stats: dict[str, Any]) -> list[str]:
         lines.append(f"  noise score: {noise['combiner']} combiner"
                      f"{' learned from calibration references' if noise['learned_from_references'] else ''}, "
                      f"AUROC {auroc}; flagged {noise['flagged']} (share {noise['flag_share']})")
+        if noise.get("reason"):
+            lines.append(f"    combiner chosen: {noise['reason']}")
         if noise["dropped_signals"]:
             lines.append(f"    wrong-way signals dropped: {', '.join(noise['dropped_signals'])}")
         for name, check in noise["checks"].items():

@@ -5,9 +5,10 @@ kind of reference may be used for and shapes the reports.
 
 What references do, by the project's reference_use:
   calibration   aggregation_choose learns from them (cross-validated choice among methods and the best single
-                annotator; the consensus takes the reference on those items) and noise_calibrate learns weights
-                and drops wrong-way signals;
-  evaluation,   nothing is fitted to them: the aggregate runs without them, the default noise combiner is used, and
+                annotator; the consensus takes the reference on those items) and noise_calibrate chooses the
+                noise combiner (the best single signal unless a combination is clearly better);
+  evaluation,   nothing is fitted to them: the aggregate runs without them, the noise score is the prior signal
+                (or the weights set for the run), and
   attention     they only score (each method's and each annotator's accuracy, each signal's AUROC and direction).
 """
 from __future__ import annotations
@@ -165,6 +166,16 @@ def _render_reason(reason: str, votes: PairwiseVotes, annotator: int | None) -> 
                           f"({annotator_token(int(votes.annotator_ids[annotator]))},")
 
 
+# Warnings (reliability_check) that say the annotators may be inverted: an unsupervised consensus is then
+# confidently wrong and its margin ranks its mistakes as its surest items. "near_chance" alone (weak but not
+# adversarial annotators) does not: Dawid-Skene's margin on five 55-85 % annotators still ranks well.
+INVERTED = ("opposed_camps", "below_chance")
+
+
+def _inverted(warnings: list[dict[str, Any]]) -> bool:
+    return any(w["code"] in INVERTED for w in warnings)
+
+
 def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
 
@@ -172,11 +183,12 @@ def _finite(value: float) -> float | None:
 def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, options: CalibrationOptions,
                   learn_from: NoiseReport | None = None) -> tuple[NoiseReport, np.ndarray, dict[str, Any]]:
     """(the report with its combined score replaced by the checked one, flagged (I,) bool = the top flag_share,
-    a JSON summary: each signal's AUROC / direction / n, the combiner and its weights, the wrong-way signals
-    dropped, the combined score's AUROC). Calibration references train the combiner (learn_noise); other
-    references only check the signals. learn_from: the signals of the held-out consensus (aggregate.held_out),
-    which differ from `report`'s only on reference items; the combiner learns and scores from it, gold items keep
-    a score of 0 (the final consensus took the reference there)."""
+    a JSON summary: each signal's AUROC / direction / n, the combiner, why it was chosen and each candidate's
+    cross-validated AUROC, its weights, the wrong-way signals dropped, the combined score's AUROC). Calibration
+    references train the combiner (learn_noise); other references only check the signals. learn_from: the signals
+    of the held-out consensus (aggregate.held_out), which differ from `report`'s only on reference items; the
+    combiner learns and scores from it, gold items keep a score of 0 (the final consensus took the reference
+    there)."""
     unknown = set(options.noise_weights) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise PrefStudioError(f"unknown noise signal(s) in noise_weights: {', '.join(sorted(unknown))}; the "
@@ -190,7 +202,8 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
         report if learn_from is None else learn_from, winner=held.winner,
         references=aggregate.references if learn else None,
         calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
-        weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold)
+        weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold,
+        margin_trusted=aggregate.cross_validated or not _inverted(aggregate.report["warnings"]))
     checks = calib.checks
     score = np.clip(np.nan_to_num(calib.score, nan=0.0), 0.0, 1.0)
     if learn_from is not None:
@@ -206,6 +219,8 @@ def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, option
         np.zeros(len(score), bool)
     summary = {
         "combiner": calib.combiner,
+        "reason": calib.reason,
+        "cv_auroc": {k: {"auroc": _finite(a), "se": _finite(se)} for k, (a, se) in calib.cv.items()},
         "learned_from_references": bool(learn),
         "weights": {k: round(float(v), 4) for k, v in calib.weights.items()},
         "dropped_signals": list(calib.dropped) if learn else [],

@@ -359,7 +359,8 @@ def consensus_refresh(
         # The combiner learns on the calibration items, where the consensus took the reference (gold: clean,
         # certain): it must read the signals of the consensus as cross-validation saw it there (held_out).
         learn_from = noise_report(aggregate.votes, aggregate.held_out, texts=texts, embeddings=vectors,
-                                  rm_margins=margins, config=noise_config or NoiseConfig()) \
+                                  rm_margins=None if margins is None else margins.as_ensemble(),
+                                  config=noise_config or NoiseConfig()) \
             if aggregate.calibration.any() else None
         report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options,
                                                                 learn_from=learn_from)

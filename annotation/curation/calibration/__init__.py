@@ -3,8 +3,10 @@
     choice.py         aggregation_choose: cross-validated choice among aggregators and the best single annotator
     reliability.py    reliability_check: warnings from the agreement structure when there are no references;
                       consensus_agreement: per-item, per-vote and excluding-ties agreement
-    noise_weights.py  noise_calibrate: each signal's AUROC and direction, learned or default weights with the
-                      wrong-way signals dropped, flag_top_share
+    noise_weights.py  noise_calibrate: each signal's AUROC and direction, the chosen combiner and its score,
+                      flag_top_share
+    noise_choice.py   which combiner: the best single signal unless a combination is better by more than one
+                      (paired) standard error; a prior signal with too few references
     scoring.py        accuracy against references (evaluation only: nothing is fitted to them), per annotator
                       and per aggregation method
     _stats.py         Wilson intervals, AUROC with its standard error, stratified folds

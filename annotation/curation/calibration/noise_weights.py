@@ -10,24 +10,22 @@ with a reference where s applies:
 with the Hanley-McNeil standard error; the direction is "right" when AUROC_s - 1.96 SE > 0.5, "wrong" when
 AUROC_s + 1.96 SE < 0.5, else "unclear" (and "n/a" with no wrong or no right item).
 
-Combiners (each a score (I,) where higher = more likely wrong):
-  default      the weighted mean of noise.combine_signals with NoiseConfig weights, signals of direction
-               "wrong" set to weight 0
-  learned      logistic regression (L2, balanced classes) on the severities (NaN -> 0: no evidence), so a
-               wrong-way signal gets a negative or small weight instead of dragging the sum down
-  signal:<s>   one signal's severity alone (NaN -> 0)
-With references, the combiner is chosen by AUROC on the training part of each cross-fitting fold (the learned
-one scored by an inner cross-fit, never on its own training items) and applied to the held-out fold; the
-reported AUROC is that of these cross-fitted scores, each fold's scores mapped to percentiles of its training
-scores so folds whose combiners differ rank on one scale. The final score of every item comes from the
-choice made on all references. Without references the default combiner is used, its directions judged
-against held-out labels (e.g. the human majority of items whose consensus was built from judges) when given.
+Combiners (noise_choice.py: every single signal, rank_mean, learned, and default when the run set weights):
+with at least min_references labelled items and n_folds wrong and right ones, each is scored out of fold and
+the best single signal is used unless a combination beats it by more than one standard error (the choice and
+why are in `reason`, every candidate's cross-validated AUROC in `cv`). The reported AUROC is that of the whole
+procedure, nested: each outer fold's rows are scored by a combiner chosen (inner 3-fold CV) and fitted without
+them, each fold's scores mapped to percentiles of its training scores so folds whose combiners differ rank on
+one scale. The final score of every item comes from the choice made on all labelled rows. With fewer labels
+(none included) the prior signal of noise_choice is used, or, where the run set weights by hand, their weighted
+mean with the wrong-way signals at 0; the labels there are still judge the directions.
 
 Soft labels (`expected_wrong`, optional) fill in only when the references hold too few wrong (or right)
 labels to learn from (5 % of 1,200 items at 95 % consensus accuracy: about three), and only when they vary.
 When the consensus posterior has itself been validated on references (aggregation_choose picked it by
 cross-validation), its P(winner is wrong) = 1 - probability is an expected label for every other item: each
-enters as a wrong row of weight q and a right row of weight 1 - q, so AUROCs become expected AUROCs under that posterior and the logistic fit uses all items.
+enters as a wrong row of weight q and a right row of weight 1 - q, so AUROCs become expected AUROCs under that
+posterior and the logistic fit uses all items.
 Never pass an unsupervised posterior here: its confidence is exactly what fails when competences are inverted.
 No Django.
 """
@@ -36,11 +34,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from ..noise import DEFAULT_WEIGHTS, NoiseReport
 from ._stats import auroc, folds
+from .noise_choice import (
+    PRIOR_ORDER,
+    UNTRUSTED_ORDER,
+    Fitted,
+    Selection,
+    direction,
+    percentile,
+    prior_signal,
+    select_combiner,
+)
 
 __all__ = ["SignalCheck", "NoiseCalibration", "signal_checks", "noise_calibrate", "flag_top_share"]
 
@@ -59,8 +65,10 @@ class SignalCheck:
 
 @dataclass
 class NoiseCalibration:
-    """checks: every signal's SignalCheck; combiner: "default" | "learned" | "signal:<name>"; weights: the
-    weights of the final combiner (default weights with drops, the logistic coefficients, or {name: 1});
+    """checks: every signal's SignalCheck; combiner: "signal:<name>" | "rank_mean" | "learned" | "default";
+    weights: the weights of the final combiner ({name: 1}, 1/k for each of rank_mean's k signals, the logistic
+    coefficients, or default weights with drops); reason: why this combiner (a sentence); cv: each candidate's
+    cross-validated (AUROC, SE) on the labelled rows (empty when there were too few);
     dropped: signals of direction "wrong"; score (I,): the calibrated noise score; auroc / auroc_se: of the
     cross-fitted score on the labelled items (an expected AUROC where soft labels take part; NaN when too few
     labels to cross-fit); n: usable references; flagged (I,): flag_top_share of score."""
@@ -74,16 +82,8 @@ class NoiseCalibration:
     auroc_se: float
     n: int
     flagged: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, bool))
-
-
-def _direction(a: float, se: float) -> str:
-    if np.isnan(a):
-        return "n/a"
-    if a - 1.96 * se > 0.5:
-        return "right"
-    if a + 1.96 * se < 0.5:
-        return "wrong"
-    return "unclear"
+    reason: str = ""
+    cv: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def signal_checks(report: NoiseReport, wrong: np.ndarray, mask: np.ndarray) -> dict[str, SignalCheck]:
@@ -92,57 +92,13 @@ def signal_checks(report: NoiseReport, wrong: np.ndarray, mask: np.ndarray) -> d
     for name, s in report.signals.items():
         ok = mask & ~np.isnan(s.severity)
         a, se = auroc(s.severity[ok], wrong[ok])
-        out[name] = SignalCheck(name, a, se, int(ok.sum()), int(wrong[ok].sum()), _direction(a, se))
+        out[name] = SignalCheck(name, a, se, int(ok.sum()), int(wrong[ok].sum()), direction(a, se))
     return out
 
 
 def _matrix(report: NoiseReport) -> tuple[list[str], np.ndarray]:
     names = list(report.signals)
     return names, np.stack([report.signals[n].severity for n in names], axis=1)  # (I, S)
-
-
-def _default_score(sev: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(I,) weighted mean of the applicable severities (noise.combine_signals' formula), 0 where none applies."""
-    applies = ~np.isnan(sev) & (weights > 0)
-    total = (np.where(applies, sev, 0.0) * weights).sum(axis=1)
-    mass = (applies * weights).sum(axis=1)
-    return np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
-
-
-class _Fitted:
-    """A combiner fitted on weighted rows (sev (R, S), y (R,) bool, w (R,)): score(sev) -> (R',)."""
-
-    def __init__(self, kind: str, names: list[str], base_weights: np.ndarray, sev: np.ndarray,
-                 y: np.ndarray, w: np.ndarray, seed: int) -> None:
-        self.kind, self.names = kind, names
-        self.weights = base_weights.copy()
-        if kind == "default":
-            for k in range(len(names)):
-                ok = ~np.isnan(sev[:, k])
-                if _direction(*auroc(sev[ok, k], y[ok], w[ok])) == "wrong":
-                    self.weights[k] = 0.0
-        elif kind == "learned":
-            self.model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000, random_state=seed)
-            with threadpool_limits(limits=1):  # small fits: BLAS threads cost more than they save
-                self.model.fit(np.nan_to_num(sev, nan=0.0), y, sample_weight=w)
-            self.weights = self.model.coef_[0]
-        else:
-            self.column = names.index(kind.split(":", 1)[1])
-
-    def score(self, sev: np.ndarray) -> np.ndarray:
-        if self.kind == "default":
-            return _default_score(sev, self.weights)
-        if self.kind == "learned":
-            return self.model.decision_function(np.nan_to_num(sev, nan=0.0))
-        return np.nan_to_num(sev[:, self.column], nan=0.0)
-
-
-def _percentile(train_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Share of the training scores below each score (ties half): a common scale across folds."""
-    ordered = np.sort(train_scores)
-    lo = np.searchsorted(ordered, scores, side="left")
-    hi = np.searchsorted(ordered, scores, side="right")
-    return (lo + hi) / (2.0 * max(len(ordered), 1))
 
 
 @dataclass
@@ -168,30 +124,24 @@ class _Rows:
         return [(items[tr], items[te]) for tr, te in folds(wrong, n_folds, seed)]
 
 
-def _candidates(names: list[str], sev: np.ndarray) -> list[str]:
-    applies = [n for k, n in enumerate(names) if (~np.isnan(sev[:, k])).any()]
-    return ["default", "learned"] + [f"signal:{n}" for n in applies]
-
-
-def _choose(names, base, sev, rows: _Rows, seed, n_inner: int) -> _Fitted:
-    """The candidate combiner with the best AUROC on `rows`, the learned one judged by an inner cross-fit."""
-    best, best_auc = "default", -1.0
-    for kind in _candidates(names, sev[rows.item]):
-        if kind == "learned":
-            if not rows.enough(n_inner):
-                continue
-            inner = np.zeros(len(rows.item))
-            for tr, te in rows.folds(n_inner, seed):
-                fit_rows, test = rows.take(tr), np.isin(rows.item, te)
-                fitted = _Fitted(kind, names, base, sev[fit_rows.item], fit_rows.y, fit_rows.w, seed)
-                inner[test] = _percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
-            a = auroc(inner, rows.y, rows.w)[0]
-        else:
-            fitted = _Fitted(kind, names, base, sev[rows.item], rows.y, rows.w, seed)
-            a = auroc(fitted.score(sev[rows.item]), rows.y, rows.w)[0]
-        if not np.isnan(a) and a > best_auc + 1e-12:
-            best, best_auc = kind, a
-    return _Fitted(best, names, base, sev[rows.item], rows.y, rows.w, seed)
+def _unlearned(names: list[str], base: np.ndarray, sev: np.ndarray, winner: np.ndarray,
+               checks: dict[str, SignalCheck], explicit: bool, seed: int,
+               order: tuple[str, ...] = PRIOR_ORDER, fill: np.ndarray | None = None) -> tuple[Fitted, str]:
+    """The combiner without enough labels to choose by (noise_choice's prior), and why. Weights set by hand are
+    kept (the default mean of them, wrong-way signals at 0); otherwise the prior signal, or that default mean of
+    the documented weights when no prior signal applies."""
+    dropped = [c.name for c in checks.values() if c.direction == "wrong"]
+    directions = {c.name: c.direction for c in checks.values()}
+    prior = None if explicit else prior_signal(names, sev, winner, directions, order)
+    if prior is not None:
+        fitted = Fitted(f"signal:{prior}", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed, fill)
+        return fitted, (f"too few labelled items to choose by: the prior signal {prior} (the first of "
+                        f"{', '.join(order)} that applies to most decided items, varies and is not "
+                        f"judged the wrong way)")
+    fitted = Fitted("default", names, base, sev[:0], np.zeros(0, bool), np.zeros(0), seed)
+    fitted.weights = np.where(np.isin(names, dropped), 0.0, base)
+    why = "the weights set for this run" if explicit else "no prior signal applies here: the documented weights"
+    return fitted, f"too few labelled items to choose by: {why}, wrong-way signals at 0"
 
 
 def flag_top_share(score: np.ndarray, share: float, *, eligible: np.ndarray | None = None) -> np.ndarray:
@@ -234,15 +184,19 @@ def _rows(winner, references, usable, expected_wrong, seed: int = 0) -> _Rows:
 def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.ndarray | None = None,
                     calibration: np.ndarray | None = None, expected_wrong: np.ndarray | None = None,
                     weights: dict[str, float] | None = None, flag_share: float = 0.1, n_folds: int = 5,
-                    seed: int = 0, min_references: int = 20, is_gold: np.ndarray | None = None) -> NoiseCalibration:
+                    seed: int = 0, min_references: int = 20, is_gold: np.ndarray | None = None,
+                    margin_trusted: bool = True) -> NoiseCalibration:
     """The checked noise score of `report` for the consensus `winner` (I,) (module docstring).
 
     references (I,) int (-1 = none) and calibration (I,) bool as in choice.aggregation_choose. expected_wrong
     (I,): soft labels (module docstring), optional, used only where the references are too few. With fewer
     than min_references labelled items, or fewer than n_folds (weighted) wrong or right ones, the labels only
-    judge the directions and the default combiner is used. weights: per-signal defaults (noise.DEFAULT_WEIGHTS).
+    judge the directions and the prior signal is used. weights: set by hand for this run (the rest take
+    noise.DEFAULT_WEIGHTS): kept where there are too few labels, a candidate ("default") where there are enough.
     flag_share: the top share of non-gold items flagged. is_gold (I,): reviewer-resolved items, never flagged. The
-    checks use the hard references only.
+    checks use the hard references only. margin_trusted: False where the consensus was not validated
+    by references and reliability_check warned that annotators may be inverted: its own margin (small_margin)
+    then comes last among the prior signals (noise_choice.UNTRUSTED_ORDER).
     """
     winner = np.asarray(winner, dtype=np.int64)
     n = len(winner)
@@ -251,7 +205,8 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     if len(references) != n or len(calibration) != n or (expected_wrong is not None and len(expected_wrong) != n):
         raise ValueError(f"references, calibration and expected_wrong must cover the {n} items of the report")
     names, sev = _matrix(report)
-    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    weights_set = dict(weights or {})
+    weights = {**DEFAULT_WEIGHTS, **weights_set}
     unknown = set(weights) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise ValueError(f"unknown noise signal(s) in weights: {', '.join(sorted(unknown))}")
@@ -266,18 +221,31 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
             len(soft.item) > len(rows.item)) else 0.0
         if spread > 0.01:  # a constant P(wrong) (e.g. one annotator's votes as the consensus) ranks nothing
             rows = soft
+    explicit = bool(weights_set)
+    order = PRIOR_ORDER if margin_trusted else UNTRUSTED_ORDER
+    applies = ~np.isnan(sev)
+    # (S,) each signal's mean severity where it applies: what stands in where it does not (noise_choice)
+    fill = np.where(applies.any(axis=0), np.nansum(sev, axis=0) / np.maximum(applies.sum(axis=0), 1), 0.0)
     a, se = float("nan"), float("nan")
     if len(np.unique(rows.item)) >= min_references and rows.enough(n_folds):
+        def choose(fit: _Rows, k: int) -> tuple[Fitted, Selection]:
+            chosen = select_combiner(names, base, sev, fit, seed, k, explicit, order, fill)
+            return Fitted(chosen.kind, names, base, sev[fit.item], fit.y, fit.w, seed, fill), chosen
+
+        # The reported AUROC is that of the whole procedure (choice included), each outer fold's rows scored by
+        # a combiner chosen and fitted without them.
         cross = np.zeros(len(rows.item))
         for tr, te in rows.folds(n_folds, seed):
             fit_rows, test = rows.take(tr), np.isin(rows.item, te)
-            fitted = _choose(names, base, sev, fit_rows, seed, n_inner=3)
-            cross[test] = _percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
+            fitted = choose(fit_rows, 3)[0] if fit_rows.enough(3) else _unlearned(
+                names, base, sev, winner, {}, explicit, seed, order, fill)[0]
+            cross[test] = percentile(fitted.score(sev[tr]), fitted.score(sev[rows.item[test]]))
         a, se = auroc(cross, rows.y, rows.w)
-        final = _choose(names, base, sev, rows, seed, n_inner=3)
+        final, selection = choose(rows, n_folds)
+        reason, cv = selection.reason, selection.cv
     else:
-        final = _Fitted("default", names, base, np.zeros((0, len(names))), np.zeros(0, bool), np.zeros(0), seed)
-        final.weights = np.where(np.isin(names, dropped), 0.0, base)
+        final, reason = _unlearned(names, base, sev, winner, checks, explicit, seed, order, fill)
+        cv = {}
     score = final.score(sev)
     if final.kind == "learned":
         score = 1.0 / (1.0 + np.exp(-score))  # a probability of "wrong" to show, same order
@@ -286,4 +254,5 @@ def noise_calibrate(report: NoiseReport, *, winner: np.ndarray, references: np.n
     used = ({names[final.column]: 1.0} if final.kind.startswith("signal:")
             else {name: float(w) for name, w in zip(names, final.weights)})
     return NoiseCalibration(checks, final.kind, used, dropped, score, a, se, int(usable.sum()),
-                            flag_top_share(score, flag_share, eligible=~gold))
+                            flag_top_share(score, flag_share, eligible=~gold), reason,
+                            {k: (float(v[0]), float(v[1])) for k, v in cv.items()})

@@ -113,6 +113,35 @@ def test_noise_weights_set_by_hand_without_learning():
     assert noise["checks"]["human_vs_judge"]["n"] > 0  # checked against the evaluation references, not learned
 
 
+def test_with_enough_calibration_references_the_noise_combiner_is_chosen_by_cross_validation():
+    """400 items, 40 % with a reference: the held-out consensus is wrong on enough of them to cross-validate; the
+    summary lists every candidate's cross-validated AUROC, the chosen one among them, and why."""
+    project = _project(n=400)
+    version = dataset_version_create(project=project, config={**FAST, "method": "auto", "flag_share": 0.1})
+    noise = version.stats["consensus"]["noise"]
+    assert noise["combiner"] in noise["cv_auroc"] and "signal:small_margin" in noise["cv_auroc"]
+    assert "learned" in noise["cv_auroc"] and "labelled items" in noise["reason"]
+    assert noise["auroc"] is not None and noise["weights"]
+
+
+def test_without_calibration_the_noise_score_is_the_prior_signal():
+    """Evaluation references, no weights set: the score is one prior signal (people vs judges, which apply to
+    most items here), not the equal-weight sum of nine signals; the summary says so and the stored score is that
+    signal's severity (its mean where it does not apply)."""
+    project = _project(use="evaluation")
+    version = dataset_version_create(project=project, config={**FAST, "flag_share": 0.1})
+    noise = version.stats["consensus"]["noise"]
+    assert noise["combiner"] == "signal:human_vs_judge" and noise["weights"] == {"human_vs_judge": 1.0}
+    assert "prior signal human_vs_judge" in noise["reason"] and noise["cv_auroc"] == {}
+    rows = ItemConsensus.objects.filter(item__project=project).exclude(source="gold").values_list(
+        "noise_score", "severities")
+    own = [(score, (sev or {}).get("human_vs_judge")) for score, sev in rows]
+    applies = [severity for _, severity in own if severity is not None]
+    assert applies and len(applies) < len(own)  # where people or judges split it does not apply
+    for score, severity in own:  # ... and there the signal's mean stands in: no evidence either way
+        assert score == pytest.approx(np.mean(applies) if severity is None else severity, abs=1e-6)
+
+
 def test_priors_exclude_and_two_orders_are_applied():
     project = _project(use="evaluation")
     judges = [f"judge-{j}" for j in range(5)]
@@ -168,6 +197,7 @@ def test_the_commands_report_references_choice_and_noise():
     assert "aggregation auto: chose" in text and "cross-validated accuracy supervised:" in text
     assert "against references: uncurated" in text and "signal annotator_disagreement: AUROC" in text
     assert "judge-0" in text and "ties (review)" in text and "per vote excluding ties" in text
+    assert "combiner chosen: " in text
     with pytest.raises(CommandError, match="method"):
         call_command("curate", "cal", "--set", "method=bogus", stdout=io.StringIO())
     out = io.StringIO()
