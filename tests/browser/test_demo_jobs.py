@@ -25,10 +25,14 @@ from annotation.services.demo import DEMO_OWNER
 from tests.training.worker_process import CeleryWorker
 from training.models import Job, JobState, ModelArtifact
 
-# timeout: a cap for a loaded machine (each job also has JOB_TIMEOUT_MS); the walk aims at ~15 min.
-pytestmark = [pytest.mark.browser, pytest.mark.demo_walk, pytest.mark.django_db(transaction=True), pytest.mark.timeout(2700)]
+# timeout: a cap for the whole walk (each job also has JOB_TIMEOUT_MS); see the walk's times with the shipped worker on
+# 2 vCPUs (bench/RESULTS.md, *Training jobs grouped by length*).
+pytestmark = [pytest.mark.browser, pytest.mark.demo_walk, pytest.mark.django_db(transaction=True),
+              pytest.mark.timeout(3600)]
 
-JOB_TIMEOUT_MS = 600_000  # one job, engine start included, on 2 loaded cores; the whole walk aims at < 10 min
+# One job, engine start included. The slowest, the reward model on hh-demo (all-MiniLM, 34 steps of 8 pairs), took
+# 553 s through the shipped worker on this 2-vCPU machine with the walk's browser and server beside it.
+JOB_TIMEOUT_MS = 900_000
 TIMES: dict[str, float] = {}
 
 
