@@ -32,11 +32,14 @@ class Item(models.Model):
     n_human_labels = models.PositiveIntegerField(default=0)
     n_judge_labels = models.PositiveIntegerField(default=0)
     # Kept by PostgreSQL triggers (migration 0009_counters_pages), whoever writes labels and flags; not on SQLite.
+    # db_default too: raw SQL and COPY inserts that do not name these columns get the trigger's starting values.
     n_verdicts = models.PositiveSmallIntegerField(
-        default=0, help_text="Different verdicts among the people's parsed annotations (trigger-kept).")
-    n_flags = models.PositiveIntegerField(default=0, help_text="ItemFlag rows of the item (trigger-kept).")
+        default=0, db_default=0, help_text="Different verdicts among the people's parsed annotations (trigger-kept).")
+    n_flags = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="ItemFlag rows of the item (trigger-kept).")
     queued = models.BooleanField(
-        default=False, help_text="In the review queue: undecided and disputed, flagged or in review (trigger-kept).")
+        default=False, db_default=False,
+        help_text="In the review queue: undecided and disputed, flagged or in review (trigger-kept).")
     # Live leases. Taking a lease updates this row, so a concurrent `FOR UPDATE SKIP LOCKED`
     # that reads a stale snapshot re-checks `n_human_labels + n_leases < overlap` on the new
     # row version (PostgreSQL's EvalPlanQual) instead of handing out a slot that is gone.
