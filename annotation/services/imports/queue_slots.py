@@ -4,7 +4,24 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-__all__ = ["queue_slots_add", "queue_slots_deferred"]
+__all__ = ["postgres_mode", "queue_slots_add", "queue_slots_deferred"]
+
+
+@contextmanager
+def postgres_mode(enter: str, leave: str) -> Iterator[None]:
+    """Run `enter` before the block and `leave` after it, on PostgreSQL only (elsewhere: nothing).
+
+    For transaction-scoped modes (SET LOCAL, SET CONSTRAINTS) entered inside the caller's atomic block. `leave` is
+    not in a `finally`: after an error the transaction may be aborted, and its rollback restores the mode.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(enter)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(leave)
 
 
 @contextmanager
@@ -17,15 +34,8 @@ def queue_slots_deferred() -> Iterator[None]:
     the same in one pass. Only inserts are deferred: updates of items (new labels on items already there) keep
     their trigger. Must be entered inside the import's atomic block (SET LOCAL; a rollback restores it).
     """
-    if connection.vendor != "postgresql":
+    with postgres_mode("SET LOCAL prefstudio.queue_bulk = 'on'", "SET LOCAL prefstudio.queue_bulk = 'off'"):
         yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL prefstudio.queue_bulk = 'on'")
-    yield
-    # Not in a `finally`: after an error the transaction may be aborted, and its rollback restores the setting.
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL prefstudio.queue_bulk = 'off'")
 
 
 def queue_slots_add(*, project_pk: int, item_ids: Sequence[int]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 from django.db.models.functions import MD5
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from ...models import (
 from ..bulk import Sink
 from ..items import item_state_for, items_recount, label_source_for
 from ..projects import project_add_task_kinds
-from .queue_slots import queue_slots_add, queue_slots_deferred
+from .queue_slots import postgres_mode, queue_slots_add, queue_slots_deferred
 from .report import ImportReport
 
 
@@ -45,14 +45,8 @@ def foreign_keys_checked_per_statement() -> Iterator[None]:
     moves. Must be entered inside the import's atomic block: if the import fails, rolling back
     its savepoint also restores the constraint mode.
     """
-    if connection.vendor != "postgresql":
+    with postgres_mode("SET CONSTRAINTS ALL IMMEDIATE", "SET CONSTRAINTS ALL DEFERRED"):
         yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class DrySink:
