@@ -180,7 +180,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   cur bigint; done integer; ov integer; lease_min integer;
   s record; took bigint; lid bigint; lexp timestamptz; lcreated timestamptz; lstatus text := 'active';
-  tries integer := 0; pass integer;
+  tries integer := 0; pass integer; hi bigint;
 BEGIN
   -- One overdue lease per call: expiring several would lock several items while holding counter rows (deadlock-prone
   -- against submits); with every `next` doing one, overdue leases still drain faster than they can pile up.
@@ -203,6 +203,8 @@ BEGIN
       tries := tries + 1;
       EXIT WHEN tries > 1000;
       s := NULL; pass := 1;
+      SELECT coalesce(max(q.started_seq), 0) INTO hi FROM annotation_queueslot q
+       WHERE q.project_id = p_project AND q.started_seq IS NOT NULL;
       -- walk:started (tests/annotation/test_queue_hot_path.py EXPLAINs the statements marked walk:)
       SELECT q.id, q.item_id, q.started_seq INTO s FROM annotation_queueslot q
       WHERE q.project_id = p_project AND q.started_seq > cur
@@ -211,6 +213,12 @@ BEGIN
                         AND a.annotator_id = p_annotator AND a.status IN ('active', 'skipped'))
       ORDER BY q.started_seq LIMIT 1 FOR UPDATE SKIP LOCKED;
       IF s.id IS NULL THEN
+        -- No started slot after the cursor is this annotator's: each is on an item they labeled, hold or skipped
+        -- (never theirs) or was locked by another taker (pass 3 finds it if it comes back). The cursor moves past
+        -- all of them, up to the last one this call could see (`hi`, read before the walk), so that the next call
+        -- does not walk them again: without it an annotator alone on a project re-read every item they had
+        -- labeled on every call (the walk grew with their labels; bench/RESULTS.md, round 3).
+        cur := greatest(cur, hi);
         pass := 2;
         -- walk:fresh
         SELECT q.id, q.item_id, q.started_seq INTO s FROM annotation_queueslot q

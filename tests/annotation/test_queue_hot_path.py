@@ -156,3 +156,36 @@ def test_next_walks_an_index_with_limit_whatever_the_project_size(started):
         reads[n_items] = sum(n.get("Shared Hit Blocks", 0) + n.get("Shared Read Blocks", 0) for n in nodes[:1])
     assert QueueSlot.objects.filter(project__slug="size-20000").count() > 39_000
     assert reads[20_000] <= reads[200] + 3, reads  # pages touched: flat in the project's size (an index descent)
+
+
+def test_an_annotator_alone_does_not_walk_the_items_they_labeled_again(api, make_user):
+    """Each label leaves the item's other slot started (overlap 2), after the annotator's cursor but never theirs to
+    take. `next` moves the cursor past such slots, so the started walk of the next call starts after them; before,
+    the cursor stayed put and every call re-read every item the annotator had labeled (issue 13: an annotator alone
+    on a project paid a walk that grew with their labels)."""
+    project = _project(slug="alone", n_items=30, overlap=2)
+    ada = make_user("ada", project=project, role="annotator")
+    client = api(ada)
+    for round_ in range(20):
+        lease = client.post(f"/api/projects/{project.slug}/next/")
+        assert lease.status_code == 200, lease.content
+        label = client.post(f"/api/assignments/{lease.json()['assignment']}/submit/", {"winner": "A"}, format="json")
+        assert label.status_code == 201, label.content
+    annotator = Annotator.objects.get(user=ada)
+    started = QueueSlot.objects.filter(project=project, started_seq__isnull=False)
+    assert started.count() == 20  # one started slot per labeled item, all on ada's items
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT started_seq FROM annotation_queuecursor WHERE annotator_id = %s AND project_id = %s",
+                       [annotator.pk, project.pk])
+        (cursor_seq,) = cursor.fetchone()
+    seqs = sorted(started.values_list("started_seq", flat=True))
+    # The last call saw every slot but the newest (the one its own lease started): the cursor is past all of them.
+    assert cursor_seq >= seqs[-2], (cursor_seq, seqs)
+    plan = _plan(_walk("started", project_id=project.pk, annotator_id=annotator.pk).replace(
+        "q.started_seq > 0", f"q.started_seq > {cursor_seq}"))["Plan"]
+    scans = [n for n in _nodes(plan) if n.get("Relation Name") == "annotation_queueslot"]
+    assert scans[0]["Actual Rows"] + scans[0].get("Rows Removed by Filter", 0) <= 1  # not the 20 labeled items
+    # Another annotator still gets those started items first (started items first holds).
+    bob = make_user("bob", project=project, role="annotator")
+    lease = api(bob).post(f"/api/projects/{project.slug}/next/").json()
+    assert Label.objects.filter(item_id=lease["item"]["id"], annotator=annotator).exists()
