@@ -33,7 +33,13 @@ def response_id(text: str, model_name: str = "") -> str:
 
 
 def prompt_id(messages: list[dict[str, str]]) -> str:
-    return content_id(messages, prefix="p-")
+    return prompt_id_of_json(_ENCODE(messages))
+
+
+def prompt_id_of_json(encoded_messages: str) -> str:
+    """prompt_id(messages) from canonical_json(messages), for a caller that needs that encoding anyway."""
+    # content_id(messages, prefix="p-") encodes the 1-tuple (messages,): the list's encoding in brackets.
+    return "p-" + _digest("[" + encoded_messages + "]")
 
 
 def pair_ids(

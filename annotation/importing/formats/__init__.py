@@ -1,11 +1,15 @@
 """The import formats, by name, and the file-level loop that collects every bad line."""
 from collections.abc import Callable, Iterator
+from dataclasses import fields
+from operator import attrgetter
 from typing import IO, Any
 
 from ..ids import canonical_json
 from ..keyindex import KeyIndex, content_digest, key_digest
 from ..reader import LimitExceeded, RecordError, sized_json_lines
-from ..records import ImportLimits, ImportOptions, ItemRecord, LineError, ParseResult, record_text_too_long
+from ..records import (
+    ImportLimits, ImportOptions, ItemRecord, LabelRecord, LineError, ParseResult, ResponseRecord, record_text_too_long,
+)
 from . import hh, native, ranked, trl
 
 Parser = Callable[[Any, int, ImportOptions], ItemRecord]
@@ -119,12 +123,24 @@ def parse_chunks(
         yield ParseResult(records=records, errors=errors, n_lines=n_lines)
 
 
+# Every field of a response and of a label, in a fixed order: the digest encodes their values as JSON lists.
+_RESPONSE_FIELDS = attrgetter(*(f.name for f in fields(ResponseRecord)))
+_LABEL_FIELDS = attrgetter(*(f.name for f in fields(LabelRecord)))
+
+
 def record_digest(record: ItemRecord) -> int:
     """A digest of everything a record says but its line: two records with one item id and the same
-    digest are the same item (the repeat is dropped), else the second is an error."""
-    return content_digest(canonical_json([
-        record.kind, record.prompt_external_id, record.messages, [vars(r) for r in record.responses],
-        [vars(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
+    digest are the same item (the repeat is dropped), else the second is an error.
+
+    Responses and labels are encoded as lists of their fields' values in declaration order, not as
+    objects: the same information (every record's fields are the same, in the same order), without
+    encoding and sorting 15 key names a label, which had cost 18 % of parsing. Only equality within one
+    import matters; the digest is never stored.
+    """
+    # The messages' JSON holds no NUL (JSON escapes control characters), so the NUL separates the two parts.
+    return content_digest((record.messages_json or canonical_json(record.messages)) + "\x00" + canonical_json([
+        record.kind, record.prompt_external_id, [_RESPONSE_FIELDS(r) for r in record.responses],
+        [_LABEL_FIELDS(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
     ]))
 
 
