@@ -100,14 +100,26 @@ class CopySink:
         fields = {f.attname: f for f in meta.concrete_fields if not f.primary_key}
         given = [fields[name] for name in columns]
         rest = [f for name, f in fields.items() if name not in columns]
+        ids = self._reserve_ids(meta.db_table, meta.pk.column, len(rows))
+        # A column with one value down the whole piece (a label's kind and status, most optional fields) is
+        # written once, in the tail every line ends in, with the defaults of the columns not given: the lines
+        # are then joined from the columns that vary only (for an import's labels, 4 of 17).
+        varying, varying_text, fixed, fixed_text = [], [], [], []
+        for f, values in zip(given, zip(*rows)):
+            text = _column(f, values)
+            first = text[0]
+            if text[-1] == first and text.count(first) == len(text):  # bytes: equal only if written alike
+                fixed.append(f)
+                fixed_text.append(first)
+            else:
+                varying.append(f)
+                varying_text.append(text)
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(meta.db_table),
-            sql.SQL(", ").join(sql.Identifier(f.column) for f in [meta.pk, *given, *rest]),
+            sql.SQL(", ").join(sql.Identifier(f.column) for f in [meta.pk, *varying, *fixed, *rest]),
         )
-        ids = self._reserve_ids(meta.db_table, meta.pk.column, len(rows))
-        tail = b"".join(b"\t" + _column(f, [_default(f)])[0] for f in rest) + b"\n"
-        encoded = [_utf8(map(str, ids))] + [_column(f, values) for f, values in zip(given, zip(*rows))]
-        lines = map(b"\t".join, zip(*encoded))
+        tail = b"".join(b"\t" + text for text in [*fixed_text, *(_column(f, [_default(f)])[0] for f in rest)]) + b"\n"
+        lines = map(b"\t".join, zip(_utf8(map(str, ids)), *varying_text))
         data = tail.join(chain(lines, [b""]))  # every line ends in the tail
         if self._jobs is None:  # outside a session: copy now
             self._failed = False
@@ -187,23 +199,22 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
 def _column(field: models.Field, values: Sequence[Any]) -> list[bytes]:
-    """The COPY text of one column's values."""
+    """The COPY text of one column's values (one bytes object a value; a column of one value repeats one)."""
     if isinstance(field, models.CharField | models.TextField) and None not in values:
         return _text_column(values)
-    return _utf8(_column_text(field, values))
-
-
-def _column_text(field: models.Field, values: Sequence[Any]) -> list[str]:
+    n = len(values)
     if isinstance(field, models.JSONField):
-        n = len(values)
         for empty, text in ((None, NULL), ({}, "{}"), ([], "[]")):  # most JSON columns of an import
             if values.count(empty) == n:
-                return [text] * n
-        return [NULL if v is None else _json(v) for v in values]
-    if values.count(None) == len(values):  # nullable columns: often all NULL, else value by value
-        return [NULL] * len(values)
+                return [text.encode()] * n
+        return _utf8([NULL if v is None else _json(v) for v in values])
+    nulls = values.count(None)
+    if nulls == n:  # nullable columns: often all NULL, else value by value
+        return [NULL.encode()] * n
     encode = _encoder(field)
-    return [NULL if v is None else encode(v) for v in values]
+    if not nulls:
+        return _utf8(map(encode, values))
+    return _utf8([NULL if v is None else encode(v) for v in values])
 
 
 def _utf8(strings: Iterable[str]) -> list[bytes]:
@@ -211,6 +222,9 @@ def _utf8(strings: Iterable[str]) -> list[bytes]:
 
 
 def _text_column(values: Sequence[str]) -> list[bytes]:
+    first = values[0]
+    if len(values) > 1 and values[-1] == first and values.count(first) == len(values):  # one text: escape it once
+        return _text_column([first]) * len(values)
     encoded = _utf8(values)
     blob = b"\x00".join(encoded)
     if not any(char in blob for char in _SPECIAL):

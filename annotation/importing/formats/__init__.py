@@ -126,6 +126,15 @@ def parse_chunks(
 # Every field of a response and of a label, in a fixed order: the digest encodes their values as JSON lists.
 _RESPONSE_FIELDS = attrgetter(*(f.name for f in fields(ResponseRecord)))
 _LABEL_FIELDS = attrgetter(*(f.name for f in fields(LabelRecord)))
+# Most labels are a verdict and nothing else: such a label is encoded as its first three fields alone (a list of
+# 3 values never equals one of all 15, so the encoding stays one-to-one).
+_LABEL_HEAD = attrgetter(*(f.name for f in fields(LabelRecord)[:3]))
+_LABEL_TAIL = attrgetter(*(f.name for f in fields(LabelRecord)[3:]))
+_PLAIN_TAIL = _LABEL_TAIL(LabelRecord(annotator="", annotator_kind=""))
+
+
+def _label_values(label: LabelRecord) -> tuple:
+    return _LABEL_HEAD(label) if _LABEL_TAIL(label) == _PLAIN_TAIL else _LABEL_FIELDS(label)
 
 
 def record_digest(record: ItemRecord) -> int:
@@ -140,7 +149,7 @@ def record_digest(record: ItemRecord) -> int:
     # The messages' JSON holds no NUL (JSON escapes control characters), so the NUL separates the two parts.
     return content_digest((record.messages_json or canonical_json(record.messages)) + "\x00" + canonical_json([
         record.kind, record.prompt_external_id, [_RESPONSE_FIELDS(r) for r in record.responses],
-        [_LABEL_FIELDS(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
+        [_label_values(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
     ]))
 
 

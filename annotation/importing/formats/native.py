@@ -96,7 +96,7 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
         wanted = str(low) if low == high else f"{low} to {high}"
         raise RecordError(f"a {kind} item needs {wanted} responses, got {len(raw_responses)}")
     responses = [_response_fast(r) for r in raw_responses]  # never raises; None where doubtful
-    if any(response is None for response in responses):
+    if not all(responses):  # a record is always true, None is not
         responses = [
             response if response is not None else _response_checked(raw, i)
             for i, (response, raw) in enumerate(zip(responses, raw_responses))
@@ -107,18 +107,19 @@ def parse(obj: Any, line: int, options: ImportOptions) -> ItemRecord:
     if kind == "pairwise":  # every label through the fast path first (it never raises), then the doubtful ones
         n_responses = len(responses)
         labels = [pairwise_label_fast(label, n_responses) for label in raw_labels]
-        if any(label is None for label in labels):
+        if not all(labels):
             labels = [
                 label if label is not None else label_checked(raw, kind, responses, f"labels[{i}].")
                 for i, (label, raw) in enumerate(zip(labels, raw_labels))
             ]
     else:
         labels = [parse_label(label, kind, responses, f"labels[{i}].") for i, label in enumerate(raw_labels)]
-    seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        if label.annotator in seen:
-            raise RecordError(f"labels[{i}] repeats annotator {label.annotator!r} (one label per annotator)")
-        seen[label.annotator] = i
+    if len(labels) > 1 and len({label.annotator for label in labels}) < len(labels):
+        seen: dict[str, int] = {}
+        for i, label in enumerate(labels):
+            if label.annotator in seen:
+                raise RecordError(f"labels[{i}] repeats annotator {label.annotator!r} (one label per annotator)")
+            seen[label.annotator] = i
     given_prompt_id = get("prompt_id")
     if given_prompt_id is not None:
         given_prompt_id = short_text(obj, "prompt_id", MAX_ID_LENGTH)
