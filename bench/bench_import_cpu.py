@@ -95,7 +95,6 @@ def bench_parse(path: Path, n: int, args: argparse.Namespace) -> None:
 
 def bench_import(path: Path, n: int, args: argparse.Namespace) -> None:
     code_root = Path(args.code_root).resolve()
-    sys.path.insert(0, str(code_root))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefstudio.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -104,13 +103,18 @@ def bench_import(path: Path, n: int, args: argparse.Namespace) -> None:
     import bench_import  # noqa: E402  (its database helpers)
 
     bench_import._ensure_database(os.environ["DATABASE_URL"])
+    # That tree's code only: Celery's loader puts the working directory on the path, so move there too.
+    sys.path[:] = [str(code_root)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT]
+    os.chdir(code_root)
     import django
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
+    import annotation
     from annotation.services.imports import data_import
 
+    assert Path(annotation.__file__).resolve().is_relative_to(code_root), annotation.__file__
     print(f"import {n:,} native records with the code of {code_root}, load {load()}")
     for i in range(args.import_rounds):
         slug = f"bench-cpu-{os.getpid()}-{i}"

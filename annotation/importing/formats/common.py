@@ -171,7 +171,7 @@ def pairwise_label_fast(obj: Any, n_responses: int) -> LabelRecord | None:
         or not annotator or annotator.isspace() or len(annotator) > MAX_ANNOTATOR_LENGTH
     ):
         return None
-    label = LabelRecord(annotator=annotator, annotator_kind=annotator_kind, winner=winner)
+    label = LabelRecord(annotator, annotator_kind, winner)
     if len(obj) == 3:  # nothing but the three fields just checked
         return label
     for name in ("rationale", "raw_output"):

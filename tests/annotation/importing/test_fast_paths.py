@@ -143,3 +143,36 @@ def test_lines_the_quick_json_reading_leaves_to_the_decoder_keep_their_errors():
         (6, "invalid JSON: NaN is not a JSON number"),
         (7, "invalid JSON: the number 1e400 is too large"),
     ]
+
+
+def test_the_record_digest_changes_with_every_field_of_the_record_its_responses_and_labels():
+    """record_digest lists the fields of responses and labels by hand: a field added later must be listed too."""
+    from dataclasses import fields, replace
+
+    from annotation.importing.formats import record_digest
+    from annotation.importing.records import ItemRecord, LabelRecord
+
+    label = LabelRecord(annotator="ann", annotator_kind="human", winner="A")
+    record = ItemRecord(
+        line=1, external_id="i", kind="pairwise", prompt_external_id="p", messages=[{"role": "user", "content": "q"}],
+        responses=[ResponseRecord(text="a", external_id="ra"), ResponseRecord(text="b", external_id="rb")],
+        labels=[label],
+    )
+    other = {str: "other", int: 7, bool: True, dict: {"k": "B"}, list: [1, 0], float: 0.25}
+    base = record_digest(record)
+
+    def changed(value):
+        return other[int] if value is None else other[type(value)]
+
+    for f in fields(ItemRecord):
+        if f.name in ("line", "external_id", "messages_json", "responses", "labels"):  # the key, not the content
+            continue
+        assert record_digest(replace(record, **{f.name: changed(getattr(record, f.name))})) != base, f.name
+    for f in fields(ResponseRecord):
+        response = replace(record.responses[1], **{f.name: changed(getattr(record.responses[1], f.name))})
+        assert record_digest(replace(record, responses=[record.responses[0], response])) != base, f.name
+    for f in fields(LabelRecord):
+        changed_label = replace(label, **{f.name: changed(getattr(label, f.name))})
+        assert record_digest(replace(record, labels=[changed_label])) != base, f.name
+    # equal content is the same digest, whatever the objects (the repeat of an item is dropped)
+    assert record_digest(replace(record, labels=[replace(label)], messages=[{"content": "q", "role": "user"}])) == base
