@@ -97,7 +97,8 @@ def mutated_file() -> bytes:
     """Native records with every field of the item, its responses and labels mutated, one per line."""
     base = {
         "id": "i", "kind": "pairwise", "prompt": "Why?", "prompt_id": "p1", "metadata": {"m": 1},
-        "prompt_metadata": {"q": [1, 2]}, "responses": copy.deepcopy(RESPONSES[::-1]), "labels": copy.deepcopy(LABELS[:2]),
+        "prompt_metadata": {"q": [1, 2]}, "responses": copy.deepcopy(RESPONSES[::-1]),
+        "labels": copy.deepcopy(LABELS[:2]),
         "reference": {"winner": "B"},
     }
     records = list(variants(base, [*base, "other"]))
