@@ -14,7 +14,7 @@ records of each round (time.process_time, one thread), the medians and their rat
 give equal records and errors.
 
 --import: `data_import` of the same file into a fresh project of DATABASE_URL (created and migrated if
-missing; the project is deleted afterwards), this checkout's code only (the baseline's writer is a Django
+missing; the project is deleted and the tables compacted afterwards), this checkout's code only (the baseline's writer is a Django
 app and cannot be loaded beside it: run this script from an exported baseline tree, `--code-root`, for
 the before figure). It prints the wall time and the client's CPU per 10k records (process_time: the
 parser, writer and COPY-sink threads together; PostgreSQL's CPU is not in it).
@@ -129,6 +129,7 @@ def bench_import(path: Path, n: int, args: argparse.Namespace) -> None:
                   f"records ({parts}; load {load()})")
         finally:
             bench_import.drop_project(slug)
+            bench_import.vacuum()  # the next import starts on compacted tables, as this one did
 
 
 def main() -> None:

@@ -11,17 +11,19 @@ from typing import Any
 # time, which cost more than the hashing itself when importing 100k pairs. (check_circular only
 # guards against self-containing values, which decoded JSON cannot be; the output is the same.)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False)
-_ENCODE = _ENCODER.encode
-if c_make_encoder is not None:
-    # The C encoder JSONEncoder.encode builds on every call (iterencode with _one_shot), built once: the same
-    # text, without a third of the cost of encoding a prompt's messages.
-    _C_ENCODE = c_make_encoder(
-        None, _ENCODER.default, encode_basestring, None, _ENCODER.key_separator, _ENCODER.item_separator,
-        _ENCODER.sort_keys, _ENCODER.skipkeys, _ENCODER.allow_nan,
-    )
+# The C encoder that JSONEncoder.encode builds on every call (iterencode with _one_shot), built once: the same
+# text, without a third of the cost of encoding a prompt's messages. (CPython always has it; else encode.)
+_C_ENCODE = c_make_encoder and c_make_encoder(
+    None, _ENCODER.default, encode_basestring, None, _ENCODER.key_separator, _ENCODER.item_separator,
+    _ENCODER.sort_keys, _ENCODER.skipkeys, _ENCODER.allow_nan,
+)
 
-    def _ENCODE(value: Any) -> str:  # noqa: N802 (stands in for the bound method above)
-        return "".join(_C_ENCODE(value, 0))
+
+def _encode_c(value: Any) -> str:
+    return "".join(_C_ENCODE(value, 0))
+
+
+_ENCODE = _encode_c if _C_ENCODE is not None else _ENCODER.encode
 
 
 def canonical_json(value: Any) -> str:

@@ -157,8 +157,8 @@ def pairwise_label_fast(obj: Any, n_responses: int) -> LabelRecord | None:
 
     Why: `parse_label` checks every field with the general helpers (a dozen `field_of` calls a label, most for
     absent fields), which was the largest part of the import's CPU. This does the same checks with plain dict
-    access on exact JSON types and accepts exactly what they accept; anything unusual (an unparsable verdict, a
-    wrong type, a value out of range) is left to the slow path. tests/annotation/importing/test_fast_paths.py
+    access on exact JSON types, accepts only labels they accept and returns the label they return; anything
+    unusual (an unparsable verdict, a wrong type, a value out of range) is left to them. tests/annotation/importing/test_fast_paths.py
     holds the two equal on every field's valid and invalid values.
     """
     if type(obj) is not dict:
