@@ -136,6 +136,24 @@ def _unstorable_text(text: str, where: str) -> str | None:
     return None
 
 
+_UNSURE = object()
+_SCAN_ONCE = _DECODER.scan_once
+_LINE_ENDS = ("", "\n", "\r\n")
+
+
+def _decoded_plain_line(text: str) -> Any:
+    """`_DECODER.decode(text)` for the usual line (a value from its first character, then at most a line
+    end), or _UNSURE for any other line and any error: then `decode` itself decides and words the error.
+
+    `decode` matches whitespace with a regex before and after the value; skipping that for the usual line
+    saves a tenth of the reading. The value is the one `decode` returns (it calls the same scanner)."""
+    try:
+        obj, end = _SCAN_ONCE(text, 0)
+    except Exception:  # StopIteration (leading whitespace, no value), JSONDecodeError, a number hook's error
+        return _UNSURE
+    return obj if text[end:] in _LINE_ENDS else _UNSURE
+
+
 def iter_json_lines(
     stream: IO[bytes], limits: ImportLimits | None = None
 ) -> Iterator[tuple[int, Any, str | None]]:
@@ -163,8 +181,10 @@ def sized_json_lines(stream: IO[bytes], limits: ImportLimits) -> Iterator[tuple[
                 text = text[1:]
             if not text or text.isspace():
                 continue
+            obj = _decoded_plain_line(text)
             try:
-                obj = _DECODER.decode(text)
+                if obj is _UNSURE:
+                    obj = _DECODER.decode(text)
             except json.JSONDecodeError as exc:
                 where = "at the end of the line" if exc.pos >= len(text.rstrip()) else f"at column {exc.pos + 1}"
                 yield number, None, f"invalid JSON: {exc.msg} {where}", 0

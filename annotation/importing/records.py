@@ -75,6 +75,9 @@ class ItemRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     # The known answer (importing.references: {"winner": ..} or {"ranking": ..}); None = none.
     reference: dict[str, Any] | None = None
+    # canonical_json(messages) where the parser encoded them anyway (for the prompt id), so that the record's
+    # digest and the writer's prompt check do not encode them again; None = not computed.
+    messages_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
 """The import formats, by name, and the file-level loop that collects every bad line."""
 from collections.abc import Callable, Iterator
+from dataclasses import fields
+from operator import attrgetter
 from typing import IO, Any
 
 from ..ids import canonical_json
 from ..keyindex import KeyIndex, content_digest, key_digest
 from ..reader import LimitExceeded, RecordError, sized_json_lines
-from ..records import ImportLimits, ImportOptions, ItemRecord, LineError, ParseResult, record_text_too_long
+from ..records import (
+    ImportLimits, ImportOptions, ItemRecord, LabelRecord, LineError, ParseResult, record_text_too_long,
+)
 from . import hh, native, ranked, trl
 
 Parser = Callable[[Any, int, ImportOptions], ItemRecord]
@@ -119,12 +123,31 @@ def parse_chunks(
         yield ParseResult(records=records, errors=errors, n_lines=n_lines)
 
 
+# Every field of a label, in a fixed order: the digest encodes their values as a JSON list. Most labels are a
+# verdict and nothing else: such a label is encoded as its first three fields alone (a list of 3 values never
+# equals one of all 15, so the encoding stays one-to-one).
+_LABEL_FIELDS = attrgetter(*(f.name for f in fields(LabelRecord)))
+_LABEL_HEAD = attrgetter(*(f.name for f in fields(LabelRecord)[:3]))
+_LABEL_TAIL = attrgetter(*(f.name for f in fields(LabelRecord)[3:]))
+_PLAIN_TAIL = _LABEL_TAIL(LabelRecord(annotator="", annotator_kind=""))
+
+
 def record_digest(record: ItemRecord) -> int:
     """A digest of everything a record says but its line: two records with one item id and the same
-    digest are the same item (the repeat is dropped), else the second is an error."""
+    digest are the same item (the repeat is dropped), else the second is an error.
+
+    Responses and labels are encoded as lists of their fields' values, not as objects (every record has the
+    same fields), and the texts of the messages and responses by their 64-bit content digests, not escaped
+    into JSON again: the writer checks them by those same digests, which Python's string hash then finds
+    cached. Only equality within one import matters; the digest is never stored. (A test changes each field of a
+    record, response and label in turn and expects another digest.)
+    """
+    messages_json = record.messages_json or canonical_json(record.messages)
     return content_digest(canonical_json([
-        record.kind, record.prompt_external_id, record.messages, [vars(r) for r in record.responses],
-        [vars(label) for label in record.labels], record.prompt_metadata, record.metadata, record.reference,
+        content_digest(messages_json), record.kind, record.prompt_external_id,
+        [(content_digest(r.text), r.external_id, r.model_name, r.gen_params, r.seed) for r in record.responses],
+        [_LABEL_HEAD(label) if _LABEL_TAIL(label) == _PLAIN_TAIL else _LABEL_FIELDS(label) for label in record.labels],
+        record.prompt_metadata, record.metadata, record.reference,
     ]))
 
 

@@ -205,7 +205,7 @@ class Writer:
         project_pk = self.project.pk
         for record in records:
             key = record.prompt_external_id
-            said = content_digest(canonical_json(record.messages))
+            said = content_digest(record.messages_json or canonical_json(record.messages))
             first = earlier.get(digests[key])
             if first is not None:
                 self.prompts[key] = first[0]
