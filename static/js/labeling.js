@@ -33,6 +33,9 @@
       if (spent) spent.value = String((Number(spent.value) || 0) + (Date.now() - loadedAt));
       const button = $("#submit");
       if (button) button.classList.add("busy");
+      // htmx gives the focus back to the element of the same id after a swap: on the next item the rationale (say)
+      // would take the next shortcut key as text.
+      if (root.contains(document.activeElement)) document.activeElement.blur();
     }
     function unlock() {  // the request did not reach the server: let the annotator send it again (same key)
       submitting = false;
