@@ -453,6 +453,11 @@
 
   // -- the document: bound once, for whichever task page is on screen ---------------------------------
   let page = null;
+  // htmx's events about a request fire on its target (<main>) or on the element that sent it: this is the sender.
+  const fromLabelForm = (event) => {
+    const config = event.detail && event.detail.requestConfig;
+    return Boolean(page) && (config ? config.elt : event.target) === page.form;
+  };
   function boot() {
     const root = document.querySelector(".labeling");
     if (root && page && page.root === root) return;  // this page is bound already
@@ -470,7 +475,7 @@
   // with the error (400 / 409), swapped in like a success. Anything else (a login page after a redirect, a 404,
   // a CSRF failure) is loaded as a whole page.
   document.addEventListener("htmx:beforeSwap", (event) => {
-    if (!page || event.target !== page.form) return;
+    if (!fromLabelForm(event)) return;
     const xhr = event.detail.xhr;
     const redirected = xhr.responseURL && !new URL(xhr.responseURL).pathname.endsWith("/submit/");
     if (redirected) {
@@ -485,7 +490,7 @@
     }
   });
   document.addEventListener("htmx:sendError", (event) => {
-    if (page && event.target === page.form) page.unlock();
+    if (fromLabelForm(event)) page.unlock();
   });
   // A page swapped in: bound at once (afterSwap), and on htmx:load (which also fires once on the first load).
   document.addEventListener("htmx:afterSwap", boot);
