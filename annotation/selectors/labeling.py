@@ -201,9 +201,7 @@ SELECT a.id, a.status, a.expires_at, a.created_at,
        (SELECT coalesce(json_agg(json_build_array(s.position, s.response_id, r.text, r.external_id, r.model_name)
                                  ORDER BY s.position), '[]')
         FROM annotation_itemresponse s JOIN annotation_response r ON r.id = s.response_id WHERE s.item_id = i.id),
-       (SELECT coalesce(sum(k.wanted), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
-       (SELECT coalesce(sum(k.free_items), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
-       (SELECT c.n_done FROM annotation_queuecursor c WHERE c.annotator_id = an.id AND c.project_id = p.id)
+       {counters}
 FROM annotation_assignment a
 JOIN annotation_annotator an ON an.id = a.annotator_id
 JOIN annotation_item i ON i.id = a.item_id
@@ -212,6 +210,11 @@ JOIN annotation_prompt pr ON pr.id = i.prompt_id
 WHERE a.id = %s AND an.user_id = %s AND p.slug = %s
   AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id AND m.user_id = an.user_id)
 """
+_COUNTERS_SQL = """(SELECT coalesce(sum(k.wanted), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT coalesce(sum(k.free_items), 0) FROM annotation_queuecounter k WHERE k.project_id = p.id),
+       (SELECT c.n_done FROM annotation_queuecursor c WHERE c.annotator_id = an.id AND c.project_id = p.id)"""
+_LEASE_PAGE_WITH_COUNTERS_SQL = _LEASE_PAGE_SQL.format(counters=_COUNTERS_SQL)
+_LEASE_PAGE_ONLY_SQL = _LEASE_PAGE_SQL.format(counters="NULL, NULL, NULL")
 
 
 @dataclass(frozen=True)
@@ -220,12 +223,13 @@ class LeasePage:
     checks a label against it (None on SQLite: label_submit reads it)."""
 
     lease: Assignment
-    status: QueueStatus
+    status: QueueStatus | None  # None when read with counters=False
     context: LeaseContext | None
 
 
-def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> LeasePage:
-    """`lease_for_user` for the task page, in one query with the queue's counters (`queue_status_fast`).
+def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str, counters: bool = True) -> LeasePage:
+    """`lease_for_user` for the task page, in one query with the queue's counters (`queue_status_fast`; not read
+    with counters=False: a submit shows the next item's, read with it, and needs these only to show an error).
 
     The lease, item, prompt, project, annotator and responses are built from the row: they carry the fields the
     task page, `labeling_task` and `label_submit` read (item.slots is prefetched), not every column. NotFound as
@@ -235,7 +239,8 @@ def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> Leas
         lease = lease_for_user(user=user, assignment_id=assignment_id, slug=slug)
         return LeasePage(lease, queue_status(project=lease.item.project, annotator=lease.annotator), None)
     with connection.cursor() as cursor:
-        cursor.execute(_LEASE_PAGE_SQL, [assignment_id, user.pk, slug])
+        cursor.execute(_LEASE_PAGE_WITH_COUNTERS_SQL if counters else _LEASE_PAGE_ONLY_SQL,
+                       [assignment_id, user.pk, slug])
         row = cursor.fetchone()
     if row is None:
         raise NotFound(f"no assignment {assignment_id} of yours", field="assignment")
@@ -258,9 +263,31 @@ def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str) -> Leas
     annotator = Annotator(id=annotator_id, name=annotator_name, kind=annotator_kind, user_id=user.pk)
     lease = Assignment(id=lease_id, item=item, annotator=annotator, status=lease_status, expires_at=expires_at,
                        created_at=created_at)
-    status = QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0))
+    status = QueueStatus(mine_left=int(free), project_left=int(wanted), mine_done=int(done or 0)) if counters else None
     return LeasePage(lease, status, LeaseContext(assignment_id=lease_id, item=item, annotator=annotator,
                                                  slots=item._prefetched_objects_cache["slots"]))
+
+
+def lease_page_from_next(*, lease: dict, project: Project, annotator: Annotator) -> LeasePage:
+    """The task page of the lease `services.labeling.queue_next_for_api` just returned (its row: the lease, the item as
+    the API shows it and the queue's counters), built without a query: `project` and `annotator` are the ones of the
+    page that asked for it (the same project: `next` takes from it). Carries what the task page and `labeling_task`
+    read; no model names (the page never shows them). `context` is None: its submit reads the lease again
+    (`lease_page`), under its own request."""
+    data, queue = lease["item"], lease["queue"]
+    prompt_data = data["prompt"]
+    prompt = Prompt(id=prompt_data["id"], project_id=project.pk, external_id=prompt_data["external_id"],
+                    messages=prompt_data["messages"])
+    item = Item(id=data["id"], project=project, prompt=prompt, external_id=data["external_id"], kind=data["kind"])
+    item._prefetched_objects_cache = {"slots": [
+        ItemResponse(item=item, position=slot["position"],
+                     response=Response(id=slot["response"], prompt_id=prompt.pk, text=slot["text"],
+                                       external_id=slot["external_id"]))
+        for slot in data["responses"]]}
+    assignment = Assignment(id=lease["assignment"], item=item, annotator=annotator, status=lease["status"],
+                            expires_at=lease["expires_at"])
+    status = QueueStatus(mine_left=queue["mine_left"], project_left=queue["project_left"], mine_done=queue["mine_done"])
+    return LeasePage(assignment, status, None)
 
 
 def live_lease_in_project(*, user: AbstractBaseUser, project: Project) -> Assignment | None:
@@ -418,6 +445,7 @@ __all__ = [
     "lease_for_user",
     "LeasePage",
     "lease_page",
+    "lease_page_from_next",
     "lease_is_live",
     "live_lease_in_project",
     "shown_order_for",

@@ -6,7 +6,8 @@
     label_submit            a person's label on their lease, which it releases (page, API, and the next two)
     label_submit_for_token  POST /api/assignments/{id}/submit/: the token checked in the read of the lease
     label_submit_for_user   POST /api/items/{id}/labels/: on the user's lease of the item, or as an owner
-    label_submit_and_next   the task page: label_submit, then queue_next
+    label_submit_and_next   the task page without JavaScript: label_submit, then queue_next (then a redirect)
+    label_submit_and_next_page  the task page with htmx: label_submit, then the next lease with its page's data
     assignment_skip         give an item back with a reason (assignment_skip_and_next: the task page)
     assignment_refresh      keep a lease alive while its page is open
     assignments_expire      free the slots of overdue leases
@@ -47,7 +48,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, LabelRole, LabelStatus, Project, Role
 from ..models import ReferenceUse, Route, TaskKind
 from ..selectors import item_for_user, project_for_user, project_role
-from ..selectors.labeling import LeaseContext, lease_context, queue_items
+from ..selectors.labeling import LeaseContext, LeasePage, lease_context, lease_page_from_next, queue_items
 from .accounts import annotator_for_user
 from .attention import attention_check_next
 from .labels import KEY_LENGTH, _validated, label_create
@@ -425,6 +426,25 @@ def label_submit_and_next(
     return label, _next(lease)
 
 
+def label_submit_and_next_page(
+    *, user: AbstractBaseUser, page: LeasePage, data: dict, idempotency_key: str | None = None
+) -> tuple[Label, LeasePage | None]:
+    """The task page's submit in one request (htmx): `label_submit` on `page.lease` (the user's own, read by
+    `selectors.labeling.lease_page`), then the next lease with everything its page shows, taken and read in one
+    statement (`ps_queue_next_for_user`, as the REST `next`); None when nothing is left. Two statements on
+    PostgreSQL after `lease_page`. A retried submission returns the first label and the lease taken after it."""
+    lease = page.lease
+    label = label_submit(
+        assignment_id=lease.pk, annotator=lease.annotator, data=data, idempotency_key=idempotency_key,
+        context=page.context,
+    )
+    project = lease.item.project
+    following = queue_next_for_api(user=user, slug=project.slug)
+    if following is None:
+        return label, None
+    return label, lease_page_from_next(lease=following, project=project, annotator=lease.annotator)
+
+
 def _replayed(*, idempotency_key: str | None, assignment_id: int, annotator: Annotator) -> Label | None:
     """The label an earlier submission with this key stored for this lease, if any."""
     if not idempotency_key:
@@ -543,6 +563,7 @@ __all__ = [
     "assignments_expire",
     "label_submit",
     "label_submit_and_next",
+    "label_submit_and_next_page",
     "label_submit_for_api",
     "label_submit_for_token",
     "label_submit_for_user",

@@ -1,7 +1,7 @@
 """The annotator's pages: a project's queue and the task pages (pairwise, listwise, edit, thumbs).
 
 Shells around the queue service: a view reads through a selector, calls one service and renders
-one template (the lease fragment for htmx). Pages are for project members only: for anyone else
+one template (for htmx: the lease fragment, and after a submit the next task page's main region). Pages are for project members only: for anyone else
 the selectors raise NotFound, a 404 as for a project that does not exist (prefstudio/errors_http.py).
 """
 import uuid
@@ -12,11 +12,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from ..errors import Conflict, NotFound, PrefStudioError
 from ..models import Assignment
 from ..selectors import project_for_user
 from ..selectors.labeling import (
+    LabelingTask,
     labeling_task,
     lease_for_user,
     lease_is_live,
@@ -27,7 +29,13 @@ from ..selectors.labeling import (
     QueueStatus,
 )
 from ..services.accounts import annotator_for_user
-from ..services.labeling import assignment_refresh, assignment_skip_and_next, label_submit_and_next, queue_next_for_user
+from ..services.labeling import (
+    assignment_refresh,
+    assignment_skip_and_next,
+    label_submit_and_next,
+    label_submit_and_next_page,
+    queue_next_for_user,
+)
 from .label_form import FormValues, form_values, label_payload, page_message
 
 TASK_TEMPLATE = "annotation/labeling/task.html"
@@ -76,8 +84,14 @@ def task(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    """Store the label and go on to the next item; a refused label re-renders the page, unchanged."""
-    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug)
+    """Store the label and go on to the next item; a refused label re-renders the page, unchanged.
+
+    Without JavaScript: redirect-after-POST to the next task page. With htmx (the form's hx-post) one request per
+    label: the answer is the next task page itself (its main region), with HX-Push-Url naming its URL so the
+    address bar and the back button stay right; the queue page (HX-Redirect) when nothing is left.
+    """
+    # The queue's counters shown are the next item's; this item's are read only to show an error (_render_task).
+    page = lease_page(user=request.user, assignment_id=assignment_id, slug=slug, counters=False)
     lease = page.lease
     task_ = labeling_task(lease=lease)
     values = form_values(
@@ -86,16 +100,35 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     key = request.POST.get("idempotency_key") or None
     try:
         payload = label_payload(values, kind=task_.kind, shown_order=task_.shown_order)
-        _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key, context=page.context)
+        if request.htmx:
+            _, following = label_submit_and_next_page(user=request.user, page=page, data=payload,
+                                                      idempotency_key=key)
+        else:
+            _, lease_next = label_submit_and_next(lease=lease, data=payload, idempotency_key=key,
+                                                  context=page.context)
     except NotFound:
         raise  # not a member, not your lease: the 404 page
     except PrefStudioError as exc:
         if isinstance(exc, Conflict) and exc.field == "assignment":  # the lease ended meanwhile
             messages.warning(request, exc.message)
-            return redirect("labeling-queue", slug=slug)
-        return _render_task(request, lease, values=values, key=key, error=exc, status=page.status)
+            return _to_queue(request, slug)
+        return _render_task(request, lease, values=values, key=key or uuid.uuid4().hex, error=exc, status=page.status,
+                            task_=task_)
     messages.success(request, "Label saved.")
-    return _go_to(slug, lease_next)
+    if not request.htmx:
+        return _go_to(slug, lease_next)
+    if following is None:
+        return _to_queue(request, slug)
+    response = _render_task(request, following.lease, values=FormValues(), key=uuid.uuid4().hex,
+                            status=following.status)
+    response["HX-Push-Url"] = reverse("labeling-task", kwargs={"slug": slug, "assignment_id": following.lease.pk})
+    return response
+
+
+def _to_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    """To the queue page: a redirect, or for htmx a full page load there (HX-Redirect)."""
+    url = reverse("labeling-queue", kwargs={"slug": slug})
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
 
 
 @require_POST
@@ -136,9 +169,10 @@ def refresh(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse
 
 def _render_task(
     request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None,
-    status: QueueStatus | None = None,
+    status: QueueStatus | None = None, task_: LabelingTask | None = None,
 ) -> HttpResponse:
-    task_ = labeling_task(lease=lease)
+    """The task page of `lease`; for an htmx request (the label form's submit) only its main region (`#page`)."""
+    task_ = task_ or labeling_task(lease=lease)
     # The counters the queue keeps on write (read with the lease by lease_page, else one query); the queue page
     # shows the exact count of what is left.
     status = status or queue_status_fast(project=task_.project, annotator=lease.annotator)
@@ -162,4 +196,7 @@ def _render_task(
         "skip_reasons": SKIP_REASONS,
         "queue_url": reverse("labeling-queue", kwargs={"slug": task_.project.slug}),
     }
-    return render(request, TASK_TEMPLATE, context, status=error.status_code if error else 200)
+    fragment = bool(request.htmx) and not request.htmx.history_restore_request
+    context["fragment"] = fragment
+    return render(request, f"{TASK_TEMPLATE}#page" if fragment else TASK_TEMPLATE, context,
+                  status=error.status_code if error else 200)

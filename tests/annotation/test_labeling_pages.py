@@ -1,6 +1,7 @@
 """The labeling pages without a browser: access, the forms without JavaScript, the lease fragment."""
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.utils import timezone
 from annotation.models import Assignment, AssignmentStatus, Label, Project
 from annotation.services.imports import data_import
 from annotation.services.labeling import queue_next_for_user
+from annotation.services.projects import membership_set
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +112,83 @@ def test_model_output_is_rendered_through_the_sanitiser(client, ada, items):
     html = client.get(_url(lease)).content.decode()
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
     assert "<script>window.__pwned" not in html and "<img src=x" not in html
+
+
+# -- the label form with htmx: one request per label (issue 13 item 4) -------------------------------------------
+HX = {"HX-Request": "true"}
+MODEL = "secret-model-name-7b"  # must never reach an annotator's page
+
+
+def _pairwise_project(slug: str, n_items: int, user) -> None:
+    lines = [json.dumps({"id": f"i{i}", "kind": "pairwise", "prompt": f"question {i}",
+                         "responses": [{"text": f"answer {i} a", "model": MODEL}, {"text": f"answer {i} b",
+                                                                                   "model": MODEL + "-b"}]})
+             for i in range(n_items)]
+    data_import(project_slug=slug, fmt="native", stream=io.BytesIO("\n".join(lines).encode()))
+    membership_set(project=Project.objects.get(slug=slug), user=user, role="annotator")
+
+
+def test_an_htmx_submit_answers_with_the_next_task_page_and_pushes_its_url(client, ada):
+    """Stored, released, and the next lease's page in the same answer: only the main region, its title, the saved
+    message and the next lease's form; HX-Push-Url names the next task page, which loads on its own too."""
+    _pairwise_project("hx", 3, ada)
+    lease = _lease(ada, slug="hx")
+    response = client.post(_url(lease, "submit"), {"winner": "B", "idempotency_key": "hx-1"}, headers=HX)
+    assert response.status_code == 200, response.content
+    following = Assignment.objects.get(annotator__user=ada, status=AssignmentStatus.ACTIVE)
+    assert following.pk != lease.pk and following.item_id != lease.item_id
+    assert response["HX-Push-Url"] == _url(following)
+    html = response.content.decode()
+    assert "<html" not in html and "<header" not in html  # the fragment for <main>, not the whole page
+    assert re.match(r"\s*<title>Pairwise · [^<]+ · PrefStudio</title>", html)  # htmx sets the document's title
+    assert "Label saved." in html and f'action="{_url(following, "submit")}"' in html
+    assert f'hx-post="{_url(following, "submit")}"' in html and "Item <strong>2</strong> of" in html
+    assert following.item.prompt.messages[0]["content"] in html
+    assert MODEL not in html  # blind: no model names on the page
+    label = Label.objects.get(idempotency_key="hx-1")
+    assert (label.item_id, label.winner) == (lease.item_id, "B")
+    assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.SUBMITTED
+    whole = client.get(response["HX-Push-Url"])  # the pushed URL: a reload or "back" there shows the same item
+    assert whole.status_code == 200 and b"<html" in whole.content and b'id="label-form"' in whole.content
+
+
+def test_an_htmx_submit_retried_with_its_key_stores_one_label_and_shows_the_same_next_item(client, ada):
+    _pairwise_project("hx", 3, ada)
+    lease = _lease(ada, slug="hx")
+    first = client.post(_url(lease, "submit"), {"winner": "A", "idempotency_key": "again"}, headers=HX)
+    retry = client.post(_url(lease, "submit"), {"winner": "A", "idempotency_key": "again"}, headers=HX)
+    assert first.status_code == retry.status_code == 200
+    assert first["HX-Push-Url"] == retry["HX-Push-Url"]
+    assert Label.objects.filter(annotator__user=ada).count() == 1
+    assert Assignment.objects.filter(annotator__user=ada, status=AssignmentStatus.ACTIVE).count() == 1
+
+
+def test_the_last_htmx_submit_sends_the_browser_to_the_queue(client, ada):
+    _pairwise_project("hx", 1, ada)
+    lease = _lease(ada, slug="hx")
+    response = client.post(_url(lease, "submit"), {"winner": "tie"}, headers=HX)
+    assert response.status_code == 200 and response["HX-Redirect"] == "/projects/hx/label/"
+    assert "HX-Push-Url" not in response
+    queue = client.get("/projects/hx/label/").content.decode()
+    assert "Label saved." in queue and "Nothing left for you" in queue
+
+
+def test_a_refused_htmx_submit_re_renders_the_same_item_with_the_error(client, ada):
+    _pairwise_project("hx", 2, ada)
+    lease = _lease(ada, slug="hx")
+    response = client.post(_url(lease, "submit"), {"rationale": "kept", "idempotency_key": "k"}, headers=HX)
+    assert response.status_code == 400 and "HX-Push-Url" not in response
+    html = response.content.decode()
+    assert "<html" not in html and "Choose a verdict" in html and "kept</textarea>" in html
+    assert f'action="{_url(lease, "submit")}"' in html
+    assert not Label.objects.filter(annotator__user=ada).exists()
+    assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.ACTIVE
+
+
+def test_an_htmx_submit_on_an_ended_lease_sends_the_browser_to_the_queue(client, ada):
+    _pairwise_project("hx", 2, ada)
+    lease = _lease(ada, slug="hx")
+    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    response = client.post(_url(lease, "submit"), {"winner": "A"}, headers=HX)
+    assert response.status_code == 200 and response["HX-Redirect"] == "/projects/hx/label/"
+    assert not Label.objects.filter(annotator__user=ada).exists()

@@ -90,6 +90,37 @@ def test_the_task_page_and_its_submit_cost_at_most_eight_statements(client, make
         assert url != f"/projects/{project.slug}/label/{lease_id}/" and "/label/" in url
 
 
+HTMX_STATEMENTS = 5  # the session, the user, the lease (lease_page), the label, the next lease with its page
+
+
+def test_the_htmx_submit_answers_with_the_next_page_in_at_most_five_statements(client, make_user):
+    """The browser's loop with JavaScript (issue 13 item 4): one request per label, the label form's hx-post, whose
+    answer is the next task page (HX-Push-Url names it): session and user included, nothing re-read."""
+    project = _project()
+    ada = make_user("ada", project=project, role="annotator")
+    client.force_login(ada)
+    url = client.post(f"/projects/{project.slug}/label/next/")["Location"]
+    assert client.get(url).status_code == 200  # the first page, loaded as a whole
+    for round_ in range(3):
+        lease_id = int(url.rstrip("/").split("/")[-1])
+        with CaptureQueriesContext(connection) as queries:
+            done = client.post(url + "submit/", {"winner": "B", "strength": "", "idempotency_key": f"hx{round_}"},
+                               headers={"HX-Request": "true"})
+            assert done.status_code == 200, done.content
+        sql = [q["sql"] for q in queries.captured_queries]
+        assert len(sql) <= HTMX_STATEMENTS, "\n".join(sql)
+        # ...and they did the work: the label on the leased item, the lease released, the next one taken and shown.
+        label = Label.objects.get(idempotency_key=f"hx{round_}")
+        assert (label.item_id, label.winner) == (Assignment.objects.get(pk=lease_id).item_id, "B")
+        assert Assignment.objects.get(pk=lease_id).status == "submitted"
+        url = done["HX-Push-Url"]
+        following = Assignment.objects.get(pk=int(url.rstrip("/").split("/")[-1]))
+        assert (following.status, following.annotator.user) == ("active", ada) and following.pk != lease_id
+        html = done.content.decode()
+        assert f'hx-post="{url}submit/"' in html and following.item.prompt.messages[0]["content"] in html
+        assert f"Item <strong>{round_ + 2}</strong>" in html  # the counters, read with the next lease
+
+
 def _walk(name: str, *, project_id: int, annotator_id: int) -> str:
     """The statement marked `-- walk:<name>` in annotation/sql/queue.sql, with its variables bound."""
     block = QUEUE_SQL.split(f"-- walk:{name}", 1)[1].split("\n", 1)[1]
