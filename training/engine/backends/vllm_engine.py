@@ -206,7 +206,9 @@ class VLLMBackend:
         and for a choice of several tokens the prompt plus each proper start of it, followed by its next token.
 
         Choices of one token each (A / B / tie) are one request per prompt, all prompts in one engine call; the
-        requests of one prompt share its KV blocks through the prefix cache. (The obvious way -- one sequence per
+        requests of one prompt share its KV blocks through the prefix cache, and so do prompts with a common start
+        (the two orders of a judged pair: chat and judge template, question) for its whole KV blocks (32 tokens on
+        CPU, see `engine_kwargs`), within the same engine step: vLLM caches a block when it schedules it. (The obvious way -- one sequence per
         prompt and choice, read back with `prompt_logprobs` -- prefills the prompt once per choice, because vLLM
         skips the prefix cache for requests with prompt log-probs, and computes a full-vocabulary log-softmax at
         every prompt position.) Log-probs are the model's raw ones, whatever the sampling settings.
