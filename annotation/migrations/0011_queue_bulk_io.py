@@ -1,11 +1,9 @@
 """A bulk import skips the per-row queue trigger of the items it inserts and adds their slots and counters in one
 pass (ps_queue_items_added, annotation/sql/queue.sql): issue 16 item 3. The trigger is skipped only where the
 transaction has set prefstudio.queue_bulk = 'on' (SET LOCAL; a custom setting any role may set)."""
-from pathlib import Path
-
 from django.db import migrations
 
-QUEUE_SQL = (Path(__file__).resolve().parent.parent / "sql" / "queue.sql").read_text()
+from ._queue_sql import QUEUE_SQL, run_on_postgresql
 
 BULK = """
 DROP TRIGGER IF EXISTS ps_item_queue_ins ON annotation_item;
@@ -23,15 +21,11 @@ DROP FUNCTION IF EXISTS ps_queue_items_added;
 
 
 def install(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(QUEUE_SQL + BULK)
+    run_on_postgresql(schema_editor, QUEUE_SQL + BULK)
 
 
 def uninstall(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(PER_ROW)
+    run_on_postgresql(schema_editor, PER_ROW)
 
 
 class Migration(migrations.Migration):

@@ -1,21 +1,9 @@
-"""Reload the queue's functions (annotation/sql/queue.sql, all CREATE OR REPLACE): `ps_queue_next` moves the
-annotator's cursor past the started slots it could not take (issue 13: an annotator alone on a project walked every
-item they had labeled on every call)."""
-from pathlib import Path
-
+"""Reload the queue's functions (annotation/sql/queue.sql): `ps_queue_next` moves the annotator's cursor past the
+started slots it could not take (issue 13: an annotator alone on a project walked every item they had labeled on
+every call). The previous body was as correct, only slower: nothing to undo."""
 from django.db import migrations
 
-QUEUE_SQL = (Path(__file__).resolve().parent.parent / "sql" / "queue.sql").read_text()
-
-
-def install(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":  # SQLite keeps the ORM path (services.labeling)
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(QUEUE_SQL)
-
-
-def uninstall(apps, schema_editor):
-    pass  # the previous body of ps_queue_next is as correct, only slower: nothing to undo
+from ._queue_sql import reload_queue_functions
 
 
 class Migration(migrations.Migration):
@@ -24,4 +12,4 @@ class Migration(migrations.Migration):
         ("annotation", "0013_item_counter_db_defaults"),
     ]
 
-    operations = [migrations.RunPython(install, uninstall, elidable=False)]
+    operations = [migrations.RunPython(reload_queue_functions, migrations.RunPython.noop, elidable=False)]
