@@ -1,8 +1,8 @@
 """The annotator's pages: a project's queue and the task pages (pairwise, listwise, edit, thumbs).
 
 Shells around the queue service: a view reads through a selector, calls one service and renders
-one template (for htmx: the lease fragment, and after a submit the next task page's main region). Pages are for project members only: for anyone else
-the selectors raise NotFound, a 404 as for a project that does not exist (prefstudio/errors_http.py).
+one template (for htmx: the lease fragment, and after a submit the next task page's main region). Pages are
+for project members only: for anyone else the selectors raise NotFound, a 404 as for a project that does not exist (prefstudio/errors_http.py).
 """
 import uuid
 
