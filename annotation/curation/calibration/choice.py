@@ -136,34 +136,34 @@ def _best_single(votes: PairwiseVotes, known: np.ndarray, fallback: np.ndarray) 
     return j, (right[j] + 1) / (len(items) + 2)
 
 
-def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float) -> PairwiseConsensus:
-    """The consensus 'annotator j is right': its vote where it voted (probability = its smoothed accuracy),
-    the majority vote elsewhere."""
-    majority = aggregate_pairwise(votes, method="majority")
-    mine = _first_vote(votes, j)
+def _single_consensus(votes: PairwiseVotes, j: int, accuracy: float, model: PairwiseConsensus) -> PairwiseConsensus:
+    """The consensus 'annotator j is right': its vote where it voted, the majority vote elsewhere. The posterior
+    (so each item's probability, the certainty the noise signals read) is `model`'s - the best method's, fitted
+    on the same votes: annotator j's label is kept, but how sure the crowd is that it is right still varies from
+    item to item. A constant probability (j's accuracy everywhere) would leave small_margin nothing to rank, and
+    the items where the crowd weighs against j are exactly where j is most likely wrong."""
     winner = _single_guess(votes, j, majority_winner(votes)).astype(np.int64)
-    posterior = majority.posterior.copy()
-    has = mine != NONE
-    posterior[has] = (1 - accuracy) / (CLASSES - 1)
-    posterior[np.flatnonzero(has), mine[has]] = accuracy
+    posterior = model.posterior.copy()
     gold = np.asarray(votes.gold, dtype=np.int64)
     clamped = posterior.copy()
     known = gold != NONE
     clamped[known] = np.eye(CLASSES)[gold[known]]
     competence = posthoc_competence(votes, clamped, winner != NONE)
     return finish(SINGLE, votes, posterior, competence, winner=winner,
-                  details={"annotator": j, "accuracy": accuracy})
+                  details={"annotator": j, "accuracy": accuracy, "probability_from": model.method})
 
 
 def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.ndarray,
-                    run: AggregationRun) -> tuple[dict[str, MethodScore], dict[str, np.ndarray]]:
-    """(scores, held-out posteriors): every candidate's posterior (I, 3) on the reference items as fitted
-    without that fold's references (zero rows elsewhere)."""
+                    run: AggregationRun) -> tuple[dict[str, MethodScore], dict[str, np.ndarray], np.ndarray]:
+    """(scores, held-out posteriors, the single annotator's held-out guesses): every candidate's posterior (I, 3)
+    on the reference items as fitted without that fold's references (zero rows elsewhere). The single
+    annotator's posterior is the best method's (as _single_consensus), its winner the guess (I,) returned."""
     items = np.flatnonzero(usable)
     plain = majority_winner(votes)  # the single annotator's fallback: no known class may leak into it
     right = {m: 0 for m in (*run.methods, SINGLE)}
     held = {m: np.zeros((votes.n_items, CLASSES)) for m in (*run.methods, SINGLE)}
     picked: list[int] = []
+    single_guess = np.full(votes.n_items, NONE, dtype=np.int64)
     for train, test in folds(references[items], run.n_folds, run.seed):
         gold = np.asarray(votes.gold, dtype=np.int64).copy()
         gold[items[test]] = NONE  # nothing of the fold being scored is known while fitting
@@ -180,24 +180,32 @@ def _cross_validate(votes: PairwiseVotes, references: np.ndarray, usable: np.nda
         picked.append(j)
         guess = _single_guess(votes, j, plain)[items[test]]
         right[SINGLE] += int((guess == truth).sum())
-        held[SINGLE][items[test]] = (1 - accuracy) / (CLASSES - 1)
-        held[SINGLE][items[test], np.maximum(guess, 0)] = accuracy
+        single_guess[items[test]] = guess
     n = len(items)
     scores = {m: MethodScore(m, proportion(right[m], n)) for m in run.methods}
     scores[SINGLE] = MethodScore(SINGLE, proportion(right[SINGLE], n), annotator=max(set(picked), key=picked.count))
-    return scores, held
+    held[SINGLE] = held[_best_method(scores, run)]
+    return scores, held, single_guess
 
 
-def _held_out(consensus: PairwiseConsensus, posterior: np.ndarray, usable: np.ndarray) -> PairwiseConsensus:
+def _best_method(scores: dict[str, MethodScore], run: AggregationRun) -> str:
+    """The method (not the single annotator) with the best cross-validated accuracy; ties: the first in run.methods."""
+    return max(run.methods, key=lambda m: (scores[m].accuracy.value, -run.methods.index(m)))
+
+
+def _held_out(consensus: PairwiseConsensus, posterior: np.ndarray, usable: np.ndarray,
+              winner: np.ndarray | None = None) -> PairwiseConsensus:
     """The consensus with the reference items as the cross-validation saw them (winner, posterior and
     probability fitted without their reference; not gold): what the noise signals must be checked against,
-    since the final consensus simply takes the reference there."""
+    since the final consensus simply takes the reference there. winner (I,): the held-out winners where they
+    are not the posterior's argmax (the single annotator's guesses)."""
     out = replace(consensus, winner=consensus.winner.copy(), posterior=consensus.posterior.copy(),
                   probability=consensus.probability.copy(), is_gold=consensus.is_gold.copy())
     idx = np.flatnonzero(usable)
     out.posterior[idx] = posterior[idx]
-    out.winner[idx] = posterior[idx].argmax(axis=1)
-    out.probability[idx] = posterior[idx].max(axis=1)
+    out.winner[idx] = posterior[idx].argmax(axis=1) if winner is None else winner[idx]
+    decided = out.winner[idx] != NONE
+    out.probability[idx] = np.where(decided, posterior[idx, np.maximum(out.winner[idx], 0)], np.nan)
     out.is_gold[idx] = False
     return out
 
@@ -240,20 +248,23 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
                                  reference_accuracy, reliability_check(selected),
                                  consensus_agreement(used, consensus.winner))
 
-    scores, held = _cross_validate(used, references, usable, run)
-    best = max(run.methods, key=lambda m: (scores[m].accuracy.value, -run.methods.index(m)))
+    scores, held, single_guess = _cross_validate(used, references, usable, run)
+    best = _best_method(scores, run)
     single = scores[SINGLE].accuracy.value
+    model = aggregate_pairwise(final_votes, method=best, **_method_options(best, used, run))
+    held_winner = None
     if scores[best].accuracy.value > single:
-        chosen, annotator = best, None
-        consensus = aggregate_pairwise(final_votes, method=best, **_method_options(best, used, run))
+        chosen, annotator, consensus = best, None, model
         reason = f"{best} is the most accurate in cross-validation ({scores[best].accuracy})"
     else:
-        chosen = SINGLE
+        chosen, held_winner = SINGLE, single_guess
         annotator, accuracy = _best_single(used, known, majority_winner(used))
-        consensus = _single_consensus(final_votes, annotator, accuracy)
+        consensus = _single_consensus(final_votes, annotator, accuracy, model)
         names = used.annotator_names
         who = names[annotator] if annotator < len(names) else str(annotator)
         reason = (f"no method beats the best single annotator ({who}, {scores[SINGLE].accuracy}; best method "
-                  f"{best} {scores[best].accuracy}): its votes are the consensus")
-    return AggregationChoice(chosen, annotator, reason, scores, consensus, _held_out(consensus, held[chosen], usable),
+                  f"{best} {scores[best].accuracy}): its votes are the consensus, {best}'s posterior their "
+                  f"certainty")
+    return AggregationChoice(chosen, annotator, reason, scores, consensus,
+                             _held_out(consensus, held[chosen], usable, held_winner),
                              int(usable.sum()), reference_accuracy, [], consensus_agreement(used, consensus.winner))

@@ -72,6 +72,34 @@ def test_falls_back_to_the_best_single_annotator():
     assert "ann0" in choice.reason
 
 
+def test_single_annotator_consensus_keeps_the_crowds_certainty():
+    """The best single annotator's votes are the consensus, but its probability is the best method's posterior
+    for that vote: lower where the others weigh against it, which is where it is wrong. A constant probability
+    (its accuracy everywhere) would give the noise signals nothing to rank - the HH-RLHF evidence run's miss."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    n = 400
+    truth = rng.integers(0, 2, n)
+    flip = lambda acc: np.where(rng.random(n) < acc, truth, 1 - truth)  # noqa: E731
+    votes0, votes1, votes2 = flip(0.9), flip(0.7), flip(0.7)
+    rows = [(i, j, int(v[i])) for i in range(n) for j, v in enumerate((votes0, votes1, votes2))]
+    choice = aggregation_choose(pairwise(rows), references=references(truth, 0.2))
+    assert choice.chosen == SINGLE and choice.annotator == 0
+    assert choice.consensus.details["probability_from"] in choice.scores
+    free = ~choice.consensus.is_gold
+    assert (choice.consensus.winner[free] == votes0[free]).all()
+    wrong = votes0 != truth
+    for consensus in (choice.consensus, choice.held_out):
+        p = consensus.probability[free]
+        assert np.ptp(p) > 0.2
+        assert roc_auc_score(wrong[free], 1 - p) > 0.75
+    held = choice.held_out
+    ref_items = choice.consensus.is_gold
+    assert (held.winner[ref_items] == votes0[ref_items]).all() and not held.is_gold.any()
+    assert np.isfinite(held.probability[ref_items]).all()
+
+
 def test_without_references_default_method_and_warning():
     """No references on the weak-judges set: the default method is used, and the structure is flagged (the
     strong judges disagree with the weak ones more than chance allows)."""
