@@ -39,6 +39,10 @@ from annotation.selectors.identities import annotator_names_for
 
 class Command(BaseCommand):
     help = "Export a dataset version as TRL / KTO / listwise / raw votes: JSONL, Parquet or an HF datasets directory."
+    # A data command starts without Django's system checks: they import every URL, view and the curation stack
+    # (1.5-3 s, most of a 100k export's wall time) to look for configuration mistakes that `manage.py check`,
+    # `migrate` and `runserver` report anyway. `manage.py check` still runs them all.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("project", help="Project slug")

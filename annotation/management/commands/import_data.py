@@ -9,6 +9,10 @@ from annotation.services.projects import user_find
 
 class Command(BaseCommand):
     help = "Import a JSONL file (plain or .gz) into a project, creating the project if needed. All or nothing."
+    # A data command starts without Django's system checks: they import every URL, view and the curation stack
+    # (1.5-3 s, most of a 100k export's wall time) to look for configuration mistakes that `manage.py check`,
+    # `migrate` and `runserver` report anyway. `manage.py check` still runs them all.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="Path to the JSONL file (.jsonl or .jsonl.gz)")
