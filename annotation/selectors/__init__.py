@@ -7,10 +7,12 @@ judge is an annotator too) and only their own edits among the edited responses.
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value, When
 
 from ..errors import NotFound
-from ..models import Item, ItemResponse, ItemState, Label, Membership, Project, Prompt, Response, ResponseOrigin, Role
+from ..models import (Item, ItemResponse, ItemState, Label, Membership, Project, ProjectItemCounts, Prompt, Response,
+                      ResponseOrigin, Role)
+from . import counters
 
 SEE_ALL_LABELS = (Role.OWNER, Role.REVIEWER)
 
@@ -63,12 +65,19 @@ class ProjectSummary:
 
 
 def project_summaries_for_user(*, user: AbstractBaseUser) -> list[ProjectSummary]:
-    """The user's projects with their role and item counts by state (two queries in all)."""
+    """The user's projects with their role and item counts by state (two queries in all). On PostgreSQL the
+    counts are the trigger-kept ProjectItemCounts rows (a few per project: 236 ms -> a few ms for a project of a
+    million items, bench/RESULTS.md); elsewhere the items are counted."""
     projects = list(projects_for_user(user=user))
     counts: dict[int, dict[str, int]] = {p.pk: {} for p in projects}
-    rows = Item.objects.filter(project__in=projects).values("project_id", "state").annotate(n=Count("id"))
+    if counters.kept():
+        rows = (ProjectItemCounts.objects.filter(project__in=projects, n__gt=0).values("project_id", "state")
+                .annotate(n=Sum("n")))
+    else:
+        rows = Item.objects.filter(project__in=projects).values("project_id", "state").annotate(n=Count("id"))
     for row in rows.order_by():
-        counts[row["project_id"]][row["state"]] = row["n"]
+        if row["n"]:
+            counts[row["project_id"]][row["state"]] = int(row["n"])
     return [
         ProjectSummary(
             project=p,
