@@ -16,3 +16,11 @@ def import_run_task(run_id: int) -> str:
     from .services.import_runs import import_run_execute
 
     return import_run_execute(run_id=run_id)
+
+
+@shared_task(name="annotation.figures_refresh")
+def figures_refresh_task(project_id: int, names: list[str]) -> list[str]:
+    """Compute and store a large project's page figures (annotation.services.figures); idempotent."""
+    from .services.figures import figures_refresh
+
+    return figures_refresh(project_id=project_id, names=names)

@@ -7,6 +7,7 @@ for a template and its charts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from . import counters
 from .datasets import version_row_counts
 from .identities import AnnotatorNames, annotator_names_for
 from .references import AnnotatorScore, ReferenceReport, reference_report
-from .stored_figures import Staleness, figures_read
+from .stored_figures import Pending, Staleness, figures_read
 from .review import _num, project_for_reviewer
 from .votes import pairwise_votes, ranking_votes
 
@@ -87,6 +88,7 @@ class AgreementPage:
     cohen_pairs: list[dict[str, Any]] = field(default_factory=list)  # {"a", "b", "kappa", "n"}
     references: ReferenceReport | None = None  # accuracy against gold references (selectors.references)
     stale: Staleness | None = None  # the stored figures of a large project, when its labels changed since
+    pending: Pending | None = None  # a large project's figures, being computed by a worker (nothing stored yet)
 
     @property
     def reference_annotators(self) -> list[tuple[str, AnnotatorScore]]:
@@ -103,7 +105,7 @@ class AgreementPage:
 
     @property
     def is_empty(self) -> bool:
-        return not self.n_votes and not self.n_listwise_items
+        return self.pending is None and not self.n_votes and not self.n_listwise_items
 
     @property
     def figure_rows(self) -> list[tuple[str, str, FigureView, str]]:
@@ -129,10 +131,13 @@ class AgreementPage:
         }
 
 
-def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool | None = None) -> AgreementPage:
+def agreement_for_user(*, user: AbstractBaseUser, slug: str, include_judges: bool | None = None,
+                       background: Callable[[Project, str], None] | None = None) -> AgreementPage:
+    """agreement_page for a reviewer; `background(project, name)` asks a worker for a large project's figures."""
     project = project_for_reviewer(user=user, slug=slug)
     return agreement_page(project=project, include_judges=include_judges,
-                          names=annotator_names_for(project=project, user=user))
+                          names=annotator_names_for(project=project, user=user),
+                          background=(lambda name: background(project, name)) if background else None)
 
 
 @dataclass
@@ -178,14 +183,19 @@ def agreement_figures_name(include_judges: bool | None) -> str:
 
 
 def agreement_page(*, project: Project, include_judges: bool | None = None, names: AnnotatorNames | None = None,
-                   fresh: bool = False) -> AgreementPage:
+                   fresh: bool = False, background: Callable[[str], None] | None = None) -> AgreementPage:
     """The agreement page (agreement_data), annotators named by `names` (a viewer's: selectors.identities; None
     names them all, as an operator). A large project's figures may be stored ones (selectors.stored_figures):
-    `page.stale` then says since when; `fresh` computes them again."""
+    `page.stale` then says since when; `fresh` computes them again. `background(name)`: asks a worker for a large
+    project's figures when none are stored (the page is then `pending`, with only the project's counts)."""
     names = names or annotator_names_for(project=project, user=None, visible=True)
-    data, stale = figures_read(project=project, name=agreement_figures_name(include_judges),
+    name = agreement_figures_name(include_judges)
+    data, stale = figures_read(project=project, name=name,
                                compute=lambda: agreement_data(project=project, include_judges=include_judges),
-                               fresh=fresh)
+                               fresh=fresh, background=(lambda: background(name)) if background else None)
+    if isinstance(stale, Pending):
+        return AgreementPage(project=project, n_items=0, n_votes=0, n_humans=0, n_judges=0, n_listwise_items=0,
+                             blind=not names.visible, names=names, pending=stale)
     page = AgreementPage(
         project=project, n_items=data.n_items, n_votes=data.n_votes, n_humans=data.n_humans, n_judges=data.n_judges,
         n_listwise_items=data.n_listwise_items, include_judges=data.include_judges, blind=not names.visible,

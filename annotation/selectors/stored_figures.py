@@ -6,7 +6,10 @@ it came from: the trigger-kept ProjectAnnotatorStats rows (labels per annotator 
 so a new, deleted or moved label changes it. A page reads the stored result when the signature still matches;
 otherwise it computes again, unless the project has more than LIVE_LABELS labels and a stored result exists:
 then it shows that one, with what changed since (`Staleness`), until `manage.py agreement <project>` computes
-it again (a large project's first view computes and stores it: that one view is slow). Not seen by the signature:
+it again. A large project with nothing stored yet is not computed by a page either (12 s and ~750 MB of the web
+worker's memory at a million items): the page passes `background`, which asks a worker to compute it
+(services.figures, the `annotation.figures_refresh` task, also sent after a large import), and shows `Pending`
+until it is stored. Not seen by the signature:
 a verdict edited in place and a reference changed on an item of a large project; both are rare (the labeling
 services add labels, reviews add REVIEW labels) and `manage.py agreement` refreshes the figures. (A small
 project's signature also covers its items' references.)
@@ -27,7 +30,7 @@ from django.utils import timezone
 
 from ..models import Item, Label, Project, ProjectAnnotatorStats, ProjectFigures
 
-__all__ = ["LIVE_LABELS", "Staleness", "figures_read", "figures_signature", "figures_store"]
+__all__ = ["LIVE_LABELS", "Pending", "Staleness", "figures_read", "figures_signature", "figures_store"]
 
 # Up to this many labels a stale result is computed again while the page waits (~1 s of work at 200k labels);
 # above it the page shows the stored one.
@@ -75,16 +78,28 @@ def figures_store(*, project: Project, name: str, value: object, signed: tuple[s
         "computed_at": timezone.now()})
 
 
-def figures_read(*, project: Project, name: str, compute: Callable[[], T], fresh: bool = False
-                 ) -> tuple[T, Staleness | None]:
+@dataclass(frozen=True)
+class Pending:
+    """Nothing stored yet for a large project: a worker was asked to compute the figures of `n_labels` labels."""
+
+    n_labels: int
+
+
+def figures_read(*, project: Project, name: str, compute: Callable[[], T], fresh: bool = False,
+                 background: Callable[[], None] | None = None) -> tuple[T | None, Staleness | Pending | None]:
     """The project's figures `name`: stored if still current, else `compute()`d and stored; for a project of more
     than LIVE_LABELS labels a stored result that is no longer current is returned as it is, with its Staleness.
-    `fresh`: compute and store whatever is stored (`manage.py agreement`)."""
+    `fresh`: compute and store whatever is stored (`manage.py agreement`). `background`: for a project of more
+    than LIVE_LABELS labels with nothing stored, called (it asks a worker) instead of computing here; the result
+    is then (None, Pending)."""
     signature, n = figures_signature(project)
     row = None if fresh else ProjectFigures.objects.filter(project=project, name=name).first()
     if row is not None and (row.signature == signature or n > LIVE_LABELS):
         stale = None if row.signature == signature else Staleness(row.computed_at, row.n_labels, n)
         return pickle.loads(bytes(row.data)), stale
+    if row is None and background is not None and n > LIVE_LABELS and not fresh:
+        background()
+        return None, Pending(n)
     value = compute()
     _store_if_free(project=project, name=name, value=value, signed=(signature, n))
     return value, None

@@ -38,7 +38,8 @@ from ..selectors.datasets import VersionRowPages
 from ..selectors.identities import annotator_names_for
 from ..selectors.references import reference_report_for
 from ..selectors.review import project_for_reviewer
-from ..selectors.stored_figures import figures_read
+from ..selectors.stored_figures import Pending, Staleness, figures_read
+from ..services.figures import figures_refresh_enqueue
 from .curation_forms import CurateForm, RoutingForm
 
 ROWS_PAGE_SIZE = 25
@@ -58,10 +59,16 @@ EXPORT_ENCODINGS = ("jsonl", "parquet")
 def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
     """Agreement figures, per-annotator and per-judge agreement, Cohen's κ pairs (pairwise items)."""
     judges = request.GET.get("judges")  # "1" / "0"; absent: judges count only on a judge-only project
-    page = agreement_for_user(user=request.user, slug=slug, include_judges=None if judges is None else judges == "1")
+    page = agreement_for_user(user=request.user, slug=slug, include_judges=None if judges is None else judges == "1",
+                              background=_figures_in_background)
     return render(request, "annotation/curation/agreement.html", {
         "page": page, "project": page.project, "chart_data": page.chart_data(),
     })
+
+
+def _figures_in_background(project: Project, name: str) -> None:
+    """A large project's figures with nothing stored: a worker computes them (services.figures)."""
+    figures_refresh_enqueue(project_id=project.pk, names=[name])
 
 
 # -- curation and routing ---------------------------------------------------------------------------
@@ -74,13 +81,15 @@ def _curation_context(request: HttpRequest, project: Project, **forms_: Any) -> 
     curate_form = forms_.get("curate_form") or _curate_form(project)
     names = annotator_names_for(project=project, user=request.user)
     # What aggregation and routing rest on, scored; stored for a large project (selectors.stored_figures).
-    references, references_stale = figures_read(project=project, name="references",
-                                                 compute=lambda: reference_report_for(project=project))
+    references, references_state = figures_read(
+        project=project, name="references", compute=lambda: reference_report_for(project=project),
+        background=lambda: _figures_in_background(project, "references"))
     return {
         "references": references,
-        "references_stale": references_stale,
-        "reference_rows": [(names.name(a.annotator_id), a) for a in references.annotators],
-        "reference_listwise": [(names.name(pk), p) for pk, p in references.listwise.items()],
+        "references_stale": references_state if isinstance(references_state, Staleness) else None,
+        "references_pending": references_state if isinstance(references_state, Pending) else None,
+        "reference_rows": [(names.name(a.annotator_id), a) for a in references.annotators] if references else [],
+        "reference_listwise": [(names.name(pk), p) for pk, p in references.listwise.items()] if references else [],
         "project": project,
         "may_start": extensions.job_may_start(user=request.user, project=project),
         "jobs_available": extensions.jobs() is not None,

@@ -94,6 +94,7 @@ def data_import(
         report.skipped = [str(e) for e in parse_errors]
     if report.records >= ANALYZE_AFTER_RECORDS:
         _tables_analyze()
+        _figures_in_background(project)
     report.timings = {
         "parse": pieces.cpu_seconds,
         "waiting": pieces.wait_seconds,
@@ -103,6 +104,16 @@ def data_import(
         "total": time.perf_counter() - started,
     }
     return report
+
+
+def _figures_in_background(project) -> None:
+    """A project now too large for its pages to compute their figures (stored_figures.LIVE_LABELS): a worker
+    computes the ones the pages open with, so that no first view waits for them (services.figures)."""
+    from ...selectors.stored_figures import LIVE_LABELS, figures_signature  # the curation stack: only when needed
+    from ..figures import OPENING_FIGURES, figures_refresh_enqueue
+
+    if figures_signature(project)[1] > LIVE_LABELS:
+        figures_refresh_enqueue(project_id=project.pk, names=OPENING_FIGURES)
 
 
 def _tables_analyze() -> None:
