@@ -28,8 +28,8 @@ class PairwiseVotes:
     """Pairwise verdicts of a project (or any set of items), one entry per vote.
 
     Per vote (length N):
-      items        int64  index into item_ids
-      annotators   int64  index into annotator_ids
+      items        int    index into item_ids (int32 or int64: the vote selector gives int32)
+      annotators   int    index into annotator_ids (likewise)
       values       int8   0 = A better, 1 = B better, 2 = tie
       strength     float  strength normalised to (0, 1] (level / number of levels); NaN where not given
       probability  float  a judge's P(A better) after both orders; NaN for people and plain verdicts

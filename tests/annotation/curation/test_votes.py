@@ -67,9 +67,10 @@ def test_arrays_not_given_are_nan_views_that_stay_views_through_subset():
     assert len(v.subset(np.zeros(3, bool)).swap_consistent) == 0
 
 
-def test_nan_views_give_the_results_of_full_nan_arrays():
-    """Aggregation, the noise report and the calibrated choice read the NaN views exactly as the (N,) NaN arrays
-    the vote selector built before: every consensus array, signal and score is identical."""
+def test_int32_indices_and_nan_views_give_the_results_of_the_int64_nan_arrays():
+    """Aggregation, the noise report and the calibrated choice read int32 vote indices and NaN views (what the vote
+    selector gives now) exactly as the int64 indices and (N,) NaN arrays it built before: every consensus array,
+    signal and score is identical."""
     from dataclasses import replace
 
     from annotation.curation.aggregation import aggregate_pairwise
@@ -78,9 +79,10 @@ def test_nan_views_give_the_results_of_full_nan_arrays():
 
     from .agg_fixtures import synthetic
 
-    viewed, truth = synthetic(n_items=400, n_annotators=7, per_item=3, accuracy=[0.9, 0.8, 0.75, 0.7, 0.6, 0.55, 0.5])
-    assert viewed.probability.strides == (0,)
-    full = replace(viewed, probability=np.full(len(viewed.values), np.nan),
+    full, truth = synthetic(n_items=400, n_annotators=7, per_item=3, accuracy=[0.9, 0.8, 0.75, 0.7, 0.6, 0.55, 0.5])
+    assert full.items.dtype == np.int64 and full.probability.strides == (0,)
+    viewed = replace(full, items=full.items.astype(np.int32), annotators=full.annotators.astype(np.int32))
+    full = replace(full, probability=np.full(len(viewed.values), np.nan),
                    swap_consistent=np.full(len(viewed.values), np.nan))
     for method in ("majority", "dawid_skene", "mace", "weighted"):
         a, b = aggregate_pairwise(viewed, method=method), aggregate_pairwise(full, method=method)

@@ -87,7 +87,7 @@ def test_without_a_judge_verdict_probability_and_swap_are_nan_views(user):
               for r in RECORDS if r["kind"] == "pairwise"]
     data_import(project_slug="people", fmt="native", stream=io.BytesIO(jsonl(people)), user=user)
     votes = pairwise_votes(project=Project.objects.get(slug="people"))
-    assert len(votes.values) == 3
+    assert len(votes.values) == 3 and votes.items.dtype == votes.annotators.dtype == np.int32
     for array in (votes.probability, votes.swap_consistent):
         assert array.strides == (0,) and len(array) == 3 and np.isnan(array).all()
     assert votes.strength.strides != (0,) and votes.strength.tolist()[0] == pytest.approx(1.0)
