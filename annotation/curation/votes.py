@@ -28,12 +28,13 @@ class PairwiseVotes:
     """Pairwise verdicts of a project (or any set of items), one entry per vote.
 
     Per vote (length N):
-      items        int64  index into item_ids
-      annotators   int64  index into annotator_ids
+      items        int    index into item_ids (int32 or int64: the vote selector gives int32)
+      annotators   int    index into annotator_ids (likewise)
       values       int8   0 = A better, 1 = B better, 2 = tie
       strength     float  strength normalised to (0, 1] (level / number of levels); NaN where not given
       probability  float  a judge's P(A better) after both orders; NaN for people and plain verdicts
       swap_consistent float 1.0 / 0.0 for judges that checked both orders; NaN otherwise
+    (strength, probability, swap_consistent: None = all NaN, held as a read-only view of one NaN)
     Per item (length I):  item_ids int64 (database ids), gold int8 (a reviewer's class, -1 where none)
     Per annotator (length J): annotator_ids int64, annotator_is_judge bool, annotator_names (display only)
     """
@@ -57,8 +58,8 @@ class PairwiseVotes:
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries, values has {n}")
         for name in ("strength", "probability", "swap_consistent"):
             array = getattr(self, name)
-            if array is None:
-                object.__setattr__(self, name, np.full(n, np.nan))
+            if array is None:  # not given: a read-only NaN view of one float, no memory per vote
+                object.__setattr__(self, name, np.broadcast_to(np.float64(np.nan), (n,)))
             elif len(array) != n:
                 raise ValueError(f"{name} has {len(array)} entries, values has {n}")
         if self.gold is None:
@@ -92,9 +93,16 @@ class PairwiseVotes:
         return PairwiseVotes(
             items=self.items[mask], annotators=self.annotators[mask], values=self.values[mask],
             item_ids=self.item_ids, annotator_ids=self.annotator_ids, annotator_is_judge=self.annotator_is_judge,
-            strength=self.strength[mask], probability=self.probability[mask],
-            swap_consistent=self.swap_consistent[mask], gold=self.gold, annotator_names=self.annotator_names,
+            strength=_take(self.strength, mask), probability=_take(self.probability, mask),
+            swap_consistent=_take(self.swap_consistent, mask), gold=self.gold, annotator_names=self.annotator_names,
         )
+
+
+def _take(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """values[mask], a one-value view staying a view (a NaN column not given stays free of per-vote memory)."""
+    if values.ndim == 1 and len(values) and values.strides[0] == 0:
+        return np.broadcast_to(values[0], (int(np.count_nonzero(mask)),))
+    return values[mask]
 
 
 @dataclass(frozen=True)

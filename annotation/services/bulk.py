@@ -291,5 +291,12 @@ def _default(field: models.Field) -> Any:
     return field.get_default()  # None for nullable fields without a default, "" for text
 
 
-def default_sink() -> Sink:
-    return CopySink() if connection.vendor == "postgresql" else OrmSink()
+def default_sink(*, queue_depth: int | None = None) -> Sink:
+    """A CopySink on PostgreSQL (`queue_depth`: COPYs formatted ahead, CopySink.queue_depth when None), else an
+    OrmSink."""
+    if connection.vendor != "postgresql":
+        return OrmSink()
+    sink = CopySink()
+    if queue_depth is not None:
+        sink.queue_depth = queue_depth
+    return sink

@@ -45,8 +45,13 @@ __all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_avai
 METHODS = ("majority", "dawid_skene", "mace")
 NOISE_FLAG_PREFIX = "noise:"
 TOP_SHARE = "top_share"  # the flag of the items in a run's flagged share (NOISE_FLAG_PREFIX + TOP_SHARE)
-# Consensus rows per COPY (flags go with their items): a few MB of tuples, whatever the project's size.
-BATCH = 20_000
+# Consensus rows per COPY (flags go with their items), whatever the project's size: a batch's rows with their
+# signals' dicts and its COPY text were ~50 MB of the refresh's peak at 20,000.
+BATCH = 10_000
+# ItemConsensus COPYs formatted ahead of PostgreSQL: each is BATCH rows with their signals' JSON (~5 MB), and
+# PostgreSQL writes them more slowly than Python formats them, so a queue of CopySink's default 10 could fill up
+# (~100 MB at 20,000 rows a batch); two keep PostgreSQL busy all the same.
+COPY_QUEUE = 2
 # Items whose texts are read at once for the text features (~1 KB each).
 TEXT_CHUNK = 20_000
 # A refresh of this many items or more refreshes the planner's statistics of the flags and consensus it wrote
@@ -382,7 +387,7 @@ def consensus_refresh(
         Project.objects.select_for_update().filter(pk=project.pk).first()
         ItemConsensus.objects.filter(item__project=project).delete()
         ItemFlag.objects.filter(item__project=project, name__startswith=NOISE_FLAG_PREFIX).delete()
-        sink = default_sink()
+        sink = default_sink(queue_depth=COPY_QUEUE)
         with sink.session():
             written.write(sink, chain(pair_rows, rank_rows))
             sink.insert(ItemFlag, FLAG_COLUMNS, top_rows)

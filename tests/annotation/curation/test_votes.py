@@ -53,3 +53,59 @@ def test_ranking_votes_fill_gold_and_check_lengths():
     with pytest.raises(ValueError, match="differ in length"):
         RankingVotes(items=np.array([0, 0]), annotators=np.array([0]), rankings=[[[0]]], item_ids=np.array([3]),
                      n_responses=np.array([2]), annotator_ids=np.array([9]), annotator_is_judge=np.array([False]))
+
+
+def test_arrays_not_given_are_nan_views_that_stay_views_through_subset():
+    """strength / probability / swap_consistent not given cost no memory per vote, and cannot be written."""
+    v = votes(strength=np.array([1.0, 0.5, 0.2]))
+    for name in ("probability", "swap_consistent"):
+        array = getattr(v, name)
+        assert array.strides == (0,) and not array.flags.writeable and np.isnan(array).all()
+    part = v.subset(np.array([True, False, True]))
+    assert part.probability.strides == (0,) and len(part.probability) == 2 and np.isnan(part.probability).all()
+    assert part.strength.tolist() == [1.0, 0.2]  # a given array is still taken, not viewed
+    assert len(v.subset(np.zeros(3, bool)).swap_consistent) == 0
+
+
+def test_int32_indices_and_nan_views_give_the_results_of_the_int64_nan_arrays():
+    """Aggregation, the noise report and the calibrated choice read int32 vote indices and NaN views (what the vote
+    selector gives now) exactly as the int64 indices and (N,) NaN arrays it built before: every consensus array,
+    signal and score is identical."""
+    from dataclasses import replace
+
+    from annotation.curation.aggregation import aggregate_pairwise
+    from annotation.curation.calibration import AggregationRun, aggregation_choose
+    from annotation.curation.noise import noise_report
+
+    from .agg_fixtures import synthetic
+
+    full, truth = synthetic(n_items=400, n_annotators=7, per_item=3, accuracy=[0.9, 0.8, 0.75, 0.7, 0.6, 0.55, 0.5])
+    assert full.items.dtype == np.int64 and full.probability.strides == (0,)
+    viewed = replace(full, items=full.items.astype(np.int32), annotators=full.annotators.astype(np.int32))
+    full = replace(full, probability=np.full(len(viewed.values), np.nan),
+                   swap_consistent=np.full(len(viewed.values), np.nan))
+    for method in ("majority", "dawid_skene", "mace", "weighted"):
+        a, b = aggregate_pairwise(viewed, method=method), aggregate_pairwise(full, method=method)
+        for name in ("winner", "posterior", "probability", "agreement", "n_votes", "competence"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=f"{method} {name}")
+        ra, rb = noise_report(viewed, a), noise_report(full, b)
+        np.testing.assert_array_equal(ra.score, rb.score)
+        for name, signal in ra.signals.items():
+            np.testing.assert_array_equal(signal.values, rb.signals[name].values, err_msg=name)
+            np.testing.assert_array_equal(signal.severity, rb.signals[name].severity, err_msg=name)
+            np.testing.assert_array_equal(signal.flagged, rb.signals[name].flagged, err_msg=name)
+    run = AggregationRun(methods=("majority", "dawid_skene", "mace"), default_method="dawid_skene")
+    references = np.where(np.arange(viewed.n_items) % 5 == 0, truth, NONE).astype(np.int8)
+    ca = aggregation_choose(viewed, run=run, references=references, calibration=references != NONE)
+    cb = aggregation_choose(full, run=run, references=references, calibration=references != NONE)
+    assert ca.chosen == cb.chosen
+    np.testing.assert_array_equal(ca.consensus.posterior, cb.consensus.posterior)
+    np.testing.assert_array_equal(ca.held_out.winner, cb.held_out.winner)
+
+
+def test_selecting_every_annotator_keeps_the_votes_without_a_copy():
+    from annotation.curation.aggregation.options import select_annotators
+
+    v = votes(annotator_names=("h", "judge"))
+    assert select_annotators(v) is v
+    assert select_annotators(v, exclude=["judge"]).annotators.tolist() == [0, 0]

@@ -78,3 +78,16 @@ def test_ranking_votes_and_an_empty_project(project, user):
     data_import(project_slug="empty", fmt="native", stream=io.BytesIO(jsonl([RECORDS[1]])), user=user)
     empty = pairwise_votes(project=Project.objects.get(slug="empty"))
     assert len(empty.values) == 0 and empty.n_items == 1 and empty.n_annotators == 0
+
+
+def test_without_a_judge_verdict_probability_and_swap_are_nan_views(user):
+    """A project of people only: the selector holds no per-vote probability or swap array (NaN views), and a
+    project with a judge still gets the judge's values (test above)."""
+    people = [{**r, "labels": [lab for lab in r.get("labels", []) if lab["annotator_kind"] == "human"]}
+              for r in RECORDS if r["kind"] == "pairwise"]
+    data_import(project_slug="people", fmt="native", stream=io.BytesIO(jsonl(people)), user=user)
+    votes = pairwise_votes(project=Project.objects.get(slug="people"))
+    assert len(votes.values) == 3 and votes.items.dtype == votes.annotators.dtype == np.int32
+    for array in (votes.probability, votes.swap_consistent):
+        assert array.strides == (0,) and len(array) == 3 and np.isnan(array).all()
+    assert votes.strength.strides != (0,) and votes.strength.tolist()[0] == pytest.approx(1.0)
