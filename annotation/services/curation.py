@@ -385,12 +385,14 @@ def consensus_refresh(
     with transaction.atomic():
         # One refresh of a project at a time: two interleaved would mix their rows.
         Project.objects.select_for_update().filter(pk=project.pk).first()
+        _flags_bulk(True)
         ItemConsensus.objects.filter(item__project=project).delete()
         ItemFlag.objects.filter(item__project=project, name__startswith=NOISE_FLAG_PREFIX).delete()
         sink = default_sink(queue_depth=COPY_QUEUE)
         with sink.session():
             written.write(sink, chain(pair_rows, rank_rows))
             sink.insert(ItemFlag, FLAG_COLUMNS, top_rows)
+        _flags_bulk(False, project=project)
     if connection.vendor == "postgresql" and written.consensus >= ANALYZE_AFTER_ITEMS:
         # The planner's statistics of the tables just rewritten (the flags' triggers rewrote the items' `queued`):
         # with the old ones, at 1M items, the review queue's flag reasons for a page of 50 items were a parallel scan
@@ -428,6 +430,19 @@ def _top_share_rows(item_ids: np.ndarray, flagged: np.ndarray, score: np.ndarray
     reason = f"among the noisiest {100 * share:g} % of items (checked noise score)"
     return [(int(item_ids[i]), f"{NOISE_FLAG_PREFIX}{TOP_SHARE}", round(float(score[i]), 6), reason)
             for i in np.flatnonzero(flagged)]
+
+
+def _flags_bulk(on: bool, *, project: Project | None = None) -> None:
+    """Turn the flag triggers' per-statement recount off for this transaction (migration 0015_flags_bulk), or back
+    on and recount the flags of `project`'s items once: only items whose count changed are written (and move the
+    queue and the counters through their own triggers)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL prefstudio.flags_bulk = '{'on' if on else 'off'}'")
+        if not on and project is not None:
+            cursor.execute("SELECT annotation_item_flags_refresh(ARRAY(SELECT id FROM annotation_item "
+                           "WHERE project_id = %s ORDER BY 1))", [project.pk])
 
 
 def _held_out_winners(aggregate: CalibratedAggregate) -> dict[str, str]:

@@ -149,3 +149,29 @@ def test_consensus_rows_are_converted_a_batch_at_a_time_exactly_as_item_by_item(
         assert row[6] == ("gold" if i == 5 else "human") and row[7] == 3
         assert row[8] == pytest.approx(float(report.score[i])) and 0 <= row[8] <= 1
         assert row[9] == signals and row[10] == severities and flags == expected_flags
+
+
+def test_a_refresh_rewrites_the_flags_in_bulk_and_the_counters_still_equal_a_recount(project):
+    """The refresh writes its flags with the per-statement recount off (migration 0015_flags_bulk) and recounts the
+    items once: every item's n_flags and queued flag, and the project's counters, equal a recount after a refresh
+    that raises flags, one that clears most of them, and one that raises them again; a flag written by anyone else
+    is still counted at once."""
+    from annotation.curation.noise import NoiseConfig
+    from annotation.models import Item
+    from tests.annotation.test_page_counters import assert_counters
+
+    _refresh(project)
+    raised = ItemFlag.objects.filter(item__project=project).count()
+    assert raised and Item.objects.filter(project=project, n_flags__gt=0).exists()
+    assert_counters(project)
+    _refresh(project, noise_config=NoiseConfig(agreement_min=0.01, margin_min=0.0, duplicate_cosine=1.01,
+                                               length_excess=100.0))
+    assert ItemFlag.objects.filter(item__project=project).count() < raised
+    assert_counters(project)
+    _refresh(project)
+    assert ItemFlag.objects.filter(item__project=project).count() == raised
+    assert_counters(project)
+    agree = Item.objects.get(project=project, external_id="agree")
+    ItemFlag.objects.create(item=agree, name="manual", value=1.0, reason="a reviewer's")  # outside a refresh
+    assert Item.objects.get(pk=agree.pk).n_flags == ItemFlag.objects.filter(item=agree).count()
+    assert_counters(project)
