@@ -9,8 +9,6 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-import redis
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,26 +19,16 @@ from annotation.services import figures
 from annotation.services import imports as import_service
 from annotation.services.imports import data_import
 from tests.annotation.review_data import review_project
-from tests.training.worker_process import CeleryWorker, wait_for
+from tests.training.worker_process import CeleryWorker, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker must see the rows: commit them
 
 
-def _flush_broker() -> None:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[CeleryWorker]:
-    _flush_broker()
-    with django_db_blocker.unblock():
-        worker = CeleryWorker(name="figures-default", queues="default", log_dir=tmp_path_factory.mktemp("workers"))
-    worker.start()
-    yield worker
-    worker.stop()
-    _flush_broker()
+    with running_worker(django_db_blocker, name="figures-default", queues="default",
+                        log_dir=tmp_path_factory.mktemp("workers")) as worker:
+        yield worker
 
 
 def _label_reads(queries) -> list[str]:
@@ -64,7 +52,8 @@ def test_a_large_projects_pages_ask_a_worker_and_show_the_figures_once_stored(wo
     assert 'id="agreement-figures"' not in html and _label_reads(queries) == []
     wait_for(lambda: _stored(project, "agreement:auto"), 60, "the worker to store the agreement figures", worker)
     html = client.get(reverse("curation-agreement", args=[project.slug])).content.decode()
-    assert 'id="agreement-figures"' in html and 'id="agreement-pending"' not in html and 'http-equiv="refresh"' not in html
+    assert 'id="agreement-figures"' in html and 'id="agreement-pending"' not in html
+    assert 'http-equiv="refresh"' not in html
 
     html = client.get(reverse("curation", args=[project.slug])).content.decode()
     assert 'id="references-pending"' in html

@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 
 from annotation.models import ImportRun, Item, Project
-from tests.training.worker_process import CeleryWorker, wait_for
+from tests.training.worker_process import CeleryWorker, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker must see the rows: commit them
 
@@ -27,12 +25,6 @@ def may_create_projects(user) -> None:
 HH = "hh_rlhf/helpful-rejection-sampled_test.jsonl.gz"  # 2749 lines, 3 of them bad (lines 720, 1598, ...)
 
 
-def flush_broker() -> None:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
@@ -40,15 +32,9 @@ def media(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory, media) -> Iterator[CeleryWorker]:
-    flush_broker()
-    with django_db_blocker.unblock():
-        worker = CeleryWorker(
-            name="imports-default", queues="default", log_dir=tmp_path_factory.mktemp("workers"), MEDIA_ROOT=str(media)
-        )
-    worker.start()
-    yield worker
-    worker.stop()
-    flush_broker()
+    with running_worker(django_db_blocker, name="imports-default", queues="default",
+                        log_dir=tmp_path_factory.mktemp("workers"), MEDIA_ROOT=str(media)) as worker:
+        yield worker
 
 
 @pytest.fixture(autouse=True)

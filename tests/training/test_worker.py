@@ -19,26 +19,16 @@ from training.models import Job, JobKind, JobState
 from training.services.jobs import job_cancel, job_start
 
 from .job_fixtures import lab, owner  # noqa: F401
-from .worker_process import REAPING, STALE_AFTER, CeleryWorker, pool_pid, wait_for
+from .worker_process import REAPING, STALE_AFTER, CeleryWorker, flush_broker, pool_pid, running_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers must see the rows: commit them
 
 
-def flush_broker() -> None:
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def default_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[CeleryWorker]:
-    flush_broker()
-    with django_db_blocker.unblock():
-        worker = CeleryWorker(name="jobs-default", queues="default", log_dir=tmp_path_factory.mktemp("workers"))
-    worker.start()
-    yield worker
-    worker.stop()
-    flush_broker()
+    with running_worker(django_db_blocker, name="jobs-default", queues="default",
+                        log_dir=tmp_path_factory.mktemp("workers")) as worker:
+        yield worker
 
 
 @pytest.fixture

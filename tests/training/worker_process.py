@@ -11,10 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -119,3 +121,26 @@ def pool_pid(worker_host: str) -> int:
     match = re.search(r" pid (\d+)$", worker_host)
     assert match, worker_host
     return int(match.group(1))
+
+
+def flush_broker() -> None:
+    """Empty the test broker's database (what a restart of a Redis without persistence does)."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    client.close()
+
+
+@contextmanager
+def running_worker(django_db_blocker: Any, *, name: str, queues: str, log_dir: Path,
+                   **env: str) -> Iterator[CeleryWorker]:
+    """A started CeleryWorker on an empty broker (for a module-scoped fixture: `django_db_blocker` lets it read the
+    test database's settings), stopped and the broker emptied again at the end."""
+    flush_broker()
+    with django_db_blocker.unblock():
+        worker = CeleryWorker(name=name, queues=queues, log_dir=log_dir, **env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        flush_broker()
