@@ -26,7 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the worker must see the 
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[CeleryWorker]:
-    with running_worker(django_db_blocker, name="figures-default", queues="default",
+    # The command `make worker` runs (scripts/worker.sh), not a bare `celery worker`: what users start.
+    with running_worker(django_db_blocker, name="figures-default", queues="default", shipped=True,
                         log_dir=tmp_path_factory.mktemp("workers")) as worker:
         yield worker
 

@@ -131,13 +131,13 @@ def flush_broker() -> None:
 
 
 @contextmanager
-def running_worker(django_db_blocker: Any, *, name: str, queues: str, log_dir: Path,
+def running_worker(django_db_blocker: Any, *, name: str, queues: str, log_dir: Path, shipped: bool = False,
                    **env: str) -> Iterator[CeleryWorker]:
     """A started CeleryWorker on an empty broker (for a module-scoped fixture: `django_db_blocker` lets it read the
     test database's settings), stopped and the broker emptied again at the end."""
     flush_broker()
     with django_db_blocker.unblock():
-        worker = CeleryWorker(name=name, queues=queues, log_dir=log_dir, **env)
+        worker = CeleryWorker(name=name, queues=queues, log_dir=log_dir, shipped=shipped, **env)
     worker.start()
     try:
         yield worker
