@@ -54,7 +54,7 @@ from .text import ItemTexts, TextFeatures, rowwise_cosine
 from .votes import CLASS_TO_WINNER, CLASSES, NONE, PairwiseVotes
 
 __all__ = ["NoiseConfig", "Signal", "NoiseReport", "noise_report", "SIGNALS", "PAIRWISE_SIGNALS", "LISTWISE_SIGNALS",
-           "DEFAULT_WEIGHTS", "build_signal", "combine_signals"]
+           "DEFAULT_WEIGHTS", "build_signal", "combine_signals", "ChunkedNoise"]
 
 PAIRWISE_SIGNALS = ("annotator_disagreement", "human_vs_judge", "judge_swap_inconsistent", "low_competence",
                     "weak_strength", "small_margin", "rm_ensemble", "near_duplicate", "length_only")
@@ -402,3 +402,73 @@ def combine_signals(signals: list[Signal], is_gold: np.ndarray, config: NoiseCon
                 for i in np.flatnonzero(gold):
                     s.reasons[i] = None
     return NoiseReport(signals={s.name: s for s in signals}, score=np.clip(score, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class _ConsensusSlice:
+    """What noise_report reads of a consensus, for a range of its items (competence is per annotator)."""
+
+    winner: np.ndarray
+    probability: np.ndarray
+    is_gold: np.ndarray
+    competence: Any
+
+
+class ChunkedNoise:
+    """`noise_report` of any range of items [start, stop) of the whole set, equal (bit for bit) to that range of
+    the whole set's report: every signal is computed per item, from the item's own votes, texts and margins and
+    the per-annotator competence. So a report of a million items never has to exist at once: a refresh computes
+    it a chunk at a time (annotation/services/curation.py), holding a chunk's report instead of ~200 bytes an item.
+    Arguments as noise_report's, for the whole set."""
+
+    def __init__(self, votes: PairwiseVotes | None, consensus: Any, *, texts: ItemTexts | TextFeatures | None = None,
+                 embeddings: np.ndarray | None = None, rm_margins: EnsembleMargins | np.ndarray | None = None,
+                 config: NoiseConfig | None = None) -> None:
+        self.votes, self.consensus = votes, consensus
+        if isinstance(texts, ItemTexts):  # what noise_report computes of them, once
+            texts = TextFeatures.of(texts)
+        self.texts, self.embeddings, self.config = texts, embeddings, config or NoiseConfig()
+        self.n = len(consensus.winner)
+        if votes is not None and votes.n_items != self.n:
+            raise ValueError(f"votes cover {votes.n_items} items, consensus {self.n}")
+        if texts is not None and len(texts) != self.n:
+            raise ValueError(f"texts has {len(texts)} items, the report has {self.n}")
+        self.rm = None if rm_margins is None else (
+            rm_margins.margins if isinstance(rm_margins, EnsembleMargins) else
+            np.atleast_2d(np.asarray(rm_margins, dtype=float)))
+        self._sorted = votes is None or bool(np.all(votes.items[1:] >= votes.items[:-1]))
+
+    def report(self, start: int, stop: int) -> NoiseReport:
+        """The NoiseReport of items [start, stop) (their indices in it start at 0)."""
+        c = self.consensus
+        part = _ConsensusSlice(np.asarray(c.winner)[start:stop], np.asarray(c.probability)[start:stop],
+                               np.asarray(getattr(c, "is_gold", np.zeros(self.n, bool)))[start:stop],
+                               getattr(c, "competence", None))
+        return noise_report(
+            self._votes(start, stop), part,
+            texts=None if self.texts is None else self.texts.slice(start, stop),
+            embeddings=None if self.embeddings is None else self.embeddings[start:stop],
+            rm_margins=None if self.rm is None else self.rm[:, start:stop], config=self.config)
+
+    def _votes(self, start: int, stop: int) -> PairwiseVotes | None:
+        v = self.votes
+        if v is None:
+            return None
+        if self._sorted:
+            lo, hi = np.searchsorted(v.items, [start, stop])
+            take = slice(int(lo), int(hi))
+        else:
+            take = np.flatnonzero((v.items >= start) & (v.items < stop))
+        return PairwiseVotes(
+            items=v.items[take] - v.items.dtype.type(start), annotators=v.annotators[take], values=v.values[take],
+            item_ids=v.item_ids[start:stop], annotator_ids=v.annotator_ids, annotator_is_judge=v.annotator_is_judge,
+            strength=_part(v.strength, take), probability=_part(v.probability, take),
+            swap_consistent=_part(v.swap_consistent, take), gold=v.gold[start:stop], annotator_names=v.annotator_names)
+
+
+def _part(values: np.ndarray, take) -> np.ndarray:
+    """values[take]; a one-value view (a column no vote has) stays a view."""
+    if values.ndim == 1 and len(values) and values.strides[0] == 0:
+        n = (take.stop - take.start) if isinstance(take, slice) else len(take)
+        return np.broadcast_to(values[0], (n,))
+    return values[take]

@@ -7,7 +7,7 @@ responses get NaN. Embeddings come from an `Embedder` (all-MiniLM by default, lo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Protocol
@@ -81,12 +81,33 @@ class TextFeatures:
 
     @classmethod
     def of(cls, texts: ItemTexts) -> "TextFeatures":
-        a, b = texts.pair()
-        has_pair = texts.has_pair()
-        identical = np.array([duplicate_key(x) == duplicate_key(y) for x, y in zip(a, b)], bool).reshape(-1)
-        _, toks = pair_lengths(texts)
-        return cls(has_pair=has_pair, identical=identical & has_pair, tokens=toks,
-                   containment=token_containment(a, b))
+        return cls.of_responses(texts.responses, len(texts))
+
+    @classmethod
+    def of_responses(cls, responses: Iterable[Sequence[str]], n: int) -> "TextFeatures":
+        """The features of n items from their responses (each item's texts in position order), read one item at
+        a time: nothing but the four arrays is held (a list of every item's token sets was ~8 KB an item)."""
+        has_pair, identical = np.zeros(n, bool), np.zeros(n, bool)
+        toks, containment = np.full((n, 2), np.nan), np.ones(n)
+        k = -1
+        for k, item in enumerate(responses):
+            if len(item) < 2:
+                continue
+            a, b = item[0], item[1]
+            has_pair[k] = True
+            identical[k] = duplicate_key(a) == duplicate_key(b)
+            toks[k] = len(a.split()), len(b.split())
+            x, y = set(tokens(a)), set(tokens(b))
+            small = min(len(x), len(y))
+            containment[k] = len(x & y) / small if small else 1.0
+        if k != n - 1:
+            raise ValueError(f"expected the responses of {n} items, got {k + 1}")
+        return cls(has_pair=has_pair, identical=identical, tokens=toks, containment=containment)
+
+    def slice(self, start: int, stop: int) -> "TextFeatures":
+        """The features of items [start, stop) (views)."""
+        return TextFeatures(self.has_pair[start:stop], self.identical[start:stop], self.tokens[start:stop],
+                            self.containment[start:stop])
 
     @classmethod
     def concat(cls, parts: Sequence["TextFeatures"]) -> "TextFeatures":

@@ -24,26 +24,28 @@ from ..curation.aggregation._common import posthoc_competence
 from ..curation.aggregation.options import select_annotators
 from ..curation.calibration import (
     AggregationRun,
+    NoiseFit,
+    SignalStats,
     aggregation_choose,
     annotator_accuracy,
     flag_top_share,
     method_accuracy,
-    noise_calibrate,
+    noise_fit,
+    noise_keep,
     reliability_check,
-    signal_checks,
     winner_accuracy,
 )
 from ..curation.calibration._stats import auroc
-from ..curation.calibration.noise_weights import NoiseCalibration
+from ..curation.calibration.noise_weights import checks_on
 from ..curation.identities import annotator_token
-from ..curation.noise import DEFAULT_WEIGHTS, NoiseReport
+from ..curation.noise import DEFAULT_WEIGHTS, PAIRWISE_SIGNALS, NoiseReport
 from ..curation.votes import NONE, PairwiseVotes
 from ..errors import PrefStudioError
 from ..models import Project
 from ..selectors.references import pairwise_references, proportion_json
 
 __all__ = ["AUTO", "RUN_METHODS", "CalibrationOptions", "CalibratedAggregate", "calibrated_aggregate",
-           "checked_noise"]
+           "noise_stats", "noise_check", "noise_chunk_score", "noise_summary"]
 
 AUTO = "auto"
 RUN_METHODS = ALL_METHODS + (AUTO,)
@@ -180,53 +182,80 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
 
 
-def checked_noise(report: NoiseReport, *, aggregate: CalibratedAggregate, options: CalibrationOptions,
-                  learn_from: NoiseReport | None = None) -> tuple[NoiseReport, np.ndarray, dict[str, Any]]:
-    """(the report with its combined score replaced by the checked one, flagged (I,) bool = the top flag_share,
-    a JSON summary: each signal's AUROC / direction / n, the combiner, why it was chosen and each candidate's
-    cross-validated AUROC, its weights, the wrong-way signals dropped, the combined score's AUROC). Calibration
-    references train the combiner (learn_noise); other references only check the signals. learn_from: the signals
-    of the held-out consensus (aggregate.held_out), which differ from `report`'s only on reference items; the
-    combiner learns and scores from it, gold items keep a score of 0 (the final consensus took the reference
-    there)."""
+def _check_weights(options: CalibrationOptions) -> None:
     unknown = set(options.noise_weights) - set(DEFAULT_WEIGHTS)
     if unknown:
         raise PrefStudioError(f"unknown noise signal(s) in noise_weights: {', '.join(sorted(unknown))}; the "
                               f"signals are {', '.join(DEFAULT_WEIGHTS)}", field="noise_weights")
-    held = aggregate.held_out
-    is_gold = np.asarray(aggregate.consensus.is_gold, bool)
-    learn = options.learn_noise and aggregate.calibration.any()
+
+
+def _learns(aggregate: CalibratedAggregate, options: CalibrationOptions) -> bool:
+    return options.learn_noise and bool(aggregate.calibration.any())
+
+
+def _labels(aggregate: CalibratedAggregate, options: CalibrationOptions) -> dict[str, Any]:
+    """noise_fit's / noise_keep's label arguments: calibration references train the combiner (learn_noise);
+    other references only check the signals."""
+    learn, held = _learns(aggregate, options), aggregate.held_out
     expected_wrong = (1.0 - np.nan_to_num(held.probability, nan=1.0)) if (learn and aggregate.cross_validated) \
         else None
-    calib: NoiseCalibration = noise_calibrate(
-        report if learn_from is None else learn_from, winner=held.winner,
-        references=aggregate.references if learn else None,
-        calibration=aggregate.calibration if learn else None, expected_wrong=expected_wrong,
-        weights=options.noise_weights, flag_share=options.flag_share, is_gold=is_gold,
-        margin_trusted=aggregate.cross_validated or not _inverted(aggregate.report["warnings"]))
-    checks = calib.checks
-    score = np.clip(np.nan_to_num(calib.score, nan=0.0), 0.0, 1.0)
-    if learn_from is not None:
-        score = np.where(is_gold, 0.0, score)
-    combined_auroc, combined_se = calib.auroc, calib.auroc_se
-    if not learn and (aggregate.references != NONE).any():
+    return {"winner": held.winner, "references": aggregate.references if learn else None,
+            "calibration": aggregate.calibration if learn else None, "expected_wrong": expected_wrong}
+
+
+def noise_stats(*, aggregate: CalibratedAggregate, options: CalibrationOptions) -> tuple[SignalStats, np.ndarray]:
+    """(the empty SignalStats a refresh fills a chunk at a time with the signals of its learning consensus
+    (aggregate.held_out where there are calibration references, else the consensus), with aggregate.held_out's
+    winners; the consensus' reference items (-1 elsewhere), whose signals the summary checks when nothing learns
+    from them). Raises PrefStudioError for unknown noise_weights before any work is done."""
+    _check_weights(options)
+    keep = noise_keep(**_labels(aggregate, options))
+    evaluated = np.flatnonzero(aggregate.references != NONE) if not _learns(aggregate, options) else np.zeros(0, int)
+    return SignalStats(list(PAIRWISE_SIGNALS), keep), evaluated
+
+
+def noise_check(stats: SignalStats, *, aggregate: CalibratedAggregate, options: CalibrationOptions) -> NoiseFit:
+    """The run's noise combiner, chosen and fitted from the whole set's `stats` (noise_stats): the checked noise
+    score. Calibration references train it (learn_noise); without them it is the prior signal or the weights set
+    for the run. Its `score(report, is_gold)` is each item's score, a chunk at a time."""
+    return noise_fit(stats, weights=options.noise_weights, **_labels(aggregate, options),
+                     margin_trusted=aggregate.cross_validated or not _inverted(aggregate.report["warnings"]))
+
+
+def noise_chunk_score(fit: NoiseFit, report: NoiseReport, is_gold: np.ndarray) -> np.ndarray:
+    """(B,) the checked score of a chunk's report (of the learning consensus), in [0, 1]; 0 on gold items (the
+    final consensus took the reference there)."""
+    return np.clip(np.nan_to_num(fit.score(report, is_gold), nan=0.0), 0.0, 1.0)
+
+
+def noise_summary(fit: NoiseFit, score: np.ndarray, *, aggregate: CalibratedAggregate, options: CalibrationOptions,
+                  evaluated: SignalStats | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """(flagged (I,) bool = the top flag_share of non-gold items by `score` (I,), a JSON summary: each signal's
+    AUROC / direction / n, the combiner, why it was chosen and each candidate's cross-validated AUROC, its weights,
+    the wrong-way signals dropped, the combined score's AUROC). `evaluated`: the consensus' signals on its reference
+    items (noise_stats' second value) where nothing learned from them: they are only checked."""
+    held = aggregate.held_out
+    is_gold = np.asarray(aggregate.consensus.is_gold, bool)
+    learn = _learns(aggregate, options)
+    checks, combined_auroc, combined_se = fit.checks, fit.auroc, fit.auroc_se
+    if not learn and (aggregate.references != NONE).any() and evaluated is not None:
         # Evaluation-only (or attention) references: shown, never used to change the score.
         ref, winner = aggregate.references.astype(np.int64), np.asarray(held.winner, np.int64)
         scored = (ref != NONE) & (winner != NONE) & ~is_gold
-        checks = signal_checks(report, scored & (winner != ref), scored)
+        checks = checks_on(evaluated, np.flatnonzero(scored), winner != ref)
         combined_auroc, combined_se = auroc(score[scored], (winner != ref)[scored])
     flagged = flag_top_share(score, options.flag_share, eligible=~is_gold) if options.flag_share else \
         np.zeros(len(score), bool)
     summary = {
-        "combiner": calib.combiner,
-        "reason": calib.reason,
-        "cv_auroc": {k: {"auroc": _finite(a), "se": _finite(se)} for k, (a, se) in calib.cv.items()},
+        "combiner": fit.combiner,
+        "reason": fit.reason,
+        "cv_auroc": {k: {"auroc": _finite(a), "se": _finite(se)} for k, (a, se) in fit.cv.items()},
         "learned_from_references": bool(learn),
-        "weights": {k: round(float(v), 4) for k, v in calib.weights.items()},
-        "dropped_signals": list(calib.dropped) if learn else [],
+        "weights": {k: round(float(v), 4) for k, v in fit.weights.items()},
+        "dropped_signals": list(fit.dropped) if learn else [],
         "checks": {name: {"auroc": _finite(c.auroc), "se": _finite(c.se), "n": c.n, "n_wrong": c.n_wrong,
                           "direction": c.direction} for name, c in checks.items()},
         "auroc": _finite(combined_auroc), "auroc_se": _finite(combined_se),
         "flag_share": options.flag_share, "flagged": int(flagged.sum()),
     }
-    return replace(report, score=score), flagged, summary
+    return flagged, summary

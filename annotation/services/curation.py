@@ -17,6 +17,8 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import chain
+from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,9 @@ from common.progress import NullProgress, Progress
 from .. import extensions
 from ..curation.aggregation import aggregate_rankings
 from ..curation.identities import annotator_token
-from ..curation.noise import NoiseConfig, NoiseReport, noise_report
+from ..curation.calibration import NoiseFit, SignalStats
+from ..curation.calibration.noise_weights import SUM_BLOCK
+from ..curation.noise import ChunkedNoise, NoiseConfig, NoiseReport
 from ..curation.noise_rankings import ranking_noise_report
 from ..curation.text import ItemTexts, TextFeatures
 from ..curation.votes import CLASS_TO_WINNER, PairwiseVotes
@@ -36,7 +40,7 @@ from ..models import ConsensusSource, Item, ItemConsensus, ItemFlag, ItemRespons
 from ..selectors.votes import pairwise_votes, ranking_votes
 from .bulk import Sink, default_sink
 from .calibrated import (AUTO, RUN_METHODS, CalibratedAggregate, CalibrationOptions, calibrated_aggregate,
-                         checked_noise)
+                         noise_check, noise_chunk_score, noise_stats, noise_summary)
 from .rm_margins import reward_models_for_run, rm_margins_for_items
 
 __all__ = ["METHODS", "NOISE_FLAG_PREFIX", "consensus_refresh", "embeddings_available", "item_text_features",
@@ -52,8 +56,10 @@ BATCH = 10_000
 # PostgreSQL writes them more slowly than Python formats them, so a queue of CopySink's default 10 could fill up
 # (~100 MB at 20,000 rows a batch); two keep PostgreSQL busy all the same.
 COPY_QUEUE = 2
-# Items whose texts are read at once for the text features (~1 KB each).
-TEXT_CHUNK = 20_000
+# Items whose noise report is held at once (~200 bytes an item, ~13 MB), a multiple of the combiner's sum blocks.
+NOISE_CHUNK = SUM_BLOCK
+# Items whose texts one query reads for the text features (streamed: a few thousand texts are held at a time).
+TEXT_CHUNK = 50_000
 # A refresh of this many items or more refreshes the planner's statistics of the flags and consensus it wrote
 # (as an import does: annotation/services/imports ANALYZE_AFTER_RECORDS).
 ANALYZE_AFTER_ITEMS = 10_000
@@ -166,30 +172,38 @@ def _noise(report: NoiseReport | None, i: int,
     return _NoiseBatch(report, i, i + 1).item(0, item_id)
 
 
-def _batches(n: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, BATCH):
-        yield start, min(n, start + BATCH)
+def _batches(start: int, stop: int) -> Iterator[tuple[int, int]]:
+    for first in range(start, stop, BATCH):
+        yield first, min(stop, first + BATCH)
+
+
+def _chunks(n: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, NOISE_CHUNK):
+        yield start, min(n, start + NOISE_CHUNK)
 
 
 def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
-                   method: str) -> Iterator[tuple[tuple, list[tuple]]]:
-    """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item.
+                   method: str, offset: int = 0) -> Iterator[tuple[tuple, list[tuple]]]:
+    """(ItemConsensus row as CONSENSUS_COLUMNS, its noise flags as FLAG_COLUMNS) of each decided pairwise item of
+    [offset, offset + the report's items) (all items without a report); `report` indexes them from 0.
 
     Converted to Python values a batch of items at a time, a column at a time (`_column`, `_NoiseBatch`)."""
-    for start, stop in _batches(votes.n_items):
-        winners = consensus.winner[start:stop]
+    stop = votes.n_items if report is None else offset + len(report.score)
+    for start, end in _batches(offset, stop):
+        winners = consensus.winner[start:end]
         keep = np.flatnonzero(winners >= 0)
         if not len(keep):
             continue
-        ids = votes.item_ids[start:stop].tolist()
+        ids = votes.item_ids[start:end].tolist()
         winners = winners.tolist()
-        gold = consensus.is_gold[start:stop].tolist()
-        probability = _column(consensus.probability[start:stop], 0, 1)
-        agreement = _column(consensus.agreement[start:stop], 0, 1)
-        n_votes = np.asarray(consensus.n_votes[start:stop]).tolist()
-        source = consensus.source[start:stop].tolist()
-        score = [None] * (stop - start) if report is None else _column(report.score[start:stop], 0, 1)
-        noise = _NoiseBatch(report, start, stop)
+        gold = consensus.is_gold[start:end].tolist()
+        probability = _column(consensus.probability[start:end], 0, 1)
+        agreement = _column(consensus.agreement[start:end], 0, 1)
+        n_votes = np.asarray(consensus.n_votes[start:end]).tolist()
+        source = consensus.source[start:end].tolist()
+        score = [None] * (end - start) if report is None else _column(
+            report.score[start - offset:end - offset], 0, 1)
+        noise = _NoiseBatch(report, start - offset, end - offset)
         for k in keep.tolist():
             item_id = ids[k]
             signals, severities, item_flags = noise.item(k, item_id)
@@ -199,6 +213,39 @@ def _pairwise_rows(votes: PairwiseVotes, consensus, report: NoiseReport | None,
                 ConsensusSource.GOLD if gold[k] else (source[k] or ConsensusSource.HUMAN),
                 int(n_votes[k]), score[k], signals, severities,
             ), item_flags
+
+
+@dataclass
+class _Noise:
+    """A refresh's noise, a chunk at a time: the consensus' signals (`chunks`), the learning consensus' (the same,
+    or the held-out one's where there are calibration references) that the checked score reads, the fitted
+    combiner, and what the summary needs at the end: every item's score (I,), and the consensus' signals on its
+    reference items when only checked (`evaluated`)."""
+
+    chunks: ChunkedNoise
+    learn_chunks: ChunkedNoise
+    fit: NoiseFit
+    is_gold: np.ndarray
+    evaluated: SignalStats | None
+    score: np.ndarray = dc_field(init=False)
+
+    def __post_init__(self) -> None:
+        self.score = np.zeros(self.chunks.n)
+
+    def report(self, start: int, stop: int) -> NoiseReport:
+        """Items [start, stop)'s report with the checked score (kept in `score`)."""
+        report = self.chunks.report(start, stop)
+        learned = report if self.learn_chunks is self.chunks else self.learn_chunks.report(start, stop)
+        self.score[start:stop] = noise_chunk_score(self.fit, learned, self.is_gold[start:stop])
+        if self.evaluated is not None:
+            self.evaluated.add(report, self.chunks.consensus.winner[start:stop])
+        return replace(report, score=self.score[start:stop])
+
+
+def _chunked_rows(votes: PairwiseVotes, consensus, noise: _Noise, method: str) -> Iterator[tuple[tuple, list[tuple]]]:
+    """_pairwise_rows of every item, the noise report of one chunk of items held at a time."""
+    for start, stop in _chunks(votes.n_items):
+        yield from _pairwise_rows(votes, consensus, noise.report(start, stop), method, start)
 
 
 def _enumerate_ids(item_ids: np.ndarray) -> Iterator[tuple[int, int]]:
@@ -264,18 +311,30 @@ class _Written:
 def item_text_features(*, project: Project, item_ids: np.ndarray, kind: str = TaskKind.PAIRWISE,
                        chunk_size: int = TEXT_CHUNK) -> TextFeatures:
     """The TextFeatures of `item_ids` (sorted, as the vote selectors give them), reading the response texts
-    `chunk_size` items at a time (one query each, by a range of item ids) and keeping only the features."""
+    `chunk_size` items at a time (one query each, by a range of item ids, its rows streamed) and keeping only the
+    features: an item's texts are dropped once its features are computed."""
     parts = []
     slots = (ItemResponse.objects.filter(item__project=project, item__kind=kind)
              .order_by("item_id", "position").values_list("item_id", "response__text"))
     for start in range(0, len(item_ids), chunk_size):
         ids = item_ids[start:start + chunk_size]
-        responses: dict[int, list[str]] = defaultdict(list)
-        for item_id, text in slots.filter(item_id__gte=int(ids[0]), item_id__lte=int(ids[-1])):
-            responses[item_id].append(text)
-        chunk = [responses[pk] for pk in ids.tolist()]
-        parts.append(TextFeatures.of(ItemTexts(prompts=[""] * len(chunk), responses=chunk)))
+        rows = slots.filter(item_id__gte=int(ids[0]), item_id__lte=int(ids[-1])).iterator(chunk_size=2_000)
+        parts.append(TextFeatures.of_responses(_responses_of(ids, rows), len(ids)))
     return TextFeatures.concat(parts)
+
+
+def _responses_of(ids: np.ndarray, rows: Iterable[tuple[int, str]]) -> Iterator[list[str]]:
+    """Each of `ids`' (sorted) response texts in position order, from `rows` (item_id, text) sorted by item and
+    position; an item without rows has no responses."""
+    rows = iter(rows)
+    row = next(rows, None)
+    for pk in ids.tolist():
+        texts = []
+        while row is not None and row[0] <= pk:
+            if row[0] == pk:
+                texts.append(row[1])
+            row = next(rows, None)
+        yield texts
 
 
 def consensus_refresh(
@@ -323,9 +382,8 @@ def consensus_refresh(
     rankings = ranking_votes(project=project)
     progress.check_cancelled()
     progress.update(0.2, f"aggregating {votes.n_items} pairwise items ({len(votes.values)} votes)")
-    pair_rows, flags, report, competence, used_embeddings = [], [], None, {}, False
+    pair_rows, competence, used_embeddings, noise = iter(()), {}, False, None
     calibration: dict[str, Any] = {}
-    top_rows: list[tuple] = []
     members = {"ensemble": 0, "reward_models": []}
     rm_summary: dict[str, Any] = {"source": "none", "fine_tuned_pairs": 0, "head_pairs": 0, "fine_tuned_models": []}
     if votes.n_items:
@@ -358,21 +416,28 @@ def consensus_refresh(
         members = {"ensemble": 0 if margins is None or not rm_summary["head_pairs"] else margins.repeats,
                    "reward_models": rm_models}
         progress.check_cancelled()
-        report = noise_report(aggregate.votes, consensus, texts=texts, embeddings=vectors,
-                              rm_margins=None if margins is None else margins.as_ensemble(),
-                              config=noise_config or NoiseConfig())
+        # The noise report a chunk of items at a time (curation.noise.ChunkedNoise): first the whole set's figures
+        # the combiner is chosen from, then, while the rows are written, each chunk's signals and checked score.
+        config = noise_config or NoiseConfig()
+        ensemble = None if margins is None else margins.as_ensemble()
+        chunks = ChunkedNoise(aggregate.votes, consensus, texts=texts, embeddings=vectors, rm_margins=ensemble,
+                              config=config)
         # The combiner learns on the calibration items, where the consensus took the reference (gold: clean,
         # certain): it must read the signals of the consensus as cross-validation saw it there (held_out).
-        learn_from = noise_report(aggregate.votes, aggregate.held_out, texts=texts, embeddings=vectors,
-                                  rm_margins=None if margins is None else margins.as_ensemble(),
-                                  config=noise_config or NoiseConfig()) \
-            if aggregate.calibration.any() else None
-        report, top_share, calibration["noise"] = checked_noise(report, aggregate=aggregate, options=options,
-                                                                learn_from=learn_from)
+        learn_chunks = ChunkedNoise(aggregate.votes, aggregate.held_out, texts=chunks.texts, embeddings=vectors,
+                                    rm_margins=ensemble, config=config) if aggregate.calibration.any() else chunks
+        stats, evaluated = noise_stats(aggregate=aggregate, options=options)
+        held_winner = np.asarray(aggregate.held_out.winner)
+        for start, stop in _chunks(votes.n_items):
+            stats.add(learn_chunks.report(start, stop), held_winner[start:stop])
+        progress.check_cancelled()
+        fit = noise_check(stats, aggregate=aggregate, options=options)
+        noise = _Noise(chunks, learn_chunks, fit, consensus.is_gold,
+                       SignalStats(stats.names, evaluated) if len(evaluated) else None)
+        calibration["noise"] = {}  # filled once every item's score is known (noise_summary, while writing)
         calibration["aggregation"] = aggregate.report
-        top_rows = _top_share_rows(votes.item_ids, top_share, report.score, options.flag_share)
         calibration["held_out"] = _held_out_winners(aggregate)
-        pair_rows = _pairwise_rows(votes, consensus, report, method)
+        pair_rows = _chunked_rows(votes, consensus, noise, method)
     rank_rows = iter(())
     if rankings.n_items:
         progress.update(0.7, f"aggregating {rankings.n_items} listwise items")
@@ -391,7 +456,11 @@ def consensus_refresh(
         sink = default_sink(queue_depth=COPY_QUEUE)
         with sink.session():
             written.write(sink, chain(pair_rows, rank_rows))
-            sink.insert(ItemFlag, FLAG_COLUMNS, top_rows)
+            if noise is not None:  # the top share needs every item's score: written after the rows
+                top_share, calibration["noise"] = noise_summary(noise.fit, noise.score, aggregate=aggregate,
+                                                                options=options, evaluated=noise.evaluated)
+                sink.insert(ItemFlag, FLAG_COLUMNS,
+                            _top_share_rows(votes.item_ids, top_share, noise.score, options.flag_share))
         _flags_bulk(False, project=project)
     if connection.vendor == "postgresql" and written.consensus >= ANALYZE_AFTER_ITEMS:
         # The planner's statistics of the tables just rewritten (the flags' triggers rewrote the items' `queued`):

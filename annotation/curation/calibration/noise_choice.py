@@ -249,18 +249,18 @@ def _a(pair: tuple[float, float]) -> str:
     return "n/a" if np.isnan(a) else f"{a:.3f} ± {se:.3f}"
 
 
-def prior_signal(names: list[str], sev: np.ndarray, winner: np.ndarray, directions: dict[str, str],
+def prior_signal(names: list[str], stats, directions: dict[str, str],
                  order: tuple[str, ...] = PRIOR_ORDER) -> str | None:
     """The first signal of `order` (PRIOR_ORDER or UNTRUSTED_ORDER) that applies to at least half of the decided
     items (winner >= 0), varies there and whose direction (from whatever labels there are) is not "wrong"; None if
-    no signal qualifies."""
-    decided = np.asarray(winner) >= 0
-    if not decided.any():
+    no signal qualifies. `stats`: the whole set's noise_weights.SignalStats (per signal, over the decided items:
+    how many it applies to, its lowest and highest severity)."""
+    if not stats.decided:
         return None
     for name in order:
         if name not in names or directions.get(name) == "wrong":
             continue
-        column = sev[decided, names.index(name)]
-        if (~np.isnan(column)).mean() >= 0.5 and _varies(column):
+        k = names.index(name)
+        if stats.decided_applies[k] / stats.decided >= 0.5 and float(stats.high[k] - stats.low[k]) > 1e-9:
             return name
     return None

@@ -202,3 +202,43 @@ def test_checks_on_the_held_out_consensus_see_wrong_references():
     assert final.checks["small_margin"].n_wrong == 0
     wrong = int(((choice.held_out.winner != truth) & (refs >= 0)).sum())
     assert held.checks["small_margin"].n_wrong == wrong > 0
+
+
+def test_the_combiner_chosen_from_chunks_equals_the_one_from_the_whole_report(monkeypatch):
+    """noise_fit on SignalStats gathered a chunk at a time (what a refresh of a million items does) chooses and
+    scores exactly as noise_calibrate on the whole report, with references and soft labels taking part."""
+    from annotation.curation.calibration import SignalStats, noise_fit, noise_keep
+    from annotation.curation.calibration import noise_weights
+    from annotation.curation.noise import NoiseReport
+
+    monkeypatch.setattr(noise_weights, "SUM_BLOCK", 32)
+    rng = np.random.default_rng(5)
+    n = 300
+    winner = rng.integers(0, 2, n)
+    wrong = rng.random(n) < 0.2
+    refs = np.where(rng.random(n) < 0.3, np.where(wrong, 1 - winner, winner), -1)
+    report = _report({"small_margin": np.where(wrong, rng.uniform(0.3, 1, n), rng.uniform(0, 0.7, n)),
+                      "annotator_disagreement": np.where(rng.random(n) < 0.5, np.nan, rng.random(n)),
+                      "weak_strength": rng.random(n)})
+    expected = rng.uniform(0, 0.5, n)
+    whole = noise_calibrate(report, winner=winner, references=refs, expected_wrong=expected, flag_share=0.1)
+    keep = noise_keep(winner=winner, references=refs, expected_wrong=expected)
+    stats = SignalStats(list(report.signals), keep)
+    for start in range(0, n, 64):
+        stop = min(n, start + 64)
+        part = NoiseReport({k: _slice(s, start, stop) for k, s in report.signals.items()}, report.score[start:stop])
+        stats.add(part, winner[start:stop])
+    fit = noise_fit(stats, winner=winner, references=refs, expected_wrong=expected)
+    assert (fit.combiner, fit.reason, fit.weights, fit.cv) == (whole.combiner, whole.reason, whole.weights, whole.cv)
+    assert fit.auroc == whole.auroc and fit.checks == whole.checks
+    np.testing.assert_array_equal(fit.score(report), whole.score)
+    ragged = SignalStats(list(report.signals), keep)
+    ragged.add(NoiseReport({k: _slice(s, 0, 10) for k, s in report.signals.items()}, report.score[:10]), winner[:10])
+    with pytest.raises(ValueError, match="multiples"):  # a chunk that is not a multiple of the sum blocks
+        ragged.add(part, winner[:len(part.score)])
+
+
+def _slice(signal, start, stop):
+    from dataclasses import replace
+    return replace(signal, values=signal.values[start:stop], severity=signal.severity[start:stop],
+                   flagged=signal.flagged[start:stop])

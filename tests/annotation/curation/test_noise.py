@@ -219,3 +219,38 @@ def test_reasons_are_written_when_read_and_a_signal_that_applies_nowhere_holds_n
         assert absent.values.strides == (0,) and absent.severity.strides == (0,), name
         assert np.isnan(absent.values).all() and not absent.flagged.any()
     assert report.score[2] == 0.0 and report.score[0] > 0
+
+
+def test_a_chunk_of_the_report_equals_that_range_of_the_whole_report():
+    """ChunkedNoise: every signal's values, severities, flags and reasons and the score of items [start, stop)
+    equal that range of the whole set's report, with people, judges (probabilities, swaps), gold, texts and
+    reward margins all taking part; a chunk reads none of another chunk's votes."""
+    from annotation.curation.noise import ChunkedNoise
+
+    rng = np.random.default_rng(3)
+    n = 40
+    entries = []
+    for i in range(n):
+        for j in range(3):
+            entries.append((i, j, int(rng.integers(3)), float(rng.choice([1 / 3, 2 / 3, 1.0]))))
+        if i % 3:
+            entries.append((i, 3, int(rng.integers(2)), np.nan, float(rng.random()), float(rng.integers(2))))
+    v = votes(entries, n, gold=[0 if i == 7 else -1 for i in range(n)])
+    c = consensus(rng.integers(0, 3, n).tolist(), probability=rng.uniform(0.4, 1.0, n).tolist(),
+                  competence=[0.9, 0.5, 0.8, 0.7, 0.9], is_gold=[i == 7 for i in range(n)])
+    texts = ItemTexts(prompts=[""] * n, responses=[
+        [f"answer {i} " * int(rng.integers(1, 4)), f"answer {i} more words " * int(rng.integers(1, 4))]
+        for i in range(n)])
+    rm = EnsembleMargins(margins=rng.normal(0, 2, (3, n)), in_train=np.zeros((3, n), bool))
+    whole = noise_report(v, c, texts=texts, rm_margins=rm)
+    chunks = ChunkedNoise(v, c, texts=texts, rm_margins=rm)
+    for start, stop in ((0, 13), (13, 14), (14, 40)):
+        part = chunks.report(start, stop)
+        np.testing.assert_array_equal(part.score, whole.score[start:stop])
+        for name, s in whole.signals.items():
+            p = part.signals[name]
+            np.testing.assert_array_equal(p.values, s.values[start:stop], err_msg=name)
+            np.testing.assert_array_equal(p.severity, s.severity[start:stop], err_msg=name)
+            np.testing.assert_array_equal(p.flagged, s.flagged[start:stop], err_msg=name)
+            assert list(p.reasons) == s.reasons[start:stop], name
+    assert sum(whole.signals[s].flagged.sum() for s in whole.signals) > 10  # something to compare
