@@ -94,7 +94,7 @@ class DawidSkene:
         m, m_t = vote_matrix(votes)  # (I, J*3), (J*3, I)
         n_per_item = np.asarray(m.sum(axis=1)).ravel()
         voted = n_per_item > 0
-        gold = np.asarray(votes.gold, dtype=np.int64)
+        gold = np.asarray(votes.gold)  # int8 classes, -1 = none (indexes np.eye as well as int64)
         is_gold = gold_mask(votes)
         observed = np.zeros(CLASSES, dtype=bool)
         observed[np.unique(votes.values)] = True

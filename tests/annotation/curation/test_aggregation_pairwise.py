@@ -226,3 +226,28 @@ def test_the_transposed_vote_matrix_view_sums_as_the_copy_did():
     q = np.random.default_rng(1).random((votes.n_items, 3))
     assert np.array_equal(m_t @ q, m.T.tocsr() @ q)
     assert np.array_equal(np.asarray(m_t.sum(axis=1)).ravel(), np.asarray(m.T.tocsr().sum(axis=1)).ravel())
+
+
+def test_the_vote_matrix_of_votes_in_item_order_is_the_canonical_one():
+    """vote_matrix builds the CSR arrays directly when the votes come in item order (as the selectors give them):
+    the same canonical matrix (sorted columns, repeated votes summed) as from unordered votes."""
+    import scipy.sparse as sp
+
+    from annotation.curation.aggregation._common import vote_matrix
+
+    rng = np.random.default_rng(2)
+    items = np.sort(rng.integers(0, 50, 400)).astype(np.int32)
+    votes = PairwiseVotes(items=items, annotators=rng.integers(0, 6, 400).astype(np.int32),
+                          values=rng.integers(0, 3, 400).astype(np.int8), item_ids=np.arange(60),
+                          annotator_ids=np.arange(6), annotator_is_judge=np.zeros(6, bool))
+    order = rng.permutation(400)  # the same votes, out of item order
+    shuffled = PairwiseVotes(items=items[order], annotators=votes.annotators[order], values=votes.values[order],
+                             item_ids=votes.item_ids, annotator_ids=votes.annotator_ids,
+                             annotator_is_judge=votes.annotator_is_judge)
+    direct, coo = vote_matrix(votes)[0], vote_matrix(shuffled)[0]
+    assert direct.has_canonical_format and coo.has_canonical_format
+    assert direct.nnz == coo.nnz < 400  # repeated (item, annotator, class) votes were summed
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(direct, name), getattr(coo, name))
+    expected = sp.coo_matrix((np.ones(400), (items, votes.annotators * 3 + votes.values)), shape=(60, 18)).toarray()
+    np.testing.assert_array_equal(direct.toarray(), expected)
