@@ -31,9 +31,10 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
     """Every parsed pairwise annotation of the project's items (or of `items`), in item-id order.
 
     Items without a vote are included (they have no entries), so `item_ids` lists every pairwise item.
-    Built in compact arrays as the labels stream in (about 40 bytes a vote; a million items with three
-    votes each take ~150 MB, where Python tuples took ~800 MB); the labels are selected by a subquery on
-    the items, never by a list of their ids.
+    Built in compact arrays as the labels stream in, which become the votes' arrays without a copy (17 bytes a
+    vote, 33 once a judge's probability or swap check is among them: a million items with three votes each take
+    ~60 MB at the peak, where Python tuples took ~800 MB); the labels are selected by a subquery on the items,
+    never by a list of their ids.
     """
     levels = max(1, len(project.strength_levels or []))
     item_qs = _items(project, TaskKind.PAIRWISE, items)
@@ -45,11 +46,22 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
         .values_list("item_id", "annotator_id", "role", "winner", "strength", "probability", "swap_consistent")
     )
     annotator_index: dict[int, int] = {}
-    vote_items, vote_annotators, values = array("q"), array("i"), array("b")
-    strengths, probabilities, swaps = array("d"), array("d"), array("d")
+    # Per vote, as they stream in: the item's index (int32 while it fits), annotator index, class, strength; a
+    # judge's probability and swap check only once some vote has one (NaN before it, filled in then).
+    index_code = "i" if _index_dtype(len(item_ids)) == np.int32 else "q"
+    vote_items, vote_annotators, values, strengths = array(index_code), array("i"), array("b"), array("d")
+    probabilities: array | None = None
+    swaps: array | None = None
+    pending = array("q")  # item ids of the votes not yet turned into indices (a batch at a time)
     gold_items, gold_classes = array("q"), array("b")
     nan = float("nan")
-    judged = False  # some vote has a probability or a swap check (people's votes have neither)
+
+    def flush() -> None:
+        if pending:
+            index = np.searchsorted(item_ids, np.frombuffer(pending, dtype=np.int64))
+            vote_items.frombytes(index.astype(vote_items.typecode).tobytes())
+            del pending[:]
+
     for item_id, annotator_id, role, winner, strength, probability, swap in labels.iterator(chunk_size=20_000):
         if role == LabelRole.REVIEW:
             gold_items.append(item_id)
@@ -58,28 +70,35 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
         j = annotator_index.get(annotator_id)
         if j is None:
             j = annotator_index[annotator_id] = len(annotator_index)
-        vote_items.append(item_id)
+        pending.append(item_id)
+        if len(pending) >= 20_000:
+            flush()
         vote_annotators.append(j)
         values.append(WINNER_TO_CLASS[winner])
         strengths.append(nan if strength is None else min(1.0, strength / levels))
-        probabilities.append(nan if probability is None else probability)
-        swaps.append(nan if swap is None else float(swap))
-        judged = judged or probability is not None or swap is not None
+        if probabilities is None and (probability is not None or swap is not None):
+            probabilities = array("d", [nan]) * (len(values) - 1)
+            swaps = array("d", [nan]) * (len(values) - 1)
+        if probabilities is not None:
+            probabilities.append(nan if probability is None else probability)
+            swaps.append(nan if swap is None else float(swap))
+    flush()
     gold = np.full(len(item_ids), NONE, dtype=np.int8)
     # item_ids is sorted (pk order): positions by binary search, not a dict of a million ints.
     gold[np.searchsorted(item_ids, np.frombuffer(gold_items, dtype=np.int64))] = np.frombuffer(gold_classes, np.int8)
     annotator_ids = np.array(list(annotator_index), dtype=np.int64)
     known = {pk: (kind, name) for pk, kind, name in
              Annotator.objects.filter(pk__in=annotator_ids.tolist()).values_list("pk", "kind", "name")}
+    # The arrays are views of the buffers they were built in (no second copy of every vote at the peak).
     return PairwiseVotes(
         # Indices as int32 while they fit (a project of 2^31 items or annotators is not one to hold in memory):
         # 24 MB less per million votes, the same sums (annotation/curation/votes.py).
-        items=np.searchsorted(item_ids, np.frombuffer(vote_items, dtype=np.int64)).astype(_index_dtype(len(item_ids))),
-        annotators=np.frombuffer(vote_annotators, dtype=np.int32).copy(),
-        values=np.frombuffer(values, dtype=np.int8).copy(), strength=np.frombuffer(strengths).copy(),
+        items=np.frombuffer(vote_items, dtype=_index_dtype(len(item_ids))),
+        annotators=np.frombuffer(vote_annotators, dtype=np.int32),
+        values=np.frombuffer(values, dtype=np.int8), strength=np.frombuffer(strengths),
         # Without a judge's verdict both are NaN throughout: PairwiseVotes holds them as views (48 MB at 3M votes).
-        probability=np.frombuffer(probabilities).copy() if judged else None,
-        swap_consistent=np.frombuffer(swaps).copy() if judged else None,
+        probability=None if probabilities is None else np.frombuffer(probabilities),
+        swap_consistent=None if swaps is None else np.frombuffer(swaps),
         item_ids=item_ids, annotator_ids=annotator_ids,
         annotator_is_judge=np.array([known[pk][0] == AnnotatorKind.JUDGE for pk in annotator_index], dtype=bool),
         gold=gold, annotator_names=tuple(known[pk][1] for pk in annotator_index),

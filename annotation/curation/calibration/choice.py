@@ -231,12 +231,16 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
     used = split_orders(selected, orders=run.orders)
     voted = np.bincount(used.items, minlength=n) > 0
     usable = calibration & (references != NONE) & voted
-    known = np.where(usable, references, NONE)
-    ref_right = np.where(known[used.items] != NONE, (used.values == known[used.items]).astype(float), np.nan)
-    mean, count = per_annotator_mean(used, ref_right)
+    if usable.any():
+        known = np.where(usable, references, NONE)
+        ref_right = np.where(known[used.items] != NONE, (used.values == known[used.items]).astype(float), np.nan)
+        mean, count = per_annotator_mean(used, ref_right)
+        del ref_right
+    else:  # nothing to score against: no (N,) arrays for it (48 MB at 3M votes, held through the aggregation)
+        mean, count = np.full(used.n_annotators, np.nan), np.zeros(used.n_annotators, np.int64)
     reference_accuracy = [proportion(int(round(m * c)) if c else 0, int(c)) for m, c in zip(np.nan_to_num(mean), count)]
 
-    gold = np.asarray(used.gold, dtype=np.int64).copy()
+    gold = np.asarray(used.gold, dtype=np.int8).copy()
     gold[usable] = references[usable]
     final_votes = _with_gold(used, gold)
     if usable.sum() < run.min_references:
@@ -258,7 +262,7 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
         reason = f"{best} is the most accurate in cross-validation ({scores[best].accuracy})"
     else:
         chosen, held_winner = SINGLE, single_guess
-        annotator, accuracy = _best_single(used, known, majority_winner(used))
+        annotator, accuracy = _best_single(used, np.where(usable, references, NONE), majority_winner(used))
         consensus = _single_consensus(final_votes, annotator, accuracy, model)
         names = used.annotator_names
         who = names[annotator] if annotator < len(names) else str(annotator)
