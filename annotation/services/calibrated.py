@@ -154,7 +154,8 @@ def calibrated_aggregate(*, project: Project, votes: PairwiseVotes, options: Cal
             scored_votes, evaluation, hide_gold=True).items()}
         # The consensus as published, on reference items it was not fitted to (held out where it was).
         report["consensus_accuracy"] = proportion_json(winner_accuracy(choice.held_out.winner, evaluation))
-    elif not choice.warnings and len(used.values):
+    elif not choice.warnings and len(used.values) and (options.include is not None or options.exclude):
+        # aggregation_choose checked `used` itself unless annotators were left out (then it checked the rest)
         report["warnings"] = [{"code": w.code, "message": w.message} for w in reliability_check(used)]
     return CalibratedAggregate(selected, choice.consensus, choice.held_out, references, calibration, cross_validated,
                                report)

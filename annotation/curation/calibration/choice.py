@@ -245,11 +245,16 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
     final_votes = _with_gold(used, gold)
     if usable.sum() < run.min_references:
         method = run.default_method
-        consensus = aggregate_pairwise(final_votes, method=method, **_method_options(method, used, run))
+        options = _method_options(method, used, run)
+        consensus = aggregate_pairwise(final_votes, method=method, **options)
         reason = (f"{int(usable.sum())} usable references (< {run.min_references}): no cross-validated choice, "
                   f"used {method}")
+        # reliability_check fits a default Dawid-Skene to `selected`: when that is the fit just made (the same
+        # votes, no reference taken as gold, no priors), its competences are the consensus' own.
+        same_fit = method == "dawid_skene" and not options and used is selected and not usable.any()
         return AggregationChoice(method, None, reason, {}, consensus, consensus, int(usable.sum()),
-                                 reference_accuracy, reliability_check(selected),
+                                 reference_accuracy, reliability_check(
+                                     selected, competence=consensus.competence if same_fit else None),
                                  consensus_agreement(used, consensus.winner))
 
     scores, held, single_guess = _cross_validate(used, references, usable, run)

@@ -87,10 +87,11 @@ def kappa_pairs(votes: PairwiseVotes, *, min_common: int) -> list[KappaPair]:
 
 def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: int = 20,
                       kappa_chance: float = 0.2, opposed_share: float = 0.05,
-                      below_share: float = 0.25) -> list[ReliabilityWarning]:
+                      below_share: float = 0.25, competence: np.ndarray | None = None) -> list[ReliabilityWarning]:
     """The warnings of the module docstring that apply to `votes` (one vote per annotator and item: pass the
     votes before options.split_orders). An empty list means no structural reason to distrust an unsupervised
-    consensus, which is not proof that it is right."""
+    consensus, which is not proof that it is right. `competence` (J,): a default Dawid-Skene's competences of
+    exactly these votes where the caller has fitted one already (else it is fitted here)."""
     out: list[ReliabilityWarning] = []
     pairs = [p for p in kappa_pairs(votes, min_common=min_common) if not math.isnan(p.kappa)]
     if pairs:
@@ -117,7 +118,7 @@ def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: 
     n_votes = np.bincount(votes.annotators, minlength=votes.n_annotators)
     busy = n_votes >= min_votes
     if busy.sum() >= 2:
-        competence = DawidSkene().fit(votes).competence_
+        competence = DawidSkene().fit(votes).competence_ if competence is None else np.asarray(competence)
         chance = 1.0 / max(len(np.unique(votes.values)), 2)
         below = busy & (competence < chance)
         if below.sum() >= max(1, below_share * busy.sum()):

@@ -112,6 +112,22 @@ def test_without_references_default_method_and_warning():
     assert opposed.evidence["n_opposed"] >= 1 and "strong" in opposed.message
 
 
+def test_without_references_the_warnings_reuse_the_consensus_fit_and_equal_a_fresh_check():
+    """Without references (Dawid-Skene, no priors) the reliability check reads the consensus' own competences
+    instead of fitting Dawid-Skene a second time: the warnings, evidence included, equal a fresh check's, here
+    where the competences decide one ("below_chance": Dawid-Skene rates the weak judges' camp below chance)."""
+    votes, _, _ = weak_judges(n_items=300, n_weak=6, n_strong=3, seed=1)
+    choice = aggregation_choose(votes)
+    fresh = reliability_check(votes)
+    assert [(w.code, w.message, w.evidence) for w in choice.warnings] == \
+        [(w.code, w.message, w.evidence) for w in fresh]
+    assert "below_chance" in {w.code for w in fresh}
+    # with priors the consensus is another fit: the check fits its own default one
+    run = AggregationRun(default_method="dawid_skene", priors={"human": 0.9})
+    with_priors = aggregation_choose(votes, run=run)
+    assert [(w.code, w.evidence) for w in with_priors.warnings] == [(w.code, w.evidence) for w in fresh]
+
+
 def test_healthy_crowd_gets_no_warning():
     votes, _ = synthetic(n_items=300, n_annotators=6, per_item=6, accuracy=np.full(6, 0.85), priors=(0.5, 0.5, 0.0))
     assert reliability_check(votes) == []
