@@ -32,8 +32,14 @@ FORWARD = r"""
 CREATE OR REPLACE FUNCTION annotation_item_counts_upd() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- Each row counts -1 under its old key and +1 under its new one; a row that kept its key cancels out, so most
-    -- item updates (leases, counters, priority, n_verdicts) write nothing. The keys that lose rows are UPDATEd: a
+    -- item updates (leases, counters, priority, n_verdicts) move nothing: a read-only check returns early then (a
+    -- submit's item update, the hot path, skips opening the counts table). The keys that lose rows are UPDATEd: a
     -- negative row offered to INSERT ... ON CONFLICT fails the n >= 0 check before the conflict is seen.
+    IF NOT EXISTS (SELECT 1 FROM (SELECT project_id, kind, state, route, queued, 1 AS d FROM new_rows
+                                  UNION ALL SELECT project_id, kind, state, route, queued, -1 FROM old_rows) r
+                   GROUP BY project_id, kind, state, route, queued HAVING sum(d) <> 0) THEN
+        RETURN NULL;
+    END IF;
     WITH delta AS (
         SELECT project_id, kind, state, route, queued, sum(d) AS n
         FROM (SELECT project_id, kind, state, route, queued, 1 AS d FROM new_rows
