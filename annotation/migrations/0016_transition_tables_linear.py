@@ -81,7 +81,8 @@ BEGIN
             GROUP BY 1, 2, 3 HAVING sum(g.d) <> 0
         ), fewer AS (
             UPDATE annotation_projectlabelhours h SET n = h.n + delta.n FROM delta
-            WHERE delta.n < 0 AND (h.project_id, h.annotator_id, h.hour) = (delta.project_id, delta.annotator_id, delta.hour)
+            WHERE delta.n < 0
+              AND (h.project_id, h.annotator_id, h.hour) = (delta.project_id, delta.annotator_id, delta.hour)
         )
         INSERT INTO annotation_projectlabelhours AS h (project_id, annotator_id, hour, n)
         SELECT project_id, annotator_id, hour, n FROM delta WHERE n > 0 ORDER BY 1, 2, 3
@@ -99,7 +100,8 @@ BEGIN
             GROUP BY 1, 2, 3 HAVING sum(g.d) <> 0
         ), fewer AS (
             UPDATE annotation_projectlabeltimes t SET n = t.n + delta.n FROM delta
-            WHERE delta.n < 0 AND (t.project_id, t.annotator_id, t.ms) = (delta.project_id, delta.annotator_id, delta.ms)
+            WHERE delta.n < 0
+              AND (t.project_id, t.annotator_id, t.ms) = (delta.project_id, delta.annotator_id, delta.ms)
         )
         INSERT INTO annotation_projectlabeltimes AS t (project_id, annotator_id, ms, n)
         SELECT project_id, annotator_id, ms, n FROM delta WHERE n > 0 ORDER BY 1, 2, 3
