@@ -111,17 +111,23 @@ def build(n: int, votes: int = VOTES) -> str:
                 "item_id": "it.id", "position": str(position), "response_id": "r.id",
             }, "FROM annotation_item it JOIN annotation_response r ON r.prompt_id = it.prompt_id "
                "AND r.external_id = %s WHERE it.project_id = %s", [ext, p])
+        labels_started, label_seconds = time.perf_counter(), []
         for k, annotator in enumerate(annotators):
-            # Mostly A; every 10th item one dissenter, every 23rd a tie vote, strengths 1..3.
+            # Mostly A; every 10th item one dissenter, every 23rd a tie vote, strengths 1..3. One INSERT of n labels
+            # each, through every label trigger (the first one sets n_verdicts on all n items).
             _insert_select(cursor, Label, {
                 "item_id": "it.id", "annotator_id": str(annotator.pk), "kind": "'pairwise'",
                 "winner": f"CASE WHEN it.id %% 10 = 0 AND {k} = 2 THEN 'B' WHEN it.id %% 23 = {k} THEN 'tie' "
                           f"WHEN it.id %% 31 = 0 THEN 'B' ELSE 'A' END",
                 "strength": f"1 + (it.id + {k}) %% 3",
             }, "FROM annotation_item it WHERE it.project_id = %s", [p])
+            label_seconds.append(time.perf_counter() - labels_started)
+            labels_started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"built {slug}: {n} items in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    per_label = sum(label_seconds) / (n * votes) * 1e6
+    print(f"built {slug}: {n} items in {time.perf_counter() - started:.1f} s (the label INSERTs: "
+          f"{' + '.join(f'{t:.1f}' for t in label_seconds)} s, {per_label:.0f} µs a label)", file=sys.stderr)
     return slug
 
 
