@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from celery import current_app
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from ..models import Project, ProjectFigures
@@ -34,15 +35,20 @@ FIGURES: dict[str, Callable[[Project], object]] = {
 # What the pages open with (the agreement page without ?judges=, the curation page): computed after a large import.
 OPENING_FIGURES = (agreement_figures_name(None), "references")
 LOCK_CLASS = 0x1A8  # advisory-lock namespace of figure refreshes (import runs use 0x1A7)
+# Seconds before a page asks again for figures it asked for (a worker that died or a lost message is retried then).
+ASK_AGAIN_AFTER = 60
 
 
-def figures_refresh_enqueue(*, project_id: int, names: tuple[str, ...] | list[str]) -> None:
+def figures_refresh_enqueue(*, project_id: int, names: tuple[str, ...] | list[str], once: bool = False) -> None:
     """Ask a worker to compute the project's figures `names` once the current transaction commits. A broker that
     cannot be reached is logged, not raised: the figures are then computed by `manage.py agreement` or a
-    page's next request."""
+    page's next request. `once`: not again for ASK_AGAIN_AFTER seconds (per project and names, in the default
+    cache): a pending page reloads itself every few seconds, and each reload would otherwise queue a task."""
     unknown = set(names) - set(FIGURES)
     if unknown:
         raise ValueError(f"unknown figures {sorted(unknown)}")
+    if once and not cache.add(f"figures-asked:{project_id}:{','.join(sorted(names))}", 1, ASK_AGAIN_AFTER):
+        return
 
     def send() -> None:
         try:

@@ -68,7 +68,7 @@ def curation_agreement(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _figures_in_background(project: Project, name: str) -> None:
     """A large project's figures with nothing stored: a worker computes them (services.figures)."""
-    figures_refresh_enqueue(project_id=project.pk, names=[name])
+    figures_refresh_enqueue(project_id=project.pk, names=[name], once=True)
 
 
 # -- curation and routing ---------------------------------------------------------------------------
