@@ -133,10 +133,10 @@ def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: 
 
 def consensus_agreement(votes: PairwiseVotes, winner: np.ndarray) -> ConsensusAgreement:
     """The three agreement figures of ConsensusAgreement for `winner` (I,) (-1 = none: its votes are left out)."""
-    winner = np.asarray(winner, dtype=np.int64)
+    winner = np.asarray(winner, dtype=np.int8)  # classes -1..2: (N,) int8 per vote, not int64 (3M votes: 63 MB less)
     w = winner[votes.items]
     has = w != NONE
-    same = votes.values.astype(np.int64) == w
+    same = votes.values == w
     per_item_n = np.bincount(votes.items[has], minlength=votes.n_items)
     per_item_k = np.bincount(votes.items[has & same], minlength=votes.n_items)
     rated = per_item_n > 0
