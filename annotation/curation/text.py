@@ -125,8 +125,9 @@ _ASCII_PUNCTUATION = {i: None for i in range(128) if _PUNCTUATION.fullmatch(chr(
 def normalise(text: str) -> str:
     """Lower case, whitespace runs collapsed to one space, stripped: equal results = identical texts.
 
-    str.split() and the regex `\s` split on the same characters (every code point checked), so this is the regex
-    `\s+` -> " " without the regex (the text features of a million items read two million texts)."""
+    str.split() splits on exactly the characters the regex class of whitespace matches (every code point
+    checked), so this is the regex substitution of whitespace runs without the regex (the text features of a
+    million items read two million texts)."""
     return " ".join(text.split()).lower()
 
 
