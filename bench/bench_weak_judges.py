@@ -112,7 +112,7 @@ def synthetic(args) -> None:
                   f"per-vote agreement {choice.agreement.per_vote} | {took:.2f} s")
             for w in choice.warnings:
                 print(f"{tag} | WARNING {w.code}: {w.message[:140]}")
-            # as services/calibrated.checked_noise decides
+            # as services/calibrated.noise_check decides
             inverted = any(w.code in ("opposed_camps", "below_chance") for w in choice.warnings)
             trusted = bool(choice.scores) or not inverted
             noise(tag, votes, choice.held_out, truth, refs, rm_truth, trusted=trusted)

@@ -436,7 +436,6 @@ class ChunkedNoise:
         self.rm = None if rm_margins is None else (
             rm_margins.margins if isinstance(rm_margins, EnsembleMargins) else
             np.atleast_2d(np.asarray(rm_margins, dtype=float)))
-        self._sorted = votes is None or bool(np.all(votes.items[1:] >= votes.items[:-1]))
 
     def report(self, start: int, stop: int) -> NoiseReport:
         """The NoiseReport of items [start, stop) (their indices in it start at 0)."""
@@ -445,30 +444,7 @@ class ChunkedNoise:
                                np.asarray(getattr(c, "is_gold", np.zeros(self.n, bool)))[start:stop],
                                getattr(c, "competence", None))
         return noise_report(
-            self._votes(start, stop), part,
+            None if self.votes is None else self.votes.item_range(start, stop), part,
             texts=None if self.texts is None else self.texts.slice(start, stop),
             embeddings=None if self.embeddings is None else self.embeddings[start:stop],
             rm_margins=None if self.rm is None else self.rm[:, start:stop], config=self.config)
-
-    def _votes(self, start: int, stop: int) -> PairwiseVotes | None:
-        v = self.votes
-        if v is None:
-            return None
-        if self._sorted:
-            lo, hi = np.searchsorted(v.items, [start, stop])
-            take = slice(int(lo), int(hi))
-        else:
-            take = np.flatnonzero((v.items >= start) & (v.items < stop))
-        return PairwiseVotes(
-            items=v.items[take] - v.items.dtype.type(start), annotators=v.annotators[take], values=v.values[take],
-            item_ids=v.item_ids[start:stop], annotator_ids=v.annotator_ids, annotator_is_judge=v.annotator_is_judge,
-            strength=_part(v.strength, take), probability=_part(v.probability, take),
-            swap_consistent=_part(v.swap_consistent, take), gold=v.gold[start:stop], annotator_names=v.annotator_names)
-
-
-def _part(values: np.ndarray, take) -> np.ndarray:
-    """values[take]; a one-value view (a column no vote has) stays a view."""
-    if values.ndim == 1 and len(values) and values.strides[0] == 0:
-        n = (take.stop - take.start) if isinstance(take, slice) else len(take)
-        return np.broadcast_to(values[0], (n,))
-    return values[take]

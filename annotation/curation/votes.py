@@ -11,6 +11,7 @@ the two). -1 in `gold` (or in a consensus) means "none".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -98,10 +99,38 @@ class PairwiseVotes:
         )
 
 
-def _take(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """values[mask], a one-value view staying a view (a NaN column not given stays free of per-vote memory)."""
+    @cached_property
+    def in_item_order(self) -> bool:
+        """The votes are sorted by item (as the selectors give them; split_orders' added votes are not)."""
+        return bool(np.all(self.items[1:] >= self.items[:-1]))
+
+    def item_range(self, start: int, stop: int) -> "PairwiseVotes":
+        """The votes of items [start, stop), those items indexed from 0 (annotators keep their indices): a slice of
+        every vote array when the votes are in item order, else a mask."""
+        if self.in_item_order:
+            lo, hi = np.searchsorted(self.items, [start, stop])
+            take = slice(int(lo), int(hi))
+        else:
+            take = np.flatnonzero((self.items >= start) & (self.items < stop))
+        return PairwiseVotes(
+            items=self.items[take] - self.items.dtype.type(start), annotators=self.annotators[take],
+            values=self.values[take], item_ids=self.item_ids[start:stop], annotator_ids=self.annotator_ids,
+            annotator_is_judge=self.annotator_is_judge, strength=_take(self.strength, take),
+            probability=_take(self.probability, take), swap_consistent=_take(self.swap_consistent, take),
+            gold=self.gold[start:stop], annotator_names=self.annotator_names,
+        )
+
+
+def _take(values: np.ndarray, mask) -> np.ndarray:
+    """values[mask] (a bool mask, an index array or a slice), a one-value view staying a view (a NaN column not
+    given stays free of per-vote memory)."""
     if values.ndim == 1 and len(values) and values.strides[0] == 0:
-        return np.broadcast_to(values[0], (int(np.count_nonzero(mask)),))
+        if isinstance(mask, slice):
+            n = len(range(*mask.indices(len(values))))
+        else:
+            mask = np.asarray(mask)
+            n = int(np.count_nonzero(mask)) if mask.dtype == bool else len(mask)
+        return np.broadcast_to(values[0], (n,))
     return values[mask]
 
 

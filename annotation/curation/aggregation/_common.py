@@ -65,7 +65,7 @@ def vote_matrix(votes: PairwiseVotes) -> tuple[sp.csr_matrix, sp.csc_matrix]:
     items = votes.items
     small = np.int32 if max(shape[1], len(items)) < 2**31 - 1 else np.int64
     cell = votes.annotators.astype(small) * small(CLASSES) + votes.values.astype(small)
-    if len(items) and bool(np.all(items[1:] >= items[:-1])):
+    if len(items) and votes.in_item_order:
         # Votes in item order (as the selectors give them): the CSR arrays directly, duplicates summed and columns
         # sorted in place - the canonical matrix the COO route builds, without its (N,) row, column and sort
         # copies (~60 bytes a vote at the aggregation's peak).

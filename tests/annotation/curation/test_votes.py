@@ -109,3 +109,27 @@ def test_selecting_every_annotator_keeps_the_votes_without_a_copy():
     v = votes(annotator_names=("h", "judge"))
     assert select_annotators(v) is v
     assert select_annotators(v, exclude=["judge"]).annotators.tolist() == [0, 0]
+
+
+def test_item_range_is_the_same_votes_whether_in_item_order_or_not():
+    """PairwiseVotes.item_range: the votes of items [start, stop) re-indexed from 0, with their columns (a NaN
+    column not given stays a view), by a slice when the votes are in item order and by a mask when not."""
+    rng = np.random.default_rng(0)
+    items = np.sort(rng.integers(0, 20, 90)).astype(np.int32)
+    kwargs = dict(annotators=rng.integers(0, 4, 90).astype(np.int32), values=rng.integers(0, 3, 90).astype(np.int8),
+                  strength=rng.random(90), item_ids=np.arange(100, 120), annotator_ids=np.arange(4),
+                  annotator_is_judge=np.zeros(4, bool), gold=np.where(np.arange(20) == 7, 1, -1).astype(np.int8))
+    ordered = PairwiseVotes(items=items, **kwargs)
+    order = rng.permutation(90)
+    shuffled = PairwiseVotes(items=items[order], **{k: (v[order] if k in ("annotators", "values", "strength") else v)
+                                                     for k, v in kwargs.items()})
+    assert ordered.in_item_order and not shuffled.in_item_order
+    for votes in (ordered, shuffled):
+        part = votes.item_range(5, 12)
+        mine = (votes.items >= 5) & (votes.items < 12)
+        key = lambda v: sorted(zip(v.items.tolist(), v.annotators.tolist(), v.values.tolist(),  # noqa: E731
+                                   v.strength.tolist()))
+        assert key(part) == sorted(zip((votes.items[mine] - 5).tolist(), votes.annotators[mine].tolist(),
+                                       votes.values[mine].tolist(), votes.strength[mine].tolist()))
+        assert part.item_ids.tolist() == list(range(105, 112)) and part.gold.tolist()[2] == 1
+        assert part.probability.strides == (0,) and len(part.probability) == int(mine.sum())

@@ -296,7 +296,21 @@ def test_a_refresh_a_chunk_at_a_time_stores_what_one_chunk_stores(use, monkeypat
                                                                                    "reason"))
         return version.stats["consensus"], rows, flags
 
-    whole, chunked = run(10**6), run(48)
+    from annotation.curation.noise import ChunkedNoise
+
+    ranges: list[tuple[int, int]] = []
+    real_report = ChunkedNoise.report
+
+    def report(self, start, stop):  # the real report, its ranges recorded
+        ranges.append((start, stop))
+        return real_report(self, start, stop)
+
+    monkeypatch.setattr(ChunkedNoise, "report", report)
+    whole = run(10**6)
+    assert set(ranges) == {(0, 300)}  # one chunk
+    ranges.clear()
+    chunked = run(48)
+    assert {(0, 48), (48, 96), (288, 300)} <= set(ranges)  # the report really was computed a chunk at a time
     assert chunked[1] == whole[1] and chunked[2] == whole[2]
     assert chunked[0]["noise"] == whole[0]["noise"]
     assert whole[0]["noise"]["flagged"] > 20 and any(f[1] == "noise:top_share" for f in whole[2])
