@@ -4,8 +4,11 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from common.memory import unmap_large_blocks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefstudio.settings")
 
+unmap_large_blocks()  # a worker's freed arrays leave it (common/memory.py); its forked children inherit the setting
 app = Celery("prefstudio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue bound under its own routing key: left out, both would be bound under "default", and a

@@ -326,7 +326,7 @@ def _text_signals(texts: ItemTexts | TextFeatures | None, embeddings: np.ndarray
     if texts is None:
         return [dup, build_signal("length_only", _nan(n), _nan(n), off, str, config)]
 
-    toks = features.tokens
+    toks = np.asarray(features.tokens, dtype=np.float64)  # held as float32 (exact counts); ratios in float64
     pairwise = np.isin(winner, (0, 1)) & features.has_pair
     w = np.where(pairwise, winner, 0).astype(int)
     win_len, lose_len = toks[np.arange(n), w], toks[np.arange(n), 1 - w]

@@ -133,11 +133,14 @@ def crossfit_margins(
     winner = np.asarray(winner)
     n = len(winner)
     decided = np.isin(winner, (0, 1))
+    heads = embeddings is not None and int(decided.sum()) >= max(min_pairs, folds)
+    if not heads and not fine_tuned:  # nothing can score a pair: no (repeats, I) arrays to find that out
+        return None
     margins = np.full((repeats, n), np.nan)
     source = np.full(n, NONE, dtype=np.int64)
     rows = np.flatnonzero(decided)
     reference = float("nan")
-    if embeddings is not None and len(rows) >= max(min_pairs, folds):
+    if heads:
         if embeddings.ndim != 3 or embeddings.shape[:2] != (n, 2):
             raise ValueError(f"embeddings must be (I={n}, 2, d), got {embeddings.shape}")
         w = winner[rows].astype(int)

@@ -63,10 +63,11 @@ class ItemTexts:
 @dataclass(frozen=True)
 class TextFeatures:
     """What the text noise signals read of I items' responses A and B, as compact arrays, so a project's
-    texts can be read a chunk at a time and dropped (about 26 bytes an item instead of the texts).
+    texts can be read a chunk at a time and dropped (18 bytes an item instead of the texts).
 
     has_pair (I,) bool: two responses or more; identical (I,) bool: A and B equal under `duplicate_key`
-    (False without a pair); tokens (I, 2) float: whitespace tokens of A and B (NaN rows without a pair);
+    (False without a pair); tokens (I, 2) float32: whitespace tokens of A and B (NaN rows without a pair; exact:
+    float32 holds every count below 2**24);
     containment (I,) float: `token_containment` of A and B (1.0 without a pair).
     """
 
@@ -87,7 +88,7 @@ class TextFeatures:
         """The features of n items from their responses (each item's texts in position order), read one item at
         a time: nothing but the four arrays is held (a list of every item's token sets was ~8 KB an item)."""
         has_pair, identical = np.zeros(n, bool), np.zeros(n, bool)
-        toks, containment = np.full((n, 2), np.nan), np.ones(n)
+        toks, containment = np.full((n, 2), np.nan, dtype=np.float32), np.ones(n)
         k = -1
         for k, item in enumerate(responses):
             if len(item) < 2:
@@ -112,7 +113,7 @@ class TextFeatures:
     def concat(cls, parts: Sequence["TextFeatures"]) -> "TextFeatures":
         """The features of the parts' items, one part after the other."""
         if not parts:
-            return cls(has_pair=np.zeros(0, bool), identical=np.zeros(0, bool), tokens=np.zeros((0, 2)),
+            return cls(has_pair=np.zeros(0, bool), identical=np.zeros(0, bool), tokens=np.zeros((0, 2), np.float32),
                        containment=np.zeros(0))
         return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
                      ("has_pair", "identical", "tokens", "containment")))

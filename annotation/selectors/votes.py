@@ -31,10 +31,10 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
     """Every parsed pairwise annotation of the project's items (or of `items`), in item-id order.
 
     Items without a vote are included (they have no entries), so `item_ids` lists every pairwise item.
-    Built in compact arrays as the labels stream in, which become the votes' arrays without a copy (17 bytes a
-    vote, 33 once a judge's probability or swap check is among them: a million items with three votes each take
-    ~60 MB at the peak, where Python tuples took ~800 MB); the labels are selected by a subquery on the items,
-    never by a list of their ids.
+    Built in compact arrays as the labels stream in, which become the votes' arrays without a copy (9 bytes a
+    vote; 8 more once a vote has a strength, 16 more once a judge's probability or swap check is among them: a
+    million items with three votes each take ~36 MB at the peak, where Python tuples took ~800 MB); the labels are
+    selected by a subquery on the items, never by a list of their ids.
     """
     levels = max(1, len(project.strength_levels or []))
     item_qs = _items(project, TaskKind.PAIRWISE, items)
@@ -49,7 +49,8 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
     # Per vote, as they stream in: the item's index (int32 while it fits), annotator index, class, strength; a
     # judge's probability and swap check only once some vote has one (NaN before it, filled in then).
     index_code = "i" if _index_dtype(len(item_ids)) == np.int32 else "q"
-    vote_items, vote_annotators, values, strengths = array(index_code), array("i"), array("b"), array("d")
+    vote_items, vote_annotators, values = array(index_code), array("i"), array("b")
+    strengths: array | None = None  # likewise: a project that asks for no strength has none (24 MB at 3M votes)
     probabilities: array | None = None
     swaps: array | None = None
     pending = array("q")  # item ids of the votes not yet turned into indices (a batch at a time)
@@ -75,7 +76,10 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
             flush()
         vote_annotators.append(j)
         values.append(WINNER_TO_CLASS[winner])
-        strengths.append(nan if strength is None else min(1.0, strength / levels))
+        if strengths is None and strength is not None:
+            strengths = array("d", [nan]) * (len(values) - 1)
+        if strengths is not None:
+            strengths.append(nan if strength is None else min(1.0, strength / levels))
         if probabilities is None and (probability is not None or swap is not None):
             probabilities = array("d", [nan]) * (len(values) - 1)
             swaps = array("d", [nan]) * (len(values) - 1)
@@ -95,7 +99,8 @@ def pairwise_votes(*, project: Project, items: QuerySet[Item] | None = None) -> 
         # 24 MB less per million votes, the same sums (annotation/curation/votes.py).
         items=np.frombuffer(vote_items, dtype=_index_dtype(len(item_ids))),
         annotators=np.frombuffer(vote_annotators, dtype=np.int32),
-        values=np.frombuffer(values, dtype=np.int8), strength=np.frombuffer(strengths),
+        values=np.frombuffer(values, dtype=np.int8),
+        strength=None if strengths is None else np.frombuffer(strengths),
         # Without a judge's verdict both are NaN throughout: PairwiseVotes holds them as views (48 MB at 3M votes).
         probability=None if probabilities is None else np.frombuffer(probabilities),
         swap_consistent=None if swaps is None else np.frombuffer(swaps),

@@ -85,6 +85,13 @@ class CalibratedAggregate:
     cross_validated: bool
     report: dict[str, Any]
 
+    def release_unused(self) -> None:
+        """Drop what nothing after the aggregation reads: the consensus' and held-out consensus' (I, 3) posteriors
+        and per-kind vote counts (winner, probability, agreement, n_votes and source hold what the rows and noise
+        signals need). A refresh holds the aggregate through its noise and write phases: 32 MB at a million items."""
+        for consensus in (self.consensus, self.held_out):
+            consensus.posterior = consensus.n_human = consensus.n_judge = None
+
 
 def _run(options: CalibrationOptions, method: str) -> AggregationRun:
     methods = ALL_METHODS if method == AUTO else (method,)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import chain
@@ -50,13 +49,14 @@ METHODS = ("majority", "dawid_skene", "mace")
 NOISE_FLAG_PREFIX = "noise:"
 TOP_SHARE = "top_share"  # the flag of the items in a run's flagged share (NOISE_FLAG_PREFIX + TOP_SHARE)
 # Consensus rows per COPY (flags go with their items), whatever the project's size: a batch's rows with their
-# signals' dicts and its COPY text were ~50 MB of the refresh's peak at 20,000.
-BATCH = 10_000
-# ItemConsensus COPYs formatted ahead of PostgreSQL: each is BATCH rows with their signals' JSON (~5 MB), and
+# signals' dicts and its COPY text were ~50 MB of the refresh's peak at 20,000, and at 10,000 the write's batches
+# (rows, the noise columns as lists, the COPYs queued) were still its largest part at a million items.
+BATCH = 5_000
+# ItemConsensus COPYs formatted ahead of PostgreSQL: each is BATCH rows with their signals' JSON (~2.5 MB), and
 # PostgreSQL writes them more slowly than Python formats them, so a queue of CopySink's default 10 could fill up
 # (~100 MB at 20,000 rows a batch); two keep PostgreSQL busy all the same.
 COPY_QUEUE = 2
-# Items whose noise report is held at once (~200 bytes an item, ~13 MB), a multiple of the combiner's sum blocks.
+# Items whose noise report is held at once (~200 bytes an item, ~3 MB), a multiple of the combiner's sum blocks.
 NOISE_CHUNK = SUM_BLOCK
 # Items whose texts one query reads for the text features (streamed: a few thousand texts are held at a time).
 TEXT_CHUNK = 50_000
@@ -283,7 +283,9 @@ class _Written:
         self.consensus = 0
         self.sources: Counter[str] = Counter()
         self.flags: Counter[str] = Counter()
-        self.scores = array("d")
+        self.n_scores = 0
+        self._score_sums: list[float] = []  # each batch's sum (math.fsum): the mean without holding every score
+        self._batch_scores: list[float] = []
 
     def write(self, sink: Sink, rows: Iterable[tuple[tuple, list[tuple]]]) -> None:
         """COPY `rows` (from _pairwise_rows / _ranking_rows) through `sink`, BATCH consensus rows at a time."""
@@ -294,7 +296,7 @@ class _Written:
             flags += item_flags
             self.sources[row[SOURCE]] += 1
             if row[NOISE_SCORE] is not None:
-                self.scores.append(row[NOISE_SCORE])
+                self._batch_scores.append(row[NOISE_SCORE])
             for flag in item_flags:
                 self.flags[flag[1][len(NOISE_FLAG_PREFIX):]] += 1
             if len(consensus) >= BATCH:
@@ -302,8 +304,16 @@ class _Written:
                 consensus, flags = [], []
         self._flush(sink, consensus, flags)
 
+    @property
+    def mean_score(self) -> float | None:
+        """The mean noise score of the rows written (None without one)."""
+        return math.fsum(self._score_sums) / self.n_scores if self.n_scores else None
+
     def _flush(self, sink: Sink, consensus: list[tuple], flags: list[tuple]) -> None:
         self.consensus += len(consensus)
+        self.n_scores += len(self._batch_scores)
+        self._score_sums.append(math.fsum(self._batch_scores))
+        self._batch_scores = []
         sink.insert(ItemConsensus, CONSENSUS_COLUMNS, consensus)
         sink.insert(ItemFlag, FLAG_COLUMNS, flags)
 
@@ -313,14 +323,17 @@ def item_text_features(*, project: Project, item_ids: np.ndarray, kind: str = Ta
     """The TextFeatures of `item_ids` (sorted, as the vote selectors give them), reading the response texts
     `chunk_size` items at a time (one query each, by a range of item ids, its rows streamed) and keeping only the
     features: an item's texts are dropped once its features are computed."""
-    parts = []
     slots = (ItemResponse.objects.filter(item__project=project, item__kind=kind)
              .order_by("item_id", "position").values_list("item_id", "response__text"))
-    for start in range(0, len(item_ids), chunk_size):
-        ids = item_ids[start:start + chunk_size]
-        rows = slots.filter(item_id__gte=int(ids[0]), item_id__lte=int(ids[-1])).iterator(chunk_size=2_000)
-        parts.append(TextFeatures.of_responses(_responses_of(ids, rows), len(ids)))
-    return TextFeatures.concat(parts)
+
+    def responses() -> Iterator[list[str]]:  # one query a chunk, run when its first item is reached
+        for start in range(0, len(item_ids), chunk_size):
+            ids = item_ids[start:start + chunk_size]
+            rows = slots.filter(item_id__gte=int(ids[0]), item_id__lte=int(ids[-1])).iterator(chunk_size=2_000)
+            yield from _responses_of(ids, rows)
+
+    # One set of arrays filled item by item (no concatenation of per-chunk parts: a second copy at the end).
+    return TextFeatures.of_responses(responses(), len(item_ids))
 
 
 def _responses_of(ids: np.ndarray, rows: Iterable[tuple[int, str]]) -> Iterator[list[str]]:
@@ -389,6 +402,7 @@ def consensus_refresh(
     if votes.n_items:
         # The aggregation choice and its report against references: services/calibrated.py (issue 14).
         aggregate = calibrated_aggregate(project=project, votes=votes, options=options)
+        aggregate.release_unused()
         consensus, method = aggregate.consensus, _stored_method(aggregate)
         # Keyed by token, not name: the statistics are stored on the version and shown to viewers who may not
         # see who labeled (annotation.selectors.identities renders the keys per viewer).
@@ -479,7 +493,7 @@ def consensus_refresh(
         "sources": dict(sorted(sources.items())),
         "gold": sources.get(ConsensusSource.GOLD, 0),
         "noise_flags": dict(sorted(written.flags.items())),
-        "mean_noise_score": round(float(np.mean(written.scores)), 6) if written.scores else None,
+        "mean_noise_score": None if written.mean_score is None else round(written.mean_score, 6),
         "embeddings": used_embeddings,
         "competence": competence,
         "rm_members": members,

@@ -28,7 +28,7 @@ class PairwiseConsensus:
     Per item (I,): winner int8 0 = A / 1 = B / 2 = tie (-1 where the item has neither votes nor gold);
     posterior (I, 3) P(class), uniform rows where no votes; probability = posterior[winner] (NaN where no
     winner); agreement = share of the item's votes (those used) equal to winner (NaN where none); n_votes,
-    n_human, n_judge = the votes used; source "human" | "ai" | "hybrid" | "" = which kinds cast them;
+    n_human, n_judge = the votes used (int32); source "human" | "ai" | "hybrid" | "" = which kinds cast them;
     is_gold = a reviewer's resolution decided it (winner = gold, probability 1).
     Per annotator (J,): competence = P(the annotator's vote is correct), NaN for an annotator without votes.
     `details` holds method-specific results (priors, confusion matrices, iterations) for benches and pages.
@@ -36,22 +36,47 @@ class PairwiseConsensus:
 
     method: str
     winner: np.ndarray
-    posterior: np.ndarray
+    posterior: np.ndarray | None  # None once released (services.calibrated.CalibratedAggregate.release_unused)
     probability: np.ndarray
     agreement: np.ndarray
     n_votes: np.ndarray
-    n_human: np.ndarray
-    n_judge: np.ndarray
+    n_human: np.ndarray | None  # (likewise)
+    n_judge: np.ndarray | None
     source: np.ndarray
     is_gold: np.ndarray
     competence: np.ndarray
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def vote_counts(votes: PairwiseVotes) -> np.ndarray:
-    """(I, 3) int64: how many votes each item got for each class."""
-    flat = np.bincount(votes.items * CLASSES + votes.values.astype(np.int64), minlength=votes.n_items * CLASSES)
-    return flat.reshape(votes.n_items, CLASSES)
+# Entries np.bincount reads at a time in `index_counts` (its intp copy of them: 8 MB).
+COUNT_BLOCK = 1 << 20
+
+
+def index_counts(index: np.ndarray, minlength: int) -> np.ndarray:
+    """np.bincount(index, minlength=minlength) (int64), a block of COUNT_BLOCK entries at a time: bincount copies
+    its whole input to intp first, which for the (N,) int32 indices of 3M votes is a 24 MB temporary."""
+    if len(index) <= COUNT_BLOCK:
+        return np.bincount(index, minlength=minlength)
+    out = np.zeros(minlength, dtype=np.int64)
+    for start in range(0, len(index), COUNT_BLOCK):
+        part = np.bincount(index[start:start + COUNT_BLOCK], minlength=minlength)
+        if len(part) > len(out):  # an index beyond minlength, as bincount would grow
+            part[:len(out)] += out
+            out = part
+        else:
+            out[:len(part)] += part
+    return out
+
+
+def vote_counts(votes: PairwiseVotes, dtype: type = np.int64) -> np.ndarray:
+    """(I, 3) `dtype` (int64 unless asked): how many votes each item got for each class.
+
+    A class at a time: a bincount of the item indices of that class's votes, so the temporaries are (I,) and a
+    share of (N,) int32, not an (N,) int64 key per vote (48 MB at 3M votes, at the aggregation's peak)."""
+    counts = np.empty((votes.n_items, CLASSES), dtype=dtype)
+    for k in range(CLASSES):
+        counts[:, k] = index_counts(votes.items[votes.values == k], votes.n_items)
+    return counts
 
 
 def vote_matrix(votes: PairwiseVotes) -> tuple[sp.csr_matrix, sp.csc_matrix]:
@@ -69,7 +94,8 @@ def vote_matrix(votes: PairwiseVotes) -> tuple[sp.csr_matrix, sp.csc_matrix]:
         # Votes in item order (as the selectors give them): the CSR arrays directly, duplicates summed and columns
         # sorted in place - the canonical matrix the COO route builds, without its (N,) row, column and sort
         # copies (~60 bytes a vote at the aggregation's peak).
-        indptr = np.searchsorted(items, np.arange(shape[0] + 1)).astype(small)
+        # (the row bounds in the indices' dtype, so searchsorted does not copy the indices to int64 first)
+        indptr = np.searchsorted(items, np.arange(shape[0] + 1, dtype=items.dtype)).astype(small)
         m = sp.csr_matrix((np.ones(len(cell)), cell, indptr), shape=shape)
         m.sum_duplicates()
     else:
@@ -97,8 +123,9 @@ def strict_majority(counts: np.ndarray) -> np.ndarray:
 def item_source(votes: PairwiseVotes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n_human (I,), n_judge (I,), source (I,) object) from the votes given."""
     is_judge = votes.vote_is_judge
-    n_judge = np.bincount(votes.items[is_judge], minlength=votes.n_items)
-    n_human = np.bincount(votes.items[~is_judge], minlength=votes.n_items)
+    # int32 (an item's vote count fits): 8 bytes an item less each than bincount's int64, held with the consensus
+    n_judge = np.bincount(votes.items[is_judge], minlength=votes.n_items).astype(np.int32)
+    n_human = np.bincount(votes.items[~is_judge], minlength=votes.n_items).astype(np.int32)
     source = np.full(votes.n_items, "", dtype=object)
     source[(n_human > 0) & (n_judge == 0)] = "human"
     source[(n_human == 0) & (n_judge > 0)] = "ai"
@@ -144,6 +171,9 @@ def posthoc_competence(votes: PairwiseVotes, posterior: np.ndarray, decided: np.
     return per_annotator_mean(votes, np.where(decided[votes.items], per_vote, np.nan))[0]
 
 
+FINISH_ROWS = 65_536  # items per block of `finish`
+
+
 def finish(method: str, used: PairwiseVotes, posterior: np.ndarray, competence: np.ndarray,
            *, details: dict[str, Any] | None = None, winner: np.ndarray | None = None) -> PairwiseConsensus:
     """Build the consensus from a posterior (I, 3) over the votes `used`; gold overrides, empty rows stay empty.
@@ -151,28 +181,40 @@ def finish(method: str, used: PairwiseVotes, posterior: np.ndarray, competence: 
     `winner` defaults to argmax of the posterior (the majority aggregator passes its own tie-breaking rule).
     The consensus takes `posterior` over (its rows are written in place where gold or empty): the callers hand
     over a fresh array, and a copy was (I, 3) float64 more at the aggregation's peak (24 MB at a million items).
+    Every figure is per item, so they are computed over blocks of FINISH_ROWS items: the vote counts, argmax and
+    index temporaries are a block's, not (I,) and (N,) arrays beside the posterior (~50 bytes an item at the
+    aggregation's peak); the values are the same.
     """
     n_items = used.n_items
-    counts = vote_counts(used)
-    n_votes = counts.sum(axis=1)
     posterior = np.asarray(posterior, dtype=np.float64).reshape(n_items, CLASSES)
-    winner = (posterior.argmax(axis=1) if winner is None else np.asarray(winner)).astype(np.int8)
-    empty = n_votes == 0
-    posterior[empty] = 1.0 / CLASSES
-    winner[empty] = NONE
+    argmax = winner is None
+    winner = np.empty(n_items, np.int8) if argmax else np.asarray(winner).astype(np.int8)
     is_gold = gold_mask(used)
     gold = np.asarray(used.gold, dtype=np.int8)
-    winner[is_gold] = gold[is_gold]
-    posterior[is_gold] = np.eye(CLASSES)[gold[is_gold]]
-    has = winner != NONE
-    probability = np.full(n_items, np.nan)
-    rows = np.flatnonzero(has)
-    probability[rows] = posterior[rows, winner[rows]]
-    agreement = np.full(n_items, np.nan)
-    rows = np.flatnonzero(has & ~empty)
-    agreement[rows] = counts[rows, winner[rows]] / n_votes[rows]
-    del rows
-    n_human, n_judge, source = item_source(used)
+    probability, agreement = np.full(n_items, np.nan), np.full(n_items, np.nan)
+    n_votes, n_human, n_judge = (np.zeros(n_items, np.int32) for _ in range(3))
+    source = np.full(n_items, "", dtype=object)
+    eye = np.eye(CLASSES)
+    for start in range(0, n_items, FINISH_ROWS):
+        block = slice(start, min(n_items, start + FINISH_ROWS))
+        part = used.item_range(block.start, block.stop)
+        counts = vote_counts(part, np.int32)  # (an item's votes fit in int32)
+        n = n_votes[block] = counts.sum(axis=1, dtype=np.int32)
+        p, w = posterior[block], winner[block]
+        if argmax:
+            w[:] = p.argmax(axis=1)
+        empty = n == 0
+        p[empty] = 1.0 / CLASSES
+        w[empty] = NONE
+        g, gv = is_gold[block], gold[block]
+        w[g] = gv[g]
+        p[g] = eye[gv[g]]
+        has = w != NONE
+        rows = np.flatnonzero(has)
+        probability[block][rows] = p[rows, w[rows]]
+        rows = np.flatnonzero(has & ~empty)
+        agreement[block][rows] = counts[rows, w[rows]] / n[rows]
+        n_human[block], n_judge[block], source[block] = item_source(part)
     return PairwiseConsensus(
         method=method, winner=winner, posterior=posterior, probability=probability, agreement=agreement,
         n_votes=n_votes, n_human=n_human, n_judge=n_judge, source=source, is_gold=is_gold,

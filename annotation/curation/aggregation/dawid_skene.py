@@ -45,7 +45,7 @@ from .majority import majority_posterior
 
 __all__ = ["DawidSkene"]
 
-E_STEP_ROWS = 65_536  # items per E-step block: (65,536, 3) float64 temporaries are 1.5 MB each
+E_STEP_ROWS = 16_384  # items per E-step block: (16,384, 3) float64 temporaries are 384 KB each
 
 
 @dataclass
@@ -91,18 +91,18 @@ class DawidSkene:
             return self
         if self.prior_accuracy is not None and len(self.prior_accuracy) != n_annot:
             raise ValueError(f"prior_accuracy has {len(self.prior_accuracy)} entries, votes have {n_annot} annotators")
-        m, m_t = vote_matrix(votes)  # (I, J*3), (J*3, I)
-        n_per_item = np.asarray(m.sum(axis=1)).ravel()
-        voted = n_per_item > 0
         gold = np.asarray(votes.gold)  # int8 classes, -1 = none (indexes np.eye as well as int64)
         is_gold = gold_mask(votes)
+        # The starting posterior before the vote matrix, so the two are never built at once (the aggregation's peak).
+        q = self._clamp(majority_posterior(votes), gold, is_gold)
+        m, m_t = vote_matrix(votes)  # (I, J*3), (J*3, I)
+        voted = np.diff(m.indptr) > 0  # (I,) the item has a vote (no (I,) float row sums for it)
         observed = np.zeros(CLASSES, dtype=bool)
         observed[np.unique(votes.values)] = True
         observed[np.unique(gold[is_gold])] = True
         # classes nobody voted for (nor resolved to) get no mass; -inf keeps them out of every argmax
         log_mask = np.where(observed, 0.0, -np.inf)
 
-        q = self._clamp(majority_posterior(votes), gold, is_gold)
         terms = np.empty(votes.n_items)  # (I,) per-item log-likelihood, reused by every E-step
         previous, ll = -np.inf, 0.0
         self.n_iter_, self.converged_ = 0, False
@@ -119,7 +119,8 @@ class DawidSkene:
         confusion = np.exp(log_pi).reshape(n_annot, CLASSES, CLASSES).transpose(0, 2, 1)  # (J, true, vote)
         self.posterior_, self.priors_, self.confusion_ = q, priors, confusion
         self.log_likelihood_ = ll
-        has_votes = np.bincount(votes.annotators, minlength=n_annot) > 0
+        has_votes = np.zeros(n_annot, dtype=bool)
+        has_votes[votes.annotators] = True  # (not a bincount: its intp copy of the indices is 8 bytes a vote)
         accuracy = np.einsum("t,jtt->j", priors, confusion)
         self.competence_ = np.where(has_votes, accuracy, np.nan)
         return self
@@ -165,6 +166,7 @@ class DawidSkene:
             total = block.sum(axis=1, keepdims=True)
             block /= total
             terms[start:stop] = np.log(total[:, 0]) + top[:, 0]
-        ll = float(terms[voted].sum() / max(n_votes, 1))
+        # (the usual case, every item voted, sums `terms` itself: no (I,) copy of it each iteration; the same sum)
+        ll = float((terms if voted.all() else terms[voted]).sum() / max(n_votes, 1))
         q[~voted] = 1.0 / CLASSES
         return ll

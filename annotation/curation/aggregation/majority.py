@@ -21,9 +21,9 @@ __all__ = ["majority_posterior", "majority_winner", "majority_competence"]
 
 def majority_posterior(votes: PairwiseVotes) -> np.ndarray:
     """(I, 3) vote shares; rows of items without votes are zero (the caller makes them uniform)."""
-    counts = vote_counts(votes).astype(np.float64)
+    counts = vote_counts(votes, np.float64)  # counts are exact in float64; divided in place (rows of 0 stay 0)
     n = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, n, out=np.zeros_like(counts), where=n > 0)
+    return np.divide(counts, n, out=counts, where=n > 0)
 
 
 def majority_winner(votes: PairwiseVotes) -> np.ndarray:

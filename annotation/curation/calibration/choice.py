@@ -24,7 +24,7 @@ import numpy as np
 
 from ..aggregation import ALL_METHODS, aggregate_pairwise
 from ..aggregation.majority import majority_winner
-from ..aggregation._common import PairwiseConsensus, finish, per_annotator_mean, posthoc_competence
+from ..aggregation._common import PairwiseConsensus, finish, index_counts, per_annotator_mean, posthoc_competence
 from ..aggregation.options import ORDERS, competence_prior, select_annotators, split_orders
 from ..votes import CLASSES, NONE, PairwiseVotes
 from ._stats import Proportion, folds, proportion
@@ -220,16 +220,18 @@ def aggregation_choose(votes: PairwiseVotes, *, run: AggregationRun | None = Non
     """
     run = run or AggregationRun()
     n = votes.n_items
-    references = np.full(n, NONE, dtype=np.int64) if references is None else np.asarray(references, dtype=np.int64)
+    # int8 classes (-1..2, checked below once within int64's range): 7 bytes an item less, held through the choice
+    references = np.full(n, NONE, dtype=np.int8) if references is None else np.asarray(references)
     calibration = (references != NONE) if calibration is None else np.asarray(calibration, dtype=bool)
     if len(references) != n or len(calibration) != n:
         raise ValueError(f"references ({len(references)}) and calibration ({len(calibration)}) must cover the "
                          f"{n} items of the votes")
     if np.any((references < NONE) | (references >= CLASSES)):
         raise ValueError("references must hold 0 (A), 1 (B), 2 (tie) or -1 (none)")
+    references = references.astype(np.int8, copy=False)
     selected = select_annotators(votes, include=run.include, exclude=run.exclude)
     used = split_orders(selected, orders=run.orders)
-    voted = np.bincount(used.items, minlength=n) > 0
+    voted = index_counts(used.items, n) > 0
     usable = calibration & (references != NONE) & voted
     if usable.any():
         known = np.where(usable, references, NONE)

@@ -104,8 +104,9 @@ def severity_matrix(report: NoiseReport, names: list[str] | None = None) -> np.n
 
 
 # Items per block of the whole-set sums: a sum is taken per block and the blocks' sums added in order, so the
-# figures are the same however the items were handed in (a refresh's chunks are multiples of it).
-SUM_BLOCK = 65_536
+# figures are the same however the items were handed in (a refresh's chunks are multiples of it). 16,384: a refresh
+# holds one chunk's noise report (~200 bytes an item) while it writes, ~3 MB.
+SUM_BLOCK = 16_384
 
 
 class SignalStats:

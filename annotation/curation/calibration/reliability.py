@@ -28,7 +28,7 @@ import numpy as np
 
 from ..agreement import KappaPair, cohen_kappa
 from ..aggregation import DawidSkene
-from ..aggregation._common import vote_matrix
+from ..aggregation._common import index_counts, vote_matrix
 from ..votes import CLASSES, NONE, TIE, PairwiseVotes
 from ._stats import Proportion, proportion
 
@@ -67,14 +67,27 @@ def _kappa_se(kappa: float, agreement: float, n: int) -> float:
     return math.sqrt(max(agreement * (1 - agreement), 0.0) / n) / max(1 - p_e, 1e-9)
 
 
+KAPPA_BLOCK = 65_536  # items whose vote matrix kappa_pairs holds at a time
+
+
 def kappa_pairs(votes: PairwiseVotes, *, min_common: int) -> list[KappaPair]:
     """Cohen's kappa of every annotator pair sharing >= min_common items, all contingency tables at once:
     with M the (I, J*3) vote-count matrix, (M.T M)[j*3 + a, k*3 + b] counts the items where j voted a and k
     voted b. Same figures as agreement.cohen_kappa_pairs (tested), without listing the I * J^2 / 2 vote pairs
-    (6 s -> 0.05 s at 1,200 items x 70 judges). Expects at most one vote per annotator and item."""
-    m, m_t = vote_matrix(votes)
+    (6 s -> 0.05 s at 1,200 items x 70 judges). Expects at most one vote per annotator and item.
+
+    M.T M is summed over blocks of KAPPA_BLOCK items, so only a block's vote matrix exists at a time (a whole
+    one and its transposed copy for the product were ~75 bytes an item at the aggregation's peak); its entries
+    are counts, exact in float64 whatever the order they are added in."""
     n_annot = votes.n_annotators
-    tables = (m_t @ m).toarray().reshape(n_annot, CLASSES, n_annot, CLASSES).transpose(0, 2, 1, 3)  # (J, J, 3, 3)
+    gram = None
+    for start in range(0, votes.n_items, KAPPA_BLOCK):
+        m, m_t = vote_matrix(votes.item_range(start, min(votes.n_items, start + KAPPA_BLOCK)))
+        block = m_t @ m
+        gram = block if gram is None else gram + block
+    if gram is None:
+        return []
+    tables = gram.toarray().reshape(n_annot, CLASSES, n_annot, CLASSES).transpose(0, 2, 1, 3)  # (J, J, 3, 3)
     a, b = np.triu_indices(n_annot, k=1)
     common = tables[a, b].sum(axis=(1, 2))
     keep = common >= min_common
@@ -115,7 +128,7 @@ def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: 
                 + "): at least one of each is mostly wrong, and an unsupervised consensus follows the larger camp",
                 {"n_opposed": len(opposed), "n_pairs": len(pairs),
                  "pairs": [[int(p.a), int(p.b), float(p.kappa)] for p in worst]}))
-    n_votes = np.bincount(votes.annotators, minlength=votes.n_annotators)
+    n_votes = index_counts(votes.annotators, votes.n_annotators)
     busy = n_votes >= min_votes
     if busy.sum() >= 2:
         competence = DawidSkene().fit(votes).competence_ if competence is None else np.asarray(competence)
@@ -132,18 +145,30 @@ def reliability_check(votes: PairwiseVotes, *, min_votes: int = 20, min_common: 
 
 
 def consensus_agreement(votes: PairwiseVotes, winner: np.ndarray) -> ConsensusAgreement:
-    """The three agreement figures of ConsensusAgreement for `winner` (I,) (-1 = none: its votes are left out)."""
-    winner = np.asarray(winner, dtype=np.int8)  # classes -1..2: (N,) int8 per vote, not int64 (3M votes: 63 MB less)
-    w = winner[votes.items]
-    has = w != NONE
-    same = votes.values == w
-    per_item_n = np.bincount(votes.items[has], minlength=votes.n_items)
-    per_item_k = np.bincount(votes.items[has & same], minlength=votes.n_items)
-    rated = per_item_n > 0
-    per_item = float((per_item_k[rated] / per_item_n[rated]).mean()) if rated.any() else float("nan")
-    no_ties = has & (w != TIE) & (votes.values != TIE)
+    """The three agreement figures of ConsensusAgreement for `winner` (I,) (-1 = none: its votes are left out).
+
+    Computed over blocks of KAPPA_BLOCK items (the per-vote temporaries of all votes at once were ~50 bytes an item
+    at the aggregation's peak). The rated items' shares are gathered in item order into one array whose mean is
+    taken once, so per_item is the same to the bit as over the whole set; the counts are integers."""
+    winner = np.asarray(winner, dtype=np.int8)  # classes -1..2: int8 per vote, not int64
+    shares = np.empty(votes.n_items)  # the rated items' shares, in item order (the first n_rated entries)
+    n_rated = n_has = n_same = n_no_ties = n_no_ties_same = 0
+    for start in range(0, votes.n_items, KAPPA_BLOCK):
+        part = votes.item_range(start, min(votes.n_items, start + KAPPA_BLOCK))
+        w = winner[start:start + part.n_items][part.items]
+        has = w != NONE
+        same = has & (part.values == w)
+        per_item_n = np.bincount(part.items[has], minlength=part.n_items)
+        per_item_k = np.bincount(part.items[same], minlength=part.n_items)
+        rated = per_item_n > 0
+        k = int(rated.sum())
+        shares[n_rated:n_rated + k] = per_item_k[rated] / per_item_n[rated]
+        no_ties = has & (w != TIE) & (part.values != TIE)
+        n_rated, n_has, n_same = n_rated + k, n_has + int(has.sum()), n_same + int(same.sum())
+        n_no_ties, n_no_ties_same = n_no_ties + int(no_ties.sum()), n_no_ties_same + int((no_ties & same).sum())
+    per_item = float(shares[:n_rated].mean()) if n_rated else float("nan")
     return ConsensusAgreement(
-        per_item=per_item, n_items=int(rated.sum()),
-        per_vote=proportion(int((has & same).sum()), int(has.sum())),
-        per_vote_no_ties=proportion(int((no_ties & same).sum()), int(no_ties.sum())),
+        per_item=per_item, n_items=n_rated,
+        per_vote=proportion(n_same, n_has),
+        per_vote_no_ties=proportion(n_no_ties_same, n_no_ties),
     )

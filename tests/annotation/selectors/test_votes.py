@@ -91,3 +91,20 @@ def test_without_a_judge_verdict_probability_and_swap_are_nan_views(user):
     for array in (votes.probability, votes.swap_consistent):
         assert array.strides == (0,) and len(array) == 3 and np.isnan(array).all()
     assert votes.strength.strides != (0,) and votes.strength.tolist()[0] == pytest.approx(1.0)
+
+
+def test_without_a_strength_the_votes_hold_none_and_a_later_one_fills_in_nan_before_it(user):
+    """No label gives a strength: strength is a NaN view (no 8 bytes a vote). The first label with one (h1's 3 of
+    3, on the first item) starts the array: the votes before it are NaN, its own is 1.0."""
+    plain = [{**r, "labels": [{k: v for k, v in lab.items() if k != "strength"} for lab in r.get("labels", [])
+                              if lab["annotator_kind"] == "human"]} for r in RECORDS if r["kind"] == "pairwise"]
+    data_import(project_slug="plain", fmt="native", stream=io.BytesIO(jsonl(plain)), user=user)
+    votes = pairwise_votes(project=Project.objects.get(slug="plain"))
+    assert len(votes.values) == 3 and votes.strength.strides == (0,) and np.isnan(votes.strength).all()
+
+    later = [dict(r) for r in plain]
+    later[2] = {**later[2], "labels": [{**later[2]["labels"][0], "strength": 2}]}  # p3's one vote: 2 of 3
+    data_import(project_slug="later", fmt="native", stream=io.BytesIO(jsonl(later)), user=user)
+    votes = pairwise_votes(project=Project.objects.get(slug="later"))
+    assert votes.strength.strides != (0,)
+    assert np.isnan(votes.strength[:2]).all() and votes.strength[2] == pytest.approx(2 / 3)
