@@ -9,6 +9,8 @@ Run it on two sizes (bench_freeze.py --steps build builds them) and divide the d
 phase's bytes per item. numpy registers its buffers with tracemalloc, so arrays count; memory of C libraries that
 do not (scipy's sparse kernels' scratch, psycopg's result buffers) does not, and the process peak RSS printed at the
 end does include it. --no-trace: only the peak RSS (ru_maxrss) and the wall time, without tracemalloc's overhead.
+--rss: no tracemalloc; the resident memory and the running peak as each phase starts and ends (which phase holds
+the process's peak as the kernel counts it: at a million items that is where the heap glibc keeps shows).
 The config is curate's with `embeddings=false`, as bench_freeze.py runs it.
 """
 from __future__ import annotations
@@ -85,15 +87,38 @@ class Tracer:
         return traced
 
 
+def _rss() -> int:
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) // 1024
+
+
+def _rss_wrap(name: str, fn, started: float):
+    @functools.wraps(fn)
+    def watched(*args, **kwargs):
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # noqa: E731
+        print(f"{time.perf_counter() - started:7.1f} s  > {name:<24} RSS {_rss():5d} MB, peak {peak():5d} MB")
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            print(f"{time.perf_counter() - started:7.1f} s  < {name:<24} RSS {_rss():5d} MB, peak {peak():5d} MB")
+    return watched
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("slug")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--no-trace", action="store_true")
+    parser.add_argument("--rss", action="store_true",
+                        help="no tracemalloc: print the resident memory (VmRSS) and the running peak as each phase "
+                             "starts and ends (where the process's own peak is, as the kernel counts it)")
     parser.add_argument("--at", default="write", help="also list what is held when this phase starts")
     args = parser.parse_args()
     setup_django()
     import importlib
+
+    from common.memory import unmap_large_blocks
+
+    unmap_large_blocks()  # as manage.py does
 
     from annotation.models import Item, Project
     from annotation.services.datasets import dataset_version_create
@@ -101,22 +126,24 @@ def main() -> None:
     project = Project.objects.get(slug=args.slug)
     n = Item.objects.filter(project=project).count()
     tracer = Tracer(args.top, args.at)
+    started = time.perf_counter()
     if not args.no_trace:
         for module, attr in PHASES:
             path, _, cls = module.partition("._")
             target = importlib.import_module(path if cls else module)
             if cls:
                 target = getattr(target, "_" + cls)
-            setattr(target, attr, tracer.wrap(attr, getattr(target, attr)))
-        tracemalloc.start(1)
-    started = time.perf_counter()
+            setattr(target, attr, (_rss_wrap(attr, getattr(target, attr), started) if args.rss
+                                   else tracer.wrap(attr, getattr(target, attr))))
+        if not args.rss:
+            tracemalloc.start(1)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     version = dataset_version_create(project=project, config={"embeddings": False})
     wall = time.perf_counter() - started
     print(f"{args.slug}: {n} items, version {version.number} ({version.n_rows} rows) in {wall:.1f} s; "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (before the freeze "
           f"{base_rss:.0f} MB); load {open('/proc/loadavg').read().split()[0]}")
-    if args.no_trace:
+    if args.no_trace or args.rss:
         return
     print(f"{'phase':<34} {'peak MB':>8} {'held MB':>8} {'s':>7}   (traced, above the phase's start)")
     for depth, name, peak, held, seconds in sorted(tracer.rows, key=lambda r: PHASES.index(
