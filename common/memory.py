@@ -12,7 +12,6 @@ and unmapped, smaller ones (a chunk's temporaries) reuse the heap as before.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 __all__ = ["MMAP_THRESHOLD", "unmap_large_blocks"]
 
@@ -23,9 +22,8 @@ _M_MMAP_THRESHOLD = -3  # malloc.h
 def unmap_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     """Fix glibc's mmap threshold at `threshold` bytes for this process (and the processes it forks). Returns
     False where the C library is not glibc (nothing is changed there)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the C library this process already runs on (no search, no subprocess)
         mallopt = libc.mallopt
         libc.gnu_get_libc_version  # glibc only: musl and others have no mallopt of this meaning
     except (OSError, AttributeError, TypeError):

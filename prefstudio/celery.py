@@ -8,7 +8,7 @@ from common.memory import unmap_large_blocks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prefstudio.settings")
 
-unmap_large_blocks()  # a worker's freed arrays leave it (common/memory.py); its forked children inherit the setting
+unmap_large_blocks()  # freed arrays leave every process that loads the app (common/memory.py); forks inherit it
 app = Celery("prefstudio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue bound under its own routing key: left out, both would be bound under "default", and a
