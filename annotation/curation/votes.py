@@ -104,6 +104,19 @@ class PairwiseVotes:
         """The votes are sorted by item (as the selectors give them; split_orders' added votes are not)."""
         return bool(np.all(self.items[1:] >= self.items[:-1]))
 
+    def item_blocks(self, size: int):
+        """(start, the votes of items [start, start + size)) for consecutive blocks of every item (item_range each):
+        how the aggregation's per-item work runs a block of items at a time."""
+        for start in range(0, self.n_items, size):
+            yield start, self.item_range(start, min(self.n_items, start + size))
+
+    def annotators_with_votes(self) -> np.ndarray:
+        """(J,) bool: the annotator has a vote here (a mark per vote, not a bincount, whose intp copy of the
+        indices is 8 bytes a vote)."""
+        out = np.zeros(self.n_annotators, dtype=bool)
+        out[self.annotators] = True
+        return out
+
     def item_range(self, start: int, stop: int) -> "PairwiseVotes":
         """The votes of items [start, stop), those items indexed from 0 (annotators keep their indices): a slice of
         every vote array when the votes are in item order, else a mask."""

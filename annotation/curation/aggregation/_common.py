@@ -195,9 +195,8 @@ def finish(method: str, used: PairwiseVotes, posterior: np.ndarray, competence: 
     n_votes, n_human, n_judge = (np.zeros(n_items, np.int32) for _ in range(3))
     source = np.full(n_items, "", dtype=object)
     eye = np.eye(CLASSES)
-    for start in range(0, n_items, FINISH_ROWS):
-        block = slice(start, min(n_items, start + FINISH_ROWS))
-        part = used.item_range(block.start, block.stop)
+    for start, part in used.item_blocks(FINISH_ROWS):
+        block = slice(start, start + part.n_items)
         counts = vote_counts(part, np.int32)  # (an item's votes fit in int32)
         n = n_votes[block] = counts.sum(axis=1, dtype=np.int32)
         p, w = posterior[block], winner[block]

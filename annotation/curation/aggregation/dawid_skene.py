@@ -119,8 +119,7 @@ class DawidSkene:
         confusion = np.exp(log_pi).reshape(n_annot, CLASSES, CLASSES).transpose(0, 2, 1)  # (J, true, vote)
         self.posterior_, self.priors_, self.confusion_ = q, priors, confusion
         self.log_likelihood_ = ll
-        has_votes = np.zeros(n_annot, dtype=bool)
-        has_votes[votes.annotators] = True  # (not a bincount: its intp copy of the indices is 8 bytes a vote)
+        has_votes = votes.annotators_with_votes()
         accuracy = np.einsum("t,jtt->j", priors, confusion)
         self.competence_ = np.where(has_votes, accuracy, np.nan)
         return self

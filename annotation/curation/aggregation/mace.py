@@ -102,8 +102,7 @@ class MACE:
         theta_n = theta[:, 1] / np.maximum(theta.sum(axis=1), EPS)
         xi_n = xi / np.maximum(xi.sum(axis=1, keepdims=True), EPS)
         priors = q[voted].mean(axis=0) if voted.any() else np.where(observed, 1.0 / k_used, 0.0)
-        has_votes = np.zeros(n_annot, dtype=bool)
-        has_votes[votes.annotators] = True  # (not a bincount: its intp copy of the indices is 8 bytes a vote)
+        has_votes = votes.annotators_with_votes()
         self.posterior_, self.theta_, self.xi_ = q, theta_n, xi_n
         self.competence_ = np.where(has_votes, theta_n + (1 - theta_n) * (xi_n @ priors), np.nan)
         self.log_likelihood_ = ll

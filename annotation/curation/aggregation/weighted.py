@@ -77,8 +77,7 @@ class WeightedVote:
         log_q = np.where(observed, log_q, -np.inf)  # no mass on a class nobody voted for
         q = np.exp(log_q - log_q.max(axis=1, keepdims=True))
         self.posterior_ = q / q.sum(axis=1, keepdims=True)
-        has_votes = np.zeros(n_annot, dtype=bool)
-        has_votes[votes.annotators] = True  # (not a bincount: its intp copy of the indices is 8 bytes a vote)
+        has_votes = votes.annotators_with_votes()
         self.competence_ = np.where(has_votes, competence, np.nan)
         self.weight_ = weight
         return self

@@ -67,7 +67,7 @@ def _kappa_se(kappa: float, agreement: float, n: int) -> float:
     return math.sqrt(max(agreement * (1 - agreement), 0.0) / n) / max(1 - p_e, 1e-9)
 
 
-KAPPA_BLOCK = 65_536  # items whose vote matrix kappa_pairs holds at a time
+KAPPA_BLOCK = 65_536  # items per block of kappa_pairs' vote matrix and of consensus_agreement
 
 
 def kappa_pairs(votes: PairwiseVotes, *, min_common: int) -> list[KappaPair]:
@@ -81,8 +81,8 @@ def kappa_pairs(votes: PairwiseVotes, *, min_common: int) -> list[KappaPair]:
     are counts, exact in float64 whatever the order they are added in."""
     n_annot = votes.n_annotators
     gram = None
-    for start in range(0, votes.n_items, KAPPA_BLOCK):
-        m, m_t = vote_matrix(votes.item_range(start, min(votes.n_items, start + KAPPA_BLOCK)))
+    for _, part in votes.item_blocks(KAPPA_BLOCK):
+        m, m_t = vote_matrix(part)
         block = m_t @ m
         gram = block if gram is None else gram + block
     if gram is None:
@@ -153,8 +153,7 @@ def consensus_agreement(votes: PairwiseVotes, winner: np.ndarray) -> ConsensusAg
     winner = np.asarray(winner, dtype=np.int8)  # classes -1..2: int8 per vote, not int64
     shares = np.empty(votes.n_items)  # the rated items' shares, in item order (the first n_rated entries)
     n_rated = n_has = n_same = n_no_ties = n_no_ties_same = 0
-    for start in range(0, votes.n_items, KAPPA_BLOCK):
-        part = votes.item_range(start, min(votes.n_items, start + KAPPA_BLOCK))
+    for start, part in votes.item_blocks(KAPPA_BLOCK):
         w = winner[start:start + part.n_items][part.items]
         has = w != NONE
         same = has & (part.values == w)

@@ -67,12 +67,16 @@ def test_finish_in_blocks_equals_finish_in_one_block(monkeypatch, shuffled):
     field of the consensus is the same whether finish takes 7 items at a time or all of them."""
     votes = _votes(shuffled=shuffled)
     posterior = DawidSkene().fit(votes).posterior_
+    sizes = []
+    blocks = PairwiseVotes.item_blocks
+    monkeypatch.setattr(PairwiseVotes, "item_blocks", lambda self, size: (sizes.append(size), blocks(self, size))[1])
     out = {}
     for rows in (7, 10**9):
         monkeypatch.setattr(_common, "FINISH_ROWS", rows)
         out[rows] = (finish("dawid_skene", votes, posterior.copy(), np.arange(9.0)),
                      finish("majority", votes, majority_posterior(votes), np.arange(9.0),
                             winner=majority_winner(votes)))
+    assert sizes == [7, 7, 10**9, 10**9]  # finish did work in the blocks asked for
     for blocked, whole in zip(out[7], out[10**9]):
         for name in ("winner", "posterior", "probability", "agreement", "n_votes", "n_human", "n_judge", "source",
                      "is_gold", "competence"):
@@ -98,10 +102,14 @@ def test_consensus_agreement_and_kappa_pairs_in_item_blocks_equal_the_whole_set(
     votes = _votes(shuffled=shuffled)
     winner = DawidSkene().fit(votes).posterior_.argmax(axis=1).astype(np.int8)
     winner[280:290] = NONE
-    got = {}
+    got, ranges = {}, []
+    item_range = PairwiseVotes.item_range
+    monkeypatch.setattr(PairwiseVotes, "item_range",
+                        lambda self, start, stop: (ranges.append((start, stop)), item_range(self, start, stop))[1])
     for block in (17, 10**9):
         monkeypatch.setattr(reliability, "KAPPA_BLOCK", block)
         got[block] = consensus_agreement(votes, winner), kappa_pairs(votes, min_common=5)
+    assert ranges.count((0, 17)) == 2 and (289, 300) in ranges  # both worked in 17-item blocks
     assert got[17][0] == got[10**9][0]  # per_item to the bit, the counts, the proportions
     assert got[17][1] == got[10**9][1] and len(got[17][1]) > 20
     whole = votes.values == winner[votes.items]
