@@ -234,11 +234,13 @@ def copy_out_seconds(url: str, query: str) -> tuple[float, int]:
         return time.perf_counter() - began, size
 
 
-def scalar(url: str, query: str, params: list | None = None):
+def scalar(url: str, query: str, params: list | None = None, *, row: bool = False):
+    """The query's first value (`row`: its first row, None when there is none)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
-        return conn.execute(query, params or []).fetchone()[0]
+        found = conn.execute(query, params or []).fetchone()
+        return found if row else found[0]
 
 
 # --- the server and HTTP ----------------------------------------------------------------------------------
@@ -367,19 +369,7 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
         log(f"{name}: COPY of the version's rows {copy:.1f} s: ratio {copy / m.seconds:.2f}")
         rows.append(dict(size=name, phase="curate", seconds=m.seconds, rate=n / m.seconds, rss=m.rss_mb,
                          copy=copy, note=f"{n_rows:,} rows (COPY: the rows into DatasetRow)"))
-        # export
-        copy_out, _ = copy_out_seconds(url, f"SELECT * FROM annotation_datasetrow WHERE version_id = {vid}")
-        log(f"{name}: COPY of the version's rows TO STDOUT {copy_out:.2f} s")
-        for encoding in ("jsonl", "parquet"):
-            out = work / f"export.{encoding}"
-            m = manage("export_data", slug, str(version), "--format", "trl", "--encoding", encoding,
-                       "--split", "all", "--out", str(out), "--force", env=env)
-            size = out.stat().st_size if out.exists() else 0
-            log(f"{name}: export {encoding} {m.seconds:.1f} s, peak RSS {m.rss_mb:.0f} MB, {size / 1e6:.0f} MB")
-            rows.append(dict(size=name, phase=f"export {encoding}", seconds=m.seconds, rate=n_rows / m.seconds,
-                             rss=m.rss_mb, copy=copy_out, note=f"{size / 1e6:.0f} MB (COPY: DatasetRow TO STDOUT)"))
-            if out.exists():
-                out.unlink()
+        copy_out = bench_export(name, slug, version, vid, n_rows, url=url, env=env, work=work, rows=rows)
         # REST export and pages
         server = Server(env)
         try:
@@ -422,6 +412,47 @@ def bench_size(n: int, *, url: str, env: dict[str, str], data_dir: Path, token: 
             server.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_export(name: str, slug: str, version: int, vid: int, n_rows: int, *, url: str, env: dict[str, str],
+                 work: Path, rows: list[Row]) -> float:
+    """`export_data` of the version as jsonl and Parquet, after its COPY TO STDOUT baseline; the baseline's seconds."""
+    copy_out, _ = copy_out_seconds(url, f"SELECT * FROM annotation_datasetrow WHERE version_id = {vid}")
+    log(f"{name}: COPY of the version's rows TO STDOUT {copy_out:.2f} s")
+    for encoding in ("jsonl", "parquet"):
+        out = work / f"export.{encoding}"
+        m = manage("export_data", slug, str(version), "--format", "trl", "--encoding", encoding,
+                   "--split", "all", "--out", str(out), "--force", env=env)
+        size = out.stat().st_size if out.exists() else 0
+        log(f"{name}: export {encoding} {m.seconds:.1f} s, peak RSS {m.rss_mb:.0f} MB, {size / 1e6:.0f} MB, "
+            f"ratio {copy_out / m.seconds:.2f}")
+        rows.append(dict(size=name, phase=f"export {encoding}", seconds=m.seconds, rate=n_rows / m.seconds,
+                         rss=m.rss_mb, copy=copy_out, note=f"{size / 1e6:.0f} MB (COPY: DatasetRow TO STDOUT)"))
+        if out.exists():
+            out.unlink()
+    return copy_out
+
+
+def export_only(sizes: list[int], rounds: int, *, url: str, env: dict[str, str], data_dir: Path,
+                rows: list[Row]) -> None:
+    """The export step alone, `rounds` times, on the projects a `--keep` run left (their latest versions)."""
+    for k in range(rounds):
+        for n in sizes:
+            name = size_name(n)
+            slug = f"scale-{name.lower()}"
+            found = scalar(url, "SELECT v.id, v.number FROM annotation_datasetversion v JOIN annotation_project p "
+                                "ON p.id = v.project_id WHERE p.slug = %s ORDER BY v.number DESC LIMIT 1", [slug],
+                           row=True)
+            if found is None:
+                sys.exit(f"no version of {slug} in the database: run with --keep first")
+            vid, version = found
+            n_rows = scalar(url, "SELECT count(*) FROM annotation_datasetrow WHERE version_id = %s", [vid])
+            work = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=data_dir))
+            try:
+                log(f"round {k + 1}: load {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+                bench_export(name, slug, version, vid, n_rows, url=url, env=env, work=work, rows=rows)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def print_table(rows: list[Row]) -> None:
@@ -469,13 +500,18 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "bench_scale"),
                         help="Where the generated files are kept (re-used by later runs)")
     parser.add_argument("--keep", action="store_true", help="Keep the database at the end")
+    parser.add_argument("--export-only", action="store_true",
+                        help="Only the export step (jsonl, Parquet, each after its COPY baseline), --rounds times, on "
+                             "the projects a --keep run left in the database (which is kept)")
+    parser.add_argument("--rounds", type=int, default=1, help="Rounds of --export-only (default 1)")
     parser.add_argument("--import-only", action="store_true",
                         help="Only the start-up and the import with its COPY baseline (a quick check of item 3)")
     args = parser.parse_args()
     sizes = [parse_size(s) for s in ("10k,100k" if args.quick else args.sizes).split(",")]
     expected = estimate_seconds(sizes)
-    log(f"expected duration at load ~10: about {expected / 60:.0f} min "
-        f"({', '.join(f'{size_name(n)} ~{estimate_seconds([n]) / 60:.0f} min' for n in sizes)})")
+    if not args.export_only:
+        log(f"expected duration at load ~10: about {expected / 60:.0f} min "
+            f"({', '.join(f'{size_name(n)} ~{estimate_seconds([n]) / 60:.0f} min' for n in sizes)})")
     if args.estimate:
         print(f"bench_scale {','.join(map(size_name, sizes))}: about {expected / 60:.0f} min at load ~10")
         return
@@ -492,8 +528,14 @@ def main() -> None:
     started = time.perf_counter()
     load = Path("/proc/loadavg").read_text().split()[:3]
     log(f"sizes {', '.join(map(size_name, sizes))}; database {urlsplit(url).path.lstrip('/')}; load {' '.join(load)}")
-    _database(url, create=True)
     rows: list[Row] = []
+    if args.export_only:
+        export_only(sizes, args.rounds, url=url, env=env, data_dir=data_dir, rows=rows)
+        print(f"bench_scale --export-only {time.strftime('%Y-%m-%d %H:%M')} UTC, load at start {' '.join(load)}, "
+              f"at end {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        print_table(rows)
+        return
+    _database(url, create=True)
     try:
         manage("migrate", "--noinput", env=env)
         manage("createsuperuser", "--noinput", env={**env, "DJANGO_SUPERUSER_USERNAME": USER,

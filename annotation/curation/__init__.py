@@ -13,4 +13,5 @@ service (annotation/services/curation.py) writes the results back.
     routing.py      human-vs-AI routing under a budget: rules, learned gain model (HyPER-style), random
     dataset.py      filter config -> dataset rows (deterministic), listwise -> pairwise, edits, splits
     export.py       streaming writers: JSONL, Parquet, HF datasets (save_to_disk)
+    shapes.py       row shapes shared by dataset.py and export.py (which rows the SQL line export renders as is)
 """

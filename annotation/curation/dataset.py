@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .shapes import row_plain
 from .noise import SIGNALS
 
 __all__ = ["SOURCES", "CurationConfig", "CurationItem", "Row", "RowBuilder", "build_rows", "expand_ranking",
@@ -323,6 +324,7 @@ class RowBuilder:
         self.sources: Counter[str] = Counter()
         self.splits: Counter[str] = Counter({"train": 0, "test": 0})
         self.weights = array("d")
+        self.unplain: set[str] = set()  # kinds with a row the SQL line export must check (shapes.row_plain)
 
     def add(self, items: Iterable[CurationItem]) -> list[Row]:
         config = self.config
@@ -350,6 +352,8 @@ class RowBuilder:
                     provenance["source"] = "gold" if item.gold_thumbs is not None else (item.source or "human")
                 rows.append(Row(kind=kind, data=data, weight=weight, split=split, item=item.external_id,
                                 provenance=provenance))
+                if kind not in self.unplain and not row_plain(kind, data, provenance):
+                    self.unplain.add(kind)
                 self.kinds[kind] += 1
                 self.origins[origin] += 1
                 self.sources[provenance["source"]] += 1
@@ -372,6 +376,8 @@ class RowBuilder:
             "test_items": self.test_items,
             # sum() of the floats in row order, as build_rows always summed them: the same rounding.
             "mean_weight": round(sum(self.weights) / n, 6) if n else None,
+            # Kinds whose every row the SQL line export renders as it is (shapes.row_plain): it skips its check.
+            "sql_lines": sorted(k for k in +self.kinds if k not in self.unplain),
         }
 
 
@@ -380,7 +386,7 @@ def build_rows(items: Iterable[CurationItem], config: CurationConfig) -> tuple[l
 
     stats = {"items": n, "kept_items": n, "rows": n, "dropped": {reason: items}, "rows_by_kind": {kind: n},
              "rows_by_origin": {...}, "sources": {source: rows}, "splits": {"train": rows, "test": rows},
-             "test_items": n, "mean_weight": float | None}
+             "test_items": n, "mean_weight": float | None, "sql_lines": [kind, ...]}
     """
     builder = RowBuilder(config)
     rows = builder.add(sorted(items, key=lambda it: it.external_id))

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import PrefStudioError
+from .shapes import SPEAKERS as _SPEAKERS
 
 __all__ = [
     "ENCODINGS", "FORMATS", "SPLITS", "ExportOptions", "export_options", "format_row", "vote_record", "arrow_schema",
@@ -95,7 +96,6 @@ def _turn(content: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": content}]
 
 
-_SPEAKERS = {"system": "System", "user": "Human", "assistant": "Assistant", "tool": "Tool"}
 
 
 def prompt_text(messages: list[dict[str, Any]]) -> str:

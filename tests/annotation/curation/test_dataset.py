@@ -163,3 +163,17 @@ def test_a_bad_config_is_refused_naming_the_field(data, field):
 def test_the_config_round_trips_through_json():
     config = CurationConfig(drop={"noise_score": 0.7}, listwise_pairs="adjacent", min_agreement=0.5)
     assert config_from_dict(CurationConfig, asdict(config)) == config
+
+
+def test_the_stats_name_the_kinds_whose_rows_the_sql_line_export_may_render_unchecked():
+    thumbs = CurationItem(external_id="t", kind="thumbs", prompt=PROMPT, responses=["yes"], thumbs={"up": 2, "down": 0})
+    listwise = CurationItem(external_id="r", kind="listwise", prompt=PROMPT, responses=["x", "y"], ranking=[[1], [0]],
+                            source="human", votes={"n": 2})
+    _, stats = build([pair("p1"), pair("p2", "B", margin=0.25), thumbs, listwise], listwise_rows=True)
+    assert stats["sql_lines"] == ["listwise", "pairwise", "unpaired"]
+    # one prompt of a role the plain-text prompt does not name: that kind is checked row by row
+    odd = CurationItem(external_id="p3", kind="pairwise", prompt=[{"role": "critic", "content": "q"}],
+                       responses=["a", "b"], winner="A", source="human", votes={"A": 1, "B": 0, "tie": 0})
+    _, stats = build([pair("p1"), odd, thumbs], listwise_rows=True)
+    assert stats["sql_lines"] == ["unpaired"]
+    assert build([])[1]["sql_lines"] == []

@@ -18,9 +18,11 @@ from annotation.curation.export import (
     parquet_chunks,
     parquet_chunks_from_jsonl,
 )
+from annotation.curation.shapes import row_plain
 from annotation.errors import PrefStudioError
 from annotation.models import Annotator, Item
-from annotation.selectors.dataset_lines import _copied_in_parallel, dataset_export_lines
+from annotation.selectors import dataset_lines
+from annotation.selectors.dataset_lines import _LATERAL, _copied_in_parallel, _plain_sql, dataset_export_lines
 from annotation.selectors.datasets import dataset_export_records
 from annotation.selectors.identities import annotator_names_for
 from tests.annotation.curation.export_rows import ROWS
@@ -188,3 +190,98 @@ def test_a_readers_error_is_raised_to_the_consumer_at_its_piece():
         next(read)
     read.close()
     assert _readers() == []
+
+
+# -- versions whose rows were checked when written (RowBuilder's stats, "sql_lines") --------------------------
+ODD = [  # shapes row_plain must refuse: each is one the SQL's own check refuses or renders otherwise
+    {**ROWS[0], "index": 30, "data": {**ROWS[0]["data"], "margin": True}},
+    {**ROWS[0], "index": 31, "data": {**ROWS[0]["data"], "prompt": [{"role": "tool", "content": None}]}},
+    {**ROWS[0], "index": 32, "data": {**ROWS[0]["data"], "prompt": [{"content": "no role"}]}},
+    {**ROWS[0], "index": 33, "data": {**ROWS[0]["data"], "chosen": 7}},
+    {**ROWS[0], "index": 34, "provenance": {**ROWS[0]["provenance"], "votes": {"A": True}}},
+    {**ROWS[0], "index": 35, "provenance": {**ROWS[0]["provenance"], "reasons": [1]}},
+    {**ROWS[0], "index": 36, "provenance": {**ROWS[0]["provenance"], "agreement": "high"}},
+    {**ROWS[0], "index": 37, "provenance": {**ROWS[0]["provenance"], "source": 3}},
+    {**ROWS[0], "index": 38, "provenance": ["not", "an", "object"]},
+    {**ROWS[0], "index": 42, "provenance": {**ROWS[0]["provenance"], "reasons": None}},
+    {**ROWS[2], "index": 39, "data": {**ROWS[2]["data"], "ranking": [[2.0], [0, 1]]}},
+    {**ROWS[2], "index": 40, "data": {**ROWS[2]["data"], "responses": ["a", None]}},
+    {**ROWS[4], "index": 41, "data": {**ROWS[4]["data"], "label": 1}},
+]
+
+
+# An unpaired and a listwise row of the shapes curation writes (votes by count): ROWS' own are not.
+COUNTED = [{**ROWS[4], "index": 43, "provenance": {**ROWS[4]["provenance"], "votes": {"n": 1}}},
+           {**ROWS[2], "index": 44, "provenance": {**ROWS[2]["provenance"], "votes": {"n": 3}}}]
+
+
+def _all_rows(annotator_id: int) -> list[dict]:
+    return ROWS + _tricky(annotator_id) + [{**r, "split": "train"} for r in ODD + COUNTED]
+
+
+def test_row_plain_is_never_looser_than_the_sql_check(project):
+    """Every row row_plain passes, the SQL's full check passes for every format of its kind: a version of such
+    rows may skip it. (row_plain may be stricter: a row it refuses is still checked by the SQL.)"""
+    annotator = Annotator.objects.get(name="annotator1")
+    rows = _all_rows(annotator.pk)
+    version = make_version(project, rows=rows)
+    plain = {r["index"]: row_plain(r["kind"], r["data"], r["provenance"]) for r in rows}
+    assert 0 < sum(plain.values()) < len(rows) - len(ODD)  # both outcomes, beyond the odd rows
+    assert not any(plain[r["index"]] for r in ODD)
+    for fmt, kind in (("trl", "pairwise"), ("trl_conversational", "pairwise"), ("kto", "unpaired"),
+                      ("listwise", "listwise")):
+        for provenance in (True, False):
+            options = export_options(format=fmt, split="all", provenance=provenance)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT r.index, {_plain_sql(options)} FROM annotation_datasetrow r "
+                               f"{_LATERAL if provenance else ''} WHERE r.version_id = %s AND r.kind = %s",
+                               [version.pk, kind])
+                by_sql = dict(cursor.fetchall())
+            assert by_sql  # the kind has rows
+            # (the one row whose reasons name an annotator: the export looks for names in every row)
+            loose = [i for i, ok in by_sql.items() if plain[i] and not ok and i != 11]
+            assert loose == [], (fmt, provenance)
+
+
+@pytest.fixture
+def checked_version(project):
+    """A version of the rows row_plain passes, marked as its freeze marks them."""
+    annotator = Annotator.objects.get(name="annotator1")
+    rows = [r for r in _all_rows(annotator.pk) if row_plain(r["kind"], r["data"], r["provenance"])]
+    version = make_version(project, rows=rows)
+    kinds = sorted({r["kind"] for r in rows})
+    assert kinds == ["listwise", "pairwise", "unpaired"]
+    version.stats = {**version.stats, "sql_lines": kinds}
+    version.save(update_fields=["stats"])
+    return version
+
+
+@pytest.mark.parametrize("fmt", ["trl", "trl_conversational", "kto", "listwise"])
+@pytest.mark.parametrize("provenance", [True, False])
+def test_a_checked_version_skips_the_check_and_writes_the_same_bytes(checked_version, monkeypatch, fmt, provenance):
+    calls = []
+    real = dataset_lines._line_sql
+    monkeypatch.setattr(dataset_lines, "_line_sql", lambda options, checked=False: calls.append(checked) or real(
+        options, checked=checked))
+    options = export_options(format=fmt, split="all", provenance=provenance)
+    for names in (annotator_names_for(project=checked_version.project, user=None, visible=True),
+                  annotator_names_for(project=checked_version.project, user=None, visible=False)):
+        assert _sql(checked_version, options, names, chunk_size=3) == _python(checked_version, options, names)
+    assert calls == [True, True]
+
+
+def test_reasons_naming_annotators_are_still_rendered_per_viewer_in_a_checked_version(checked_version):
+    hidden = annotator_names_for(project=checked_version.project, user=None, visible=False)
+    lines = [json.loads(x) for x in _sql(checked_version, export_options(format="trl", split="all"), hidden)
+             .splitlines()]
+    assert [line["reasons"] for line in lines if line["index"] == 11] == [["disagrees with annotator 1"]]
+
+
+def test_a_version_without_the_mark_is_checked_row_by_row(version, monkeypatch):
+    calls = []
+    real = dataset_lines._line_sql
+    monkeypatch.setattr(dataset_lines, "_line_sql", lambda options, checked=False: calls.append(checked) or real(
+        options, checked=checked))
+    names = annotator_names_for(project=version.project, user=None, visible=True)
+    _sql(version, export_options(format="trl", split="all"), names)
+    assert calls == [False]

@@ -52,6 +52,8 @@ def test_a_version_holds_the_hand_worked_rows_with_provenance_and_stats(project,
                           "completion": "Yes, like this.", "label": True}
     assert version.stats["dropped"] == {"no_consensus": 1, "tie": 2}  # "tie", and "disputed" (A 1 : B 1)
     assert version.stats["consensus"]["method"] == "majority"
+    # every row is of the shapes the SQL line export renders as is: it will not check them row by row
+    assert version.stats["sql_lines"] == ["pairwise", "unpaired"]
     assert version.filter_config["method"] == "majority" and version.filter_config["ties"] == "drop"
     assert version.config_hash == config_hash(curation_config(FAST))
 
