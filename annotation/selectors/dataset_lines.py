@@ -1,7 +1,7 @@
-"""A dataset export's JSON lines as PostgreSQL builds them, streamed with `COPY (SELECT ...) TO STDOUT`.
+"""A dataset export's JSON lines as PostgreSQL builds them, a piece of rows joined into one value at a time.
 
 The same bytes as `format_row` + `jsonl_chunks` (annotation/curation/export.py) write, record for record
-(tests/annotation/test_export_lines.py compares them), at close to PostgreSQL's own COPY rate: Python only
+(tests/annotation/selectors/test_dataset_lines.py compares them), at close to PostgreSQL's own COPY rate: Python only
 moves bytes. Each line is put together in SQL from the row's columns, with the number formatting of Python's
 `json.dumps` (floats as `repr`: "1.0", "1e-05"). A row the SQL cannot render exactly comes out as the marker
 line "#<index>" and is formatted by `format_row` here instead: a provenance whose reasons name annotators
@@ -19,6 +19,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -29,7 +30,7 @@ from .identities import AnnotatorNames
 
 __all__ = ["LINE_CHUNK", "lines_supported", "dataset_export_lines", "dataset_export_start"]
 
-# Rows per COPY: ~2 MB of JSON held at once, and a broken-off download leaves at most this much unread.
+# Rows per piece: ~2 MB of JSON held at once, and a broken-off download leaves at most this much unread.
 LINE_CHUNK = 2_000
 # Pieces a reader thread may hold ahead of the consumer (each ~2 MB): enough to keep its backend busy while the
 # consumer writes, small enough that memory stays a few pieces.
@@ -163,7 +164,7 @@ def _plain_sql(options: ExportOptions, *, checked: bool = False) -> str:
 
 
 def _line_sql(options: ExportOptions, *, checked: bool = False) -> str:
-    """SELECT of one text column: each row's JSON line, or "#<index>" where format_row must do it."""
+    """SELECT of each row's JSON line (`line`), or "#<index>" where format_row must do it, and its index (`idx`)."""
     fields = list(_PAYLOADS[options.format])
     plain = _plain_sql(options, checked=checked)
     if options.provenance:
@@ -172,9 +173,8 @@ def _line_sql(options: ExportOptions, *, checked: bool = False) -> str:
     where = "r.version_id = %s AND r.kind = %s AND r.index >= %s AND r.index < %s"
     if options.split != "all":
         where += " AND r.split = %s"
-    return (f"SELECT CASE WHEN {plain} THEN '{{' || {line} || '}}' ELSE '#' || r.index END "
-            f"FROM {DatasetRow._meta.db_table} r {_LATERAL if options.provenance else ''} WHERE {where} "
-            "ORDER BY r.index")
+    return (f"SELECT CASE WHEN {plain} THEN '{{' || {line} || '}}' ELSE '#' || r.index END AS line, r.index AS idx "
+            f"FROM {DatasetRow._meta.db_table} r {_LATERAL if options.provenance else ''} WHERE {where}")
 
 
 def dataset_export_start(*, version: DatasetVersion, options: ExportOptions, offset: int) -> int | None:
@@ -190,7 +190,7 @@ def dataset_export_lines(
     offset: int = 0, chunk_size: int = LINE_CHUNK, start: int | None = None, connections: int | None = None,
 ) -> Iterator[bytes]:
     """The export's JSON lines (UTF-8, each ending in "\\n") from record number `offset` on, in pieces of
-    `chunk_size` rows: one COPY per range of indexes. Precondition: `lines_supported(options)`.
+    `chunk_size` rows: one query per range of indexes. Precondition: `lines_supported(options)`.
 
     `names` may be a function that makes them: it is called at the first row whose reasons name an annotator
     (reading every annotator of a large project takes a while, and most exports never need them).
@@ -205,8 +205,10 @@ def dataset_export_lines(
         names = _Lazy(names)
     high = DatasetRow.objects.filter(version=version).order_by("-index").values_list("index", flat=True).first()
     sql = _line_sql(options, checked=options.kind in ((version.stats or {}).get("sql_lines") or ()))
-    # Quote and delimiter bytes that JSON text never holds raw: each line comes out as it is, plus "\n".
-    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+    # A piece is one value: its lines joined by PostgreSQL (bytea, read in binary: no per-row round of Python,
+    # no decoding), and how many of them are markers (so the lines need not be searched for them here).
+    piece_sql = (f"SELECT convert_to(string_agg(s.line, E'\\n' ORDER BY s.idx) || E'\\n', 'UTF8'), "
+                 f"count(*) FILTER (WHERE starts_with(s.line, '#')) FROM ({sql} OFFSET 0) s")
     split = [options.split] if options.split != "all" else []
     pieces = [[version.pk, options.kind, low, low + chunk_size, *split] for low in range(start, high + 1, chunk_size)]
     rows = dataset_rows(version=version, split=options.split, kind=options.kind).values(*ROW_COLUMNS)
@@ -215,12 +217,12 @@ def dataset_export_lines(
     # Other connections do not see rows of a transaction that has not committed (a test's, or a caller's atomic
     # block): there, the pieces are read on this connection.
     if connections > 1 and len(pieces) > 1 and not connection.in_atomic_block:
-        read = _copied_in_parallel(copy_sql, pieces, connections)
+        read = _read_in_parallel(piece_sql, pieces, connections)
     else:
-        read = _copied(copy_sql, pieces)
+        read = _read(piece_sql, pieces)
     try:
-        for data in read:
-            if data.startswith(MARKER) or b"\n" + MARKER in data:
+        for data, marked in read:
+            if marked:
                 data = _render_marked(data, rows, options, names)
             if data:
                 yield data
@@ -228,17 +230,23 @@ def dataset_export_lines(
         read.close()  # a download broken off stops the readers
 
 
-def _copied(copy_sql: str, pieces: list[list]) -> Iterator[bytes]:
-    """Each piece's COPY output, read on this thread's connection one after the other."""
+def _piece(raw, piece_sql: str, params: list) -> tuple[bytes, int]:
+    """(the piece's bytes, how many marker lines) on the psycopg connection `raw`."""
+    with psycopg.Cursor(raw) as cursor:  # not Django's client-side cursor: it cannot read binary results
+        cursor.execute(piece_sql, params, binary=True)
+        data, marked = cursor.fetchone()
+    return (bytes(data) if data is not None else b""), marked
+
+
+def _read(piece_sql: str, pieces: list[list]) -> Iterator[tuple[bytes, int]]:
+    """Each piece, read on this thread's connection one after the other."""
     for params in pieces:
         connection.ensure_connection()
-        with connection.connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
-            data = b"".join(copy)
-        yield data  # with the COPY finished: the consumer may query this connection
+        yield _piece(connection.connection, piece_sql, params)
 
 
-def _copied_in_parallel(copy_sql: str, pieces: list[list], n: int) -> Iterator[bytes]:
-    """`_copied`, with `n` connections of their own reading pieces k, k + n, k + 2n, ... in `n` threads, so that
+def _read_in_parallel(piece_sql: str, pieces: list[list], n: int) -> Iterator[tuple[bytes, int]]:
+    """`_read`, with `n` connections of their own reading pieces k, k + n, k + 2n, ... in `n` threads, so that
     `n` PostgreSQL backends build lines at once while this thread hands on what is read.
 
     Each reader is at most `AHEAD` pieces ahead of this thread (memory: n × AHEAD pieces). A reader's error is
@@ -249,7 +257,7 @@ def _copied_in_parallel(copy_sql: str, pieces: list[list], n: int) -> Iterator[b
     queues = [queue.Queue(maxsize=AHEAD) for _ in range(n)]
     params = connection.get_connection_params()
 
-    def offer(k: int, item: tuple[bytes | None, BaseException | None]) -> bool:
+    def offer(k: int, item: tuple[tuple[bytes, int] | None, BaseException | None]) -> bool:
         """Hand `item` to the consumer unless it has stopped; False once it has."""
         while not stop.is_set():
             try:
@@ -265,9 +273,7 @@ def _copied_in_parallel(copy_sql: str, pieces: list[list], n: int) -> Iterator[b
             raw = connection.get_new_connection(params)
             raw.autocommit = True
             for piece in pieces[k::n]:
-                with raw.cursor() as cursor, cursor.copy(copy_sql, piece) as copy:
-                    data = b"".join(copy)
-                if not offer(k, (data, None)):
+                if not offer(k, (_piece(raw, piece_sql, piece), None)):
                     return
         except BaseException as exc:  # noqa: BLE001 - raised in the consumer, at this reader's next piece
             offer(k, (None, exc))
@@ -280,10 +286,10 @@ def _copied_in_parallel(copy_sql: str, pieces: list[list], n: int) -> Iterator[b
         thread.start()
     try:
         for i in range(len(pieces)):
-            data, error = queues[i % n].get()
+            piece, error = queues[i % n].get()
             if error is not None:
                 raise error
-            yield data
+            yield piece
     finally:
         stop.set()  # a reader waiting to hand on a piece gives up within 0.1 s
         for thread in threads:

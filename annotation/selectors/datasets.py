@@ -208,7 +208,9 @@ def dataset_export_count(*, version: DatasetVersion, options: ExportOptions) -> 
         n = Label.objects.filter(item_id__in=_version_rows(version, options.split).values("item_id")).count()
         what = "labels on its items"
     else:
-        n = dataset_rows(version=version, split=options.split, kind=options.kind).count()
+        stored = (version.stats or {}).get("row_counts")  # the freeze's counts (version_row_counts): no COUNT
+        n = (sum(int(c) for split, kind, _, c in stored if kind == options.kind and options.split in ("all", split))
+             if stored is not None else dataset_rows(version=version, split=options.split, kind=options.kind).count())
         what = f"{options.kind} rows"
     if n == 0:
         field = "format" if dataset_rows(version=version, split=options.split).exists() else "split"

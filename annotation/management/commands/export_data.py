@@ -86,7 +86,7 @@ class Command(BaseCommand):
             rows = dataset_export_records(version=version, options=options, names=names, chunk_size=opts["chunk_size"])
             return self._progress(rows, total)
 
-        schema = arrow_schema(options)
+        schema = arrow_schema(options) if options.encoding != "jsonl" else None  # pyarrow only where it is used
         started = time.perf_counter()
         tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
         try:

@@ -22,7 +22,7 @@ from annotation.curation.shapes import row_plain
 from annotation.errors import PrefStudioError
 from annotation.models import Annotator, Item
 from annotation.selectors import dataset_lines
-from annotation.selectors.dataset_lines import _LATERAL, _copied_in_parallel, _plain_sql, dataset_export_lines
+from annotation.selectors.dataset_lines import _LATERAL, _read_in_parallel, _plain_sql, dataset_export_lines
 from annotation.selectors.datasets import dataset_export_records
 from annotation.selectors.identities import annotator_names_for
 from tests.annotation.curation.export_rows import ROWS
@@ -182,10 +182,10 @@ def test_a_broken_off_export_stops_its_readers_and_closes_their_connections(proj
 
 @pytest.mark.django_db(transaction=True)
 def test_a_readers_error_is_raised_to_the_consumer_at_its_piece():
-    """A reader whose COPY fails raises in the export after the pieces before it, and every reader stops."""
+    """A reader whose query fails raises in the export after the pieces before it, and every reader stops."""
     pieces = [[1], [0], [1], [1]]  # the second piece divides by zero
-    read = _copied_in_parallel("COPY (SELECT 1 / %s::int) TO STDOUT", pieces, 2)
-    assert next(read) == b"1\n"
+    read = _read_in_parallel("SELECT convert_to((1 / %s::int)::text || E'\\n', 'UTF8'), 0", pieces, 2)
+    assert next(read) == (b"1\n", 0)
     with pytest.raises(psycopg.errors.DivisionByZero):
         next(read)
     read.close()

@@ -219,3 +219,24 @@ def test_a_frozen_version_stores_its_row_counts_and_its_pages_count_no_rows(proj
             seen = [row.index for n in Paginator(pages, 3).page_range for row in Paginator(pages, 3).page(n)]
         assert seen == expected
         assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+
+def test_an_exports_record_count_is_read_from_the_frozen_counts(project, user, django_assert_num_queries):
+    from annotation.curation.export import export_options
+    from annotation.selectors.datasets import dataset_export_count
+
+    version = dataset_version_create(project=project, config={**FAST, "test_fraction": 0.4, "seed": 3}, user=user)
+    version.refresh_from_db()
+    for fmt, kind in (("trl", "pairwise"), ("kto", "unpaired")):
+        for split in ("all", "train", "test"):
+            expected = DatasetRow.objects.filter(version=version, kind=kind).filter(
+                **({} if split == "all" else {"split": split})).count()
+            if expected == 0:
+                continue
+            options = export_options(format=fmt, split=split)
+            with django_assert_num_queries(0):
+                assert dataset_export_count(version=version, options=options) == expected
+    stale = DatasetVersion.objects.get(pk=version.pk)  # a version frozen before the counts were stored
+    stale.stats = {k: v for k, v in stale.stats.items() if k != "row_counts"}
+    assert dataset_export_count(version=stale, options=export_options(format="trl", split="all")) == (
+        DatasetRow.objects.filter(version=version, kind="pairwise").count())
