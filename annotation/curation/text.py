@@ -109,15 +109,6 @@ class TextFeatures:
         return TextFeatures(self.has_pair[start:stop], self.identical[start:stop], self.tokens[start:stop],
                             self.containment[start:stop])
 
-    @classmethod
-    def concat(cls, parts: Sequence["TextFeatures"]) -> "TextFeatures":
-        """The features of the parts' items, one part after the other."""
-        if not parts:
-            return cls(has_pair=np.zeros(0, bool), identical=np.zeros(0, bool), tokens=np.zeros((0, 2), np.float32),
-                       containment=np.zeros(0))
-        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                     ("has_pair", "identical", "tokens", "containment")))
-
 
 # The ASCII characters _PUNCTUATION removes, as a str.translate table (a translate is ~10x a regex sub on ASCII).
 _ASCII_PUNCTUATION = {i: None for i in range(128) if _PUNCTUATION.fullmatch(chr(i))}
