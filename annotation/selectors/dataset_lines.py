@@ -30,7 +30,9 @@ from .identities import AnnotatorNames
 
 __all__ = ["LINE_CHUNK", "lines_supported", "dataset_export_lines", "dataset_export_start"]
 
-# Rows per piece: ~2 MB of JSON held at once, and a broken-off download leaves at most this much unread.
+# Rows per piece: ~2 MB of JSON held at once, and a broken-off download leaves at most this much unread. A piece is
+# one PostgreSQL value, which may not pass 1 GB: 2,000 rows averaging over 500 KB of JSON each (nearly every text at
+# the import's 400,000-character cap) would fail; pass a smaller chunk_size (export_data --chunk-size) for such data.
 LINE_CHUNK = 2_000
 # Pieces a reader thread may hold ahead of the consumer (each ~2 MB): enough to keep its backend busy while the
 # consumer writes, small enough that memory stays a few pieces.
