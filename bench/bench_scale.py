@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_scale.py                      # 10k, 100k and 1M items (see --estimate)
     .venv/bin/python bench/bench_scale.py --quick              # the quick check: 10k and 100k only
     .venv/bin/python bench/bench_scale.py --estimate           # how long a run would take, without running it
+    .venv/bin/python bench/bench_scale.py --sizes 1m --export-only --rounds 3 --database-url URL
+                                                               # the export step alone, on a --keep run's database
 
 For each size it writes a seeded native-format JSONL file (pairwise items, each with 3 human votes
 from a pool of 30 annotators, so curation has something to aggregate; a quarter of the prompts asked

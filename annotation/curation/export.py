@@ -99,8 +99,6 @@ def _turn(content: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": content}]
 
 
-
-
 def prompt_text(messages: list[dict[str, Any]]) -> str:
     """The prompt as plain text: the one user turn as is, else an HH-style transcript ending in "Assistant:"."""
     if len(messages) == 1 and messages[0].get("role") == "user":

@@ -71,7 +71,7 @@ def version_row_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
     A version never changes after its freeze, which stores these counts in `stats["row_counts"]`
     (services.datasets): read from there, a page of a million-row version counts nothing. Older versions
     are counted from their rows (one GROUP BY)."""
-    stored = (version.stats or {}).get("row_counts")
+    stored = _frozen_row_counts(version)
     if stored is None:
         stored = [[split, kind, source, n] for split, kind, source, n in (
             DatasetRow.objects.filter(version=version).values_list("split", "kind", "provenance__source")
@@ -81,6 +81,11 @@ def version_row_counts(*, version: DatasetVersion) -> dict[str, dict[str, int]]:
         for key, value in (("splits", split), ("kinds", kind), ("sources", str(source or ""))):
             counts[key][value] = counts[key].get(value, 0) + int(n)
     return counts
+
+
+def _frozen_row_counts(version: DatasetVersion) -> list[list] | None:
+    """[[split, kind, source, n], ...] as the freeze stored them in the version's stats; None for older versions."""
+    return (version.stats or {}).get("row_counts")
 
 
 def dropped_items(*, version: DatasetVersion, chunk_size: int = 20_000) -> Iterator[dict[str, str]]:
@@ -208,7 +213,7 @@ def dataset_export_count(*, version: DatasetVersion, options: ExportOptions) -> 
         n = Label.objects.filter(item_id__in=_version_rows(version, options.split).values("item_id")).count()
         what = "labels on its items"
     else:
-        stored = (version.stats or {}).get("row_counts")  # the freeze's counts (version_row_counts): no COUNT
+        stored = _frozen_row_counts(version)  # no COUNT of a million rows
         n = (sum(int(c) for split, kind, _, c in stored if kind == options.kind and options.split in ("all", split))
              if stored is not None else dataset_rows(version=version, split=options.split, kind=options.kind).count())
         what = f"{options.kind} rows"

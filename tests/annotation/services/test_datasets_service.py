@@ -240,3 +240,31 @@ def test_an_exports_record_count_is_read_from_the_frozen_counts(project, user, d
     stale.stats = {k: v for k, v in stale.stats.items() if k != "row_counts"}
     assert dataset_export_count(version=stale, options=export_options(format="trl", split="all")) == (
         DatasetRow.objects.filter(version=version, kind="pairwise").count())
+
+
+@pytest.mark.parametrize("fmt", ["trl", "trl_conversational", "kto"])
+def test_a_version_frozen_by_the_curate_command_exports_the_python_records(project, tmp_path, fmt):
+    """The shipped commands end to end: `curate` marks the kinds its rows were checked for, and `export_data`
+    (SQL lines without the per-row check) writes byte for byte what the Python records are, and Parquet the same
+    records."""
+    import pyarrow.parquet as pq
+
+    from annotation.curation.export import export_options, jsonl_chunks
+    from annotation.selectors.datasets import dataset_export_records
+    from annotation.selectors.identities import annotator_names_for
+
+    call_command("curate", "cur", "--set", "embeddings=false", "--set", "test_fraction=0.4", stdout=StringIO())
+    version = DatasetVersion.objects.get(project=project)
+    assert version.stats["sql_lines"] == ["pairwise", "unpaired"]
+    names = annotator_names_for(project=project, user=None, visible=True)
+    records = list(dataset_export_records(version=version, options=export_options(format=fmt, split="all"),
+                                          names=names))
+    assert records
+    out = tmp_path / "v1.jsonl"
+    call_command("export_data", "cur", "1", "--format", fmt, "--split", "all", "--out", str(out),
+                 stdout=StringIO(), stderr=StringIO())
+    assert out.read_bytes() == b"".join(jsonl_chunks(records))
+    out = tmp_path / "v1.parquet"
+    call_command("export_data", "cur", "1", "--format", fmt, "--encoding", "parquet", "--split", "all",
+                 "--out", str(out), stdout=StringIO(), stderr=StringIO())
+    assert pq.read_table(out).to_pylist() == records
