@@ -5,6 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 urlpatterns = [
+    # First: the labeling loop's API calls are most requests, and each is matched against the patterns in order.
+    path("api/", include("annotation.api.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -15,7 +17,6 @@ urlpatterns = [
     # shows the app's own schema, nothing a user wrote).
     path("api/redoc/", csp_update({"script-src": ["'unsafe-inline'"], "style-src": ["'unsafe-inline'"]})(
         SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
-    path("api/", include("annotation.api.urls")),
     path("api/", include("training.api.urls")),
     path("jobs/", include("training.urls")),
     path("", include("annotation.urls")),

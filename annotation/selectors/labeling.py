@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
+from ..db import prepared_cursor
 from ..errors import NotFound
 from ..models import (
     Annotator,
@@ -144,7 +145,7 @@ def lease_context(*, assignment_id: int, annotator_id: int | None = None, user_i
                 " AND EXISTS (SELECT 1 FROM annotation_membership m WHERE m.project_id = p.id"
                 " AND m.user_id = an.user_id)")
         params += [token[0], token[1]]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -238,7 +239,7 @@ def lease_page(*, user: AbstractBaseUser, assignment_id: int, slug: str, counter
     if connection.vendor != "postgresql":
         lease = lease_for_user(user=user, assignment_id=assignment_id, slug=slug)
         return LeasePage(lease, queue_status(project=lease.item.project, annotator=lease.annotator), None)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_LEASE_PAGE_WITH_COUNTERS_SQL if counters else _LEASE_PAGE_ONLY_SQL,
                        [assignment_id, user.pk, slug])
         row = cursor.fetchone()

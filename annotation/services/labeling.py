@@ -44,6 +44,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from ..db import prepared_cursor
 from ..errors import Conflict, NotFound, PermissionDenied, PrefStudioError
 from ..models import Annotator, Assignment, AssignmentStatus, Item, Label, LabelRole, LabelStatus, Project, Role
 from ..models import ReferenceUse, Route, TaskKind
@@ -86,7 +87,7 @@ def queue_next(*, project: Project, annotator: Annotator, now: datetime | None =
     if not _on_postgresql() or project.reference_use == ReferenceUse.ATTENTION:
         # Attention checks keep their own schedule (services/attention.py), on the ORM path.
         return _queue_next_orm(project=project, annotator=annotator, now=now)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("SELECT assignment_id, item_id, status, expires_at, created_at FROM ps_queue_next(%s, %s, %s)",
                        [project.pk, annotator.pk, now])
         lease_id, item_id, lease_status, expires_at, created_at = cursor.fetchone()
@@ -129,7 +130,7 @@ def _next_for_api(*, sql: str, params: list, slug: str, now: datetime, user) -> 
     """Run one of the two `next` statements and shape its row; `user(user_id)` gives the user for the rare
     paths that need one (first use creates the annotator; attention projects take the ORM path)."""
     for _ in range(2):
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         user_id, code = row[0], row[1]
@@ -307,7 +308,7 @@ def _label_submit_sql(*, context: LeaseContext, data: dict, idempotency_key: str
     ]
     check_routing = item.kind == TaskKind.PAIRWISE and item.route == Route.HUMAN and item.n_judge_labels > 0
     with transaction.atomic() if check_routing else nullcontext():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_SUBMIT_SQL, params)
             code, label_id, _, _, created_at = cursor.fetchone()
         if code == "ok" and check_routing:

@@ -1,6 +1,11 @@
 -- The labeling queue in PostgreSQL (issue 13). Loaded by migration 0005_loop_slots; see annotation/models/queue.py.
 -- Slots, cursors and counters are derived from items, projects and labels by the triggers below; the queue's two
 -- calls (ps_queue_next, ps_label_submit) are one round trip each.
+--
+-- The entry points run with `enable_seqscan = off` (migration 0017_hot_path_plans): PL/pgSQL keeps a generic plan per
+-- statement for the session, planned after five calls with the statistics of that moment, and in a new database the
+-- label and assignment tables are empty then; the plan went on scanning them whole on every call as they grew.
+-- Every statement here has an index that serves it.
 
 CREATE SEQUENCE IF NOT EXISTS ps_queue_started_seq;
 
@@ -149,7 +154,7 @@ END $$;
 
 -- Overdue leases: expired, their slots freed (the item trigger puts the slots back). Bounded per call.
 CREATE OR REPLACE FUNCTION ps_leases_expire(p_now timestamptz, p_limit integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE r record; n integer := 0;
 BEGIN
   FOR r IN
@@ -176,7 +181,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ps_queue_next(p_project bigint, p_annotator bigint, p_now timestamptz)
 RETURNS TABLE (assignment_id bigint, item_id bigint, status text, expires_at timestamptz, created_at timestamptz,
                mine_done integer, project_left bigint, free_items bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
   cur bigint; done integer; ov integer; lease_min integer;
   s record; took bigint; lid bigint; lexp timestamptz; lcreated timestamptz; lstatus text := 'active';
@@ -345,7 +350,7 @@ CREATE OR REPLACE FUNCTION ps_label_submit(
   p_shown jsonb, p_time integer)
 RETURNS TABLE (code text, label_id bigint, item_id bigint, kind text, created_at timestamptz, route text,
                n_judge integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE a record; it record; lab record; new_id bigint; new_at timestamptz; nh integer;
 BEGIN
   IF p_key IS NOT NULL THEN
@@ -408,7 +413,26 @@ BEGIN
                         NULL::integer;
     RETURN;
   END IF;
+  nh := it.n_human_labels + 1;
   BEGIN
+    -- The item first, its verdict count included: the label's statement trigger (annotation_label_pages_ins) counts
+    -- the item's distinct human verdicts again and updates the item only where the count differs, so a count set
+    -- here with the new label in it saves a second update of the item (and its triggers) on every submit.
+    UPDATE annotation_item SET
+      n_human_labels = nh,
+      n_leases = greatest(n_leases - 1, 0),
+      source = CASE WHEN it.n_judge_labels > 0 THEN 'hybrid' ELSE 'human' END,
+      state = CASE WHEN it.state NOT IN ('new', 'judged', 'routed', 'labeling', 'labeled') THEN it.state
+                   WHEN nh >= it.overlap THEN 'labeled' ELSE 'labeling' END,
+      n_verdicts = (SELECT count(DISTINCT x.v) FROM (
+          SELECT annotation_label_verdict(l.kind, l.winner, l.thumbs_up, l.ranking) AS v
+          FROM annotation_label l JOIN annotation_annotator an ON an.id = l.annotator_id
+          WHERE l.item_id = it.id AND l.role = 'annotation' AND l.status = 'ok' AND an.kind = 'human'
+          UNION ALL
+          SELECT annotation_label_verdict(it.kind, coalesce(p_winner, ''), p_thumbs, p_ranking)
+          FROM annotation_annotator an WHERE an.id = p_annotator AND an.kind = 'human') x),
+      updated_at = p_now
+    WHERE id = it.id;
     INSERT INTO annotation_label (item_id, annotator_id, kind, role, status, winner, strength, aspects, rationale,
                                   ranking, thumbs_up, shown_order, time_spent_ms, raw_output, idempotency_key,
                                   created_at)
@@ -416,20 +440,11 @@ BEGIN
             coalesce(p_aspects, '{}'::jsonb), coalesce(p_rationale, ''), p_ranking, p_thumbs,
             coalesce(p_shown, '[]'::jsonb), p_time, '', p_key, now())
     RETURNING id, annotation_label.created_at INTO new_id, new_at;
-  EXCEPTION WHEN unique_violation THEN
+  EXCEPTION WHEN unique_violation THEN  -- (the item's update is undone with the insert)
     RETURN QUERY SELECT 'key_conflict'::text, NULL::bigint, it.id, it.kind::text, NULL::timestamptz, NULL::text,
                         NULL::integer;
     RETURN;
   END;
   UPDATE annotation_assignment SET status = 'submitted', released_at = p_now WHERE id = a.id;
-  nh := it.n_human_labels + 1;
-  UPDATE annotation_item SET
-    n_human_labels = nh,
-    n_leases = greatest(n_leases - 1, 0),
-    source = CASE WHEN it.n_judge_labels > 0 THEN 'hybrid' ELSE 'human' END,
-    state = CASE WHEN it.state NOT IN ('new', 'judged', 'routed', 'labeling', 'labeled') THEN it.state
-                 WHEN nh >= it.overlap THEN 'labeled' ELSE 'labeling' END,
-    updated_at = p_now
-  WHERE id = it.id;
   RETURN QUERY SELECT 'ok'::text, new_id, it.id, it.kind::text, new_at, it.route::text, it.n_judge_labels::integer;
 END $$;

@@ -31,7 +31,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "prefstudio.csp_middleware.CSPMiddleware",  # django-csp's, its policies built once
     # A domain error raised by a view is its status and the error page (400/403/404/409/413), the database out
     # of reach a 503 + Retry-After, instead of a 500 (prefstudio/errors_http.py, shared with the API's handler).
     "prefstudio.errors_http.DomainErrorMiddleware",

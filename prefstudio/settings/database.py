@@ -33,3 +33,7 @@ DB_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("DB_UNAVAILABLE_RETRY_AFTER_SECONDS
 # lines, one backend per connection, while this process writes the pieces already read. 1 reads them one after
 # the other on the request's own connection. Each is opened for one export and closed at its end.
 PREFSTUDIO_EXPORT_CONNECTIONS = env_int("PREFSTUDIO_EXPORT_CONNECTIONS", 2)
+
+# The labeling loop's hot statements are prepared on the server, once per connection (annotation/db.py). 0 for a
+# transaction-pooling PgBouncer older than 1.21, which cannot keep a prepared statement between transactions.
+DB_PREPARE_HOT = env_bool("DB_PREPARE_HOT", True)

@@ -39,6 +39,60 @@ def test_only_the_redoc_page_allows_inline_code(user):
     assert client.get("/api/docs/?script=").status_code == 200
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("report_only", [False, True])
+def test_the_cached_policy_middleware_sets_the_headers_django_csp_sets(user, settings, report_only):
+    """prefstudio.csp_middleware answers from policies built once: the same headers as django-csp's own middleware,
+    for plain pages and the API, a view's @csp_update, an excluded path, a response exempted or already carrying
+    a header, and after the settings change."""
+    from csp.constants import HEADER, HEADER_REPORT_ONLY
+    from csp.middleware import CSPMiddleware as Library
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from prefstudio.csp_middleware import CSPMiddleware as Cached
+
+    client = Client()
+    client.force_login(user)
+    if report_only:
+        settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.CONTENT_SECURITY_POLICY
+        settings.CONTENT_SECURITY_POLICY = None
+    pages = {url: client.get(url) for url in ("/", "/api/projects/", "/api/redoc/")}
+    header = HEADER_REPORT_ONLY if report_only else HEADER
+    assert "'unsafe-inline'" not in pages["/"][header]
+    # (@csp_update changes the enforced policy only: in report-only mode the redoc page gets the plain one)
+    assert ("'unsafe-inline'" in pages["/api/redoc/"][header]) is not report_only
+
+    def both(path="/x/", **attributes):
+        headers = []
+        for middleware in (Library(lambda r: None), Cached(lambda r: None)):
+            request = RequestFactory().get(path)
+            middleware.process_request(request)
+            response = HttpResponse("ok")
+            for name, value in attributes.items():
+                if name.startswith("_"):
+                    setattr(response, name, value)
+                else:
+                    response[name.replace("_", "-")] = value
+            middleware.process_response(request, response)
+            headers.append((response.get(HEADER), response.get(HEADER_REPORT_ONLY)))
+        assert headers[0] == headers[1], (path, attributes)
+        return headers[1]
+
+    for url, response in pages.items():  # what the pages got is what the library sets for the same view
+        assert response[header] == both(url, **({"_csp_update": {"script-src": ["'unsafe-inline'"],
+                                                                 "style-src": ["'unsafe-inline'"]}}
+                                                 if "redoc" in url else {}))[int(report_only)], url
+    assert both(**{"Content_Security_Policy": "default-src 'none'"})[0] == "default-src 'none'"  # kept as set
+    assert both(_csp_exempt=True, _csp_exempt_ro=True) == (None, None)
+    assert both(_csp_replace={"img-src": None})[int(report_only)] is not None
+    policy_name = "CONTENT_SECURITY_POLICY_REPORT_ONLY" if report_only else "CONTENT_SECURITY_POLICY"
+    setattr(settings, policy_name, {**getattr(settings, policy_name), "EXCLUDE_URL_PREFIXES": ["/api/"]})
+    assert both("/api/projects/") == (None, None) and both("/")[int(report_only)] is not None
+    setattr(settings, policy_name, {"DIRECTIVES": {"default-src": ["'none'"]}})
+    assert both()[int(report_only)] == "default-src 'none'"
+
+
 def test_no_template_has_inline_script_or_style():
     """What the policy would block: <script> without src, <style> blocks, style="" attributes, on*= handlers.
     (json_script's JSON blocks are made at render time and are never run, so the policy allows them.)"""

@@ -53,6 +53,48 @@ def test_next_and_submit_cost_three_statements_with_the_token_checked_inside(loo
     assert Label.objects.get(pk=label.json()["id"]).winner == "B"
 
 
+def test_the_hot_statements_are_prepared_once_per_connection_and_keep_a_generic_plan(make_user):
+    """annotation/db.py: the three statements are prepared on the server (parsed and planned once per connection),
+    and PostgreSQL settles on a generic plan for each (custom planning on every call was the cost removed)."""
+    project = pairwise_project(slug="hot-eight", n_items=8, overlap=1)
+    client, _ = _token_client(make_user("ada", project=project, role="annotator"))
+    for _ in range(8):
+        lease = client.post(f"/api/projects/{project.slug}/next/").json()
+        assert client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A"},
+                           format="json").status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        prepared = {sql.split(" FROM ")[1].split("(")[0] if "ps_" in sql else "lease": (generic, custom)
+                    for sql, generic, custom in cursor.fetchall()}
+    assert set(prepared) >= {"ps_queue_next_for_token", "lease", "ps_label_submit"}, prepared
+    assert all(generic > 0 and custom <= 5 for generic, custom in prepared.values()), prepared
+
+
+def test_a_submit_updates_its_item_once_and_counts_its_verdict(loop, make_user):
+    """ps_label_submit sets the item's verdict count with its other counters, so the label trigger's recount
+    (annotation_item_verdicts_refresh) leaves the item alone: one item update per submit, the count still exact."""
+    from annotation.models import Item
+
+    project, ada = loop
+    bob = make_user("bob", project=project, role="annotator")
+    labeled = []
+    for user, winner in ((ada, "A"), (bob, "B")):
+        client, _ = _token_client(user)
+        lease = client.post(f"/api/projects/{project.slug}/next/").json()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'annotation_item'")
+            before = cursor.fetchone()[0]
+        assert client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": winner},
+                           format="json").status_code == 201
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'annotation_item'")
+            assert cursor.fetchone()[0] - before == 1
+        labeled.append(lease["item"]["id"])
+    assert labeled[0] == labeled[1]  # started items first: bob got ada's item
+    item = Item.objects.get(pk=labeled[0])
+    assert (item.n_human_labels, item.n_verdicts, item.n_leases, item.state) == (2, 2, 0, "labeled")
+
+
 def test_a_revoked_token_stops_working_at_once(loop):
     project, ada = loop
     client, _ = _token_client(ada)
