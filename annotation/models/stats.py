@@ -32,7 +32,7 @@ class ProjectAnnotatorStats(models.Model):
 
 
 class ProjectItemCounts(models.Model):
-    """Items per (project, kind, state, route, queued), kept by PostgreSQL statement-level triggers on
+    """Items per (project, kind, state, route, queued) and shard, kept by PostgreSQL statement-level triggers on
     annotation_item (migration 0009_counters_pages): the dashboard's states, the curation page's routes and the
     review queue's length read a few rows instead of counting a million items. Rows at 0 stay (no delete races
     with concurrent writers). Not kept on SQLite (`make run`): readers count the items there."""
@@ -42,12 +42,16 @@ class ProjectItemCounts(models.Model):
     state = models.CharField(max_length=16)
     route = models.CharField(max_length=8)
     queued = models.BooleanField()
+    # The item's id modulo 16 (migration 0018): a submit moves an item from one state to the next, and with one row
+    # per state every submit of the project queued behind the previous one's commit on the same two rows. Readers
+    # sum over the shards.
+    shard = models.SmallIntegerField(default=0, db_default=0)
     n = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "project item counts"
         constraints = [
-            models.UniqueConstraint(fields=["project", "kind", "state", "route", "queued"],
+            models.UniqueConstraint(fields=["project", "kind", "state", "route", "queued", "shard"],
                                     name="project_item_counts_unique"),
             models.CheckConstraint(condition=models.Q(n__gte=0), name="project_item_counts_n_nonnegative"),
         ]

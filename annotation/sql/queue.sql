@@ -189,7 +189,9 @@ DECLARE
 BEGIN
   -- One overdue lease per call: expiring several would lock several items while holding counter rows (deadlock-prone
   -- against submits); with every `next` doing one, overdue leases still drain faster than they can pile up.
-  PERFORM ps_leases_expire(p_now, 1);
+  IF EXISTS (SELECT 1 FROM annotation_assignment a WHERE a.status = 'active' AND a.expires_at <= p_now) THEN
+    PERFORM ps_leases_expire(p_now, 1);
+  END IF;
   SELECT c.started_seq, c.n_done INTO cur, done FROM annotation_queuecursor c
    WHERE c.annotator_id = p_annotator AND c.project_id = p_project FOR UPDATE;
   IF NOT FOUND THEN

@@ -195,7 +195,8 @@ VIOLATIONS = [
         "project_item_counts_unique",
         "item counts row twice",
         lambda w: ProjectItemCounts.objects.create(project=w.project, kind=w.item.kind, state=w.item.state,
-                                                   route=w.item.route, queued=w.item.queued, n=1),
+                                                   route=w.item.route, queued=w.item.queued, shard=w.item.pk % 16,
+                                                   n=1),
     ),
     (
         "project_item_counts_n_nonnegative",

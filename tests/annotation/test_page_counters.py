@@ -73,7 +73,10 @@ def recount_project(project) -> tuple[dict, dict, dict]:
 
 
 def kept_project(project) -> tuple[dict, dict, dict]:
-    items = {(c.kind, c.state, c.route, c.queued): c.n for c in ProjectItemCounts.objects.filter(project=project)}
+    items = Counter()  # summed over the shards (migration 0018), as every reader does
+    for c in ProjectItemCounts.objects.filter(project=project):
+        assert c.shard == c.shard % 16 and c.n >= 0
+        items[(c.kind, c.state, c.route, c.queued)] += c.n
     hours = {(h.annotator_id, h.hour): h.n for h in ProjectLabelHours.objects.filter(project=project)}
     times = {(t.annotator_id, t.ms): t.n for t in ProjectLabelTimes.objects.filter(project=project)}
     return tuple({k: n for k, n in d.items() if n} for d in (items, hours, times))
