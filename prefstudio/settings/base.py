@@ -30,6 +30,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The labeling loop's token next / submit, answered before the rest (its docstring: what it keeps and why).
+    "annotation.api.hot.HotPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prefstudio.csp_middleware.CSPMiddleware",  # django-csp's, its policies built once
     # A domain error raised by a view is its status and the error page (400/403/404/409/413), the database out

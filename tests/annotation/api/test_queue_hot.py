@@ -95,6 +95,66 @@ def test_a_submit_updates_its_item_once_and_counts_its_verdict(loop, make_user):
     assert (item.n_human_labels, item.n_verdicts, item.n_leases, item.state) == (2, 2, 0, "labeled")
 
 
+def test_the_first_middleware_answers_with_the_headers_and_bodies_of_the_whole_chain(loop, make_user, settings):
+    """HotPathMiddleware answers token next / submit before the other middlewares: every header and the body are
+    those of the same request through the whole chain (the middleware left out), for a lease, a label, nothing left
+    and a domain error; and its path patterns are the URLconf's."""
+    from django.urls import reverse
+
+    from annotation.api.hot import _NEXT_PATH, _SUBMIT_PATH
+
+    assert _NEXT_PATH.fullmatch(reverse("api-project-next", kwargs={"slug": "a-b_9"}))
+    assert _SUBMIT_PATH.fullmatch(reverse("api-assignment-submit", kwargs={"pk": 12}))
+    assert not _NEXT_PATH.fullmatch("/api/projects/x/next/y/") and not _SUBMIT_PATH.fullmatch("/api/assignments/1/")
+
+    def run(user, chain):
+        settings.MIDDLEWARE = chain
+        client, _ = _token_client(user)
+        answers = []
+        lease = client.post(f"/api/projects/{project.slug}/next/")
+        answers.append(lease)
+        body = {"winner": "A", "idempotency_key": f"key-{user.username}"}
+        answers.append(client.post(f"/api/assignments/{lease.json()['assignment']}/submit/", body, format="json"))
+        answers.append(client.post(f"/api/assignments/{lease.json()['assignment']}/submit/", {"winner": "B"},
+                                   format="json"))  # the lease is over: 409
+        # SessionMiddleware sets request.session: only the whole chain ran it
+        assert {hasattr(a.wsgi_request, "session") for a in answers} == {chain is not full}
+        return [(a.status_code, sorted((k, v) for k, v in a.items() if k != "Date"), a.content) for a in answers]
+
+    project, ada = loop
+    full = list(settings.MIDDLEWARE)
+    assert full[0] == "annotation.api.hot.HotPathMiddleware"
+    fast = run(ada, full)
+    with CaptureQueriesContext(connection):  # (the chain's answers, for the same kind of user and requests)
+        chain = run(make_user("bob", project=project, role="annotator"), full[1:])
+    assert [s for s, _, _ in fast] == [200, 201, 409]
+    for (status, headers, content), (status2, headers2, content2) in zip(fast, chain):
+        assert headers == headers2 and status == status2
+        assert "Content-Security-Policy" in dict(headers) and dict(headers)["X-Frame-Options"] == "DENY"
+    fast_body, chain_body = json.loads(fast[0][2]), json.loads(chain[0][2])
+    assert fast_body["item"] == chain_body["item"] or fast_body.keys() == chain_body.keys()
+    assert fast[2][2] == chain[2][2]
+
+
+def test_the_first_middleware_leaves_to_the_chain_what_it_does_not_answer(loop, settings):
+    """An HTTPS redirect due, a body for DRF's path and a session request go through the whole chain."""
+    project, ada = loop
+    client, _ = _token_client(ada)
+    lease = client.post(f"/api/projects/{project.slug}/next/").json()
+    coerced = client.post(f"/api/assignments/{lease['assignment']}/submit/", {"winner": "A", "strength": "1"},
+                          format="json")  # a value DRF coerces: its path, which stores the label
+    assert coerced.status_code == 201 and coerced.json()["strength"] == 1
+    bad = client.post(f"/api/assignments/{lease['assignment']}/submit/", "{not json", content_type="application/json")
+    assert bad.status_code == 400 and "JSON" in bad.json()["error"]
+    session = APIClient()
+    session.force_login(ada)
+    assert session.post(f"/api/projects/{project.slug}/next/").status_code in (200, 204)
+    settings.SECURE_SSL_REDIRECT = True
+    client, _ = _token_client(ada)  # (a new client: the middlewares read the setting when they are loaded)
+    redirected = client.post(f"/api/projects/{project.slug}/next/")
+    assert redirected.status_code == 301 and redirected["Location"].startswith("https://")
+
+
 def test_a_revoked_token_stops_working_at_once(loop):
     project, ada = loop
     client, _ = _token_client(ada)
