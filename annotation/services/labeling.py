@@ -88,8 +88,8 @@ def queue_next(*, project: Project, annotator: Annotator, now: datetime | None =
         # Attention checks keep their own schedule (services/attention.py), on the ORM path.
         return _queue_next_orm(project=project, annotator=annotator, now=now)
     with prepared_cursor() as cursor:
-        cursor.execute("SELECT assignment_id, item_id, status, expires_at, created_at FROM ps_queue_next(%s, %s, %s)",
-                       [project.pk, annotator.pk, now])
+        cursor.execute(_lease_statement("SELECT assignment_id, item_id, status, expires_at, created_at "
+                                        "FROM ps_queue_next(%s, %s, %s)"), [project.pk, annotator.pk, now])
         lease_id, item_id, lease_status, expires_at, created_at = cursor.fetchone()
     if lease_id is None:
         return None
@@ -126,9 +126,28 @@ _NEXT_FOR_USER_SQL = f"SELECT NULL, {_NEXT_COLUMNS} FROM ps_queue_next_for_user(
 _NEXT_FOR_TOKEN_SQL = f"SELECT user_id, {_NEXT_COLUMNS} FROM ps_queue_next_for_token(%s, %s, %s, %s)"
 
 
+# A lease is committed without waiting for the WAL flush when its statement is a transaction of its own (Django's
+# autocommit, outside transaction.atomic), and QUEUE_ASYNC_LEASE_COMMIT is on (the default). The WAL flush was 11 %
+# of the loop's CPU (bench/RESULTS.md, *The labeling loop, round 6*), and half the commits take a lease. What a
+# crash of PostgreSQL can lose is the leases of its last fraction of a second, whole (lease, slot, item counters and
+# cursor are one transaction): their annotators' submit answers 404 and their next call takes another item. No label
+# can be lost with them: a label's own commit waits for the flush, and the WAL is flushed in order, so every lease
+# a stored label was given is flushed with it. Skips and label writes always wait for the flush.
+_ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true) AS async_commit"
+
+
+def _lease_statement(sql: str) -> str:
+    """`sql` (a SELECT from one of the queue's `next` functions) committed without waiting for the WAL flush when
+    it is its own transaction (see above)."""
+    if settings.QUEUE_ASYNC_LEASE_COMMIT and connection.get_autocommit() and not connection.in_atomic_block:
+        return sql.replace(" FROM ps_queue_next", f" FROM (SELECT 1{_ASYNC_COMMIT}) AS commit_mode, ps_queue_next", 1)
+    return sql
+
+
 def _next_for_api(*, sql: str, params: list, slug: str, now: datetime, user) -> dict | None | TokenRefused:
     """Run one of the two `next` statements and shape its row; `user(user_id)` gives the user for the rare
     paths that need one (first use creates the annotator; attention projects take the ORM path)."""
+    sql = _lease_statement(sql)
     for _ in range(2):
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)

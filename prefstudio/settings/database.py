@@ -37,3 +37,8 @@ PREFSTUDIO_EXPORT_CONNECTIONS = env_int("PREFSTUDIO_EXPORT_CONNECTIONS", 2)
 # The labeling loop's hot statements are prepared on the server, once per connection (annotation/db.py). 0 for a
 # transaction-pooling PgBouncer older than 1.21, which cannot keep a prepared statement between transactions.
 DB_PREPARE_HOT = env_bool("DB_PREPARE_HOT", True)
+
+# A `next` that takes a lease in a transaction of its own commits without waiting for the WAL flush (annotation/
+# services/labeling.py, _lease_statement: what a crash can lose is the last fraction of a second's leases, never a
+# label). 0: every commit waits.
+QUEUE_ASYNC_LEASE_COMMIT = env_bool("QUEUE_ASYNC_LEASE_COMMIT", True)

@@ -155,6 +155,38 @@ def test_the_first_middleware_leaves_to_the_chain_what_it_does_not_answer(loop, 
     assert redirected.status_code == 301 and redirected["Location"].startswith("https://")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_taken_on_its_own_commits_without_the_flush_and_nothing_else_does(make_user, settings):
+    """services.labeling._lease_statement: `next` in autocommit sets synchronous_commit off for its own transaction
+    only (the session's setting is unchanged after it); inside transaction.atomic, or with the setting off, the
+    statement is the plain one; the submit never changes it. The lease is there either way."""
+    from django.db import transaction
+
+    from annotation.services.labeling import queue_next_for_token
+
+    project = pairwise_project(slug="async", n_items=4, overlap=1)
+    ada = make_user("ada", project=project, role="annotator")
+    client, key = _token_client(ada)
+
+    def next_sql():
+        with CaptureQueriesContext(connection) as queries:
+            lease = queue_next_for_token(key=key, slug=project.slug)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+        assert Assignment.objects.filter(pk=lease["assignment"], status="active").exists()
+        return queries.captured_queries[0]["sql"]
+
+    assert "synchronous_commit" in next_sql()
+    submit = client.post(f"/api/assignments/{Assignment.objects.get().pk}/submit/", {"winner": "A"}, format="json")
+    assert submit.status_code == 201
+    with transaction.atomic():
+        assert "synchronous_commit" not in next_sql()
+    Assignment.objects.filter(status="active").update(status="skipped")
+    settings.QUEUE_ASYNC_LEASE_COMMIT = False
+    assert "synchronous_commit" not in next_sql()
+
+
 def test_a_revoked_token_stops_working_at_once(loop):
     project, ada = loop
     client, _ = _token_client(ada)
