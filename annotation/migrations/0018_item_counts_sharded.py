@@ -102,7 +102,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='projectitemcounts',
-            constraint=models.UniqueConstraint(fields=('project', 'kind', 'state', 'route', 'queued', 'shard'), name='project_item_counts_unique'),
+            constraint=models.UniqueConstraint(fields=('project', 'kind', 'state', 'route', 'queued', 'shard'),
+                                               name='project_item_counts_unique'),
         ),
         # Backwards, first: the functions without the shard, every count in one row again (shard 0, the default).
         migrations.RunPython(_run(True), _run(False), elidable=False),
