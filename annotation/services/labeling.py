@@ -140,8 +140,12 @@ def _lease_statement(sql: str) -> str:
     """`sql` (a SELECT from one of the queue's `next` functions) committed without waiting for the WAL flush when
     it is its own transaction (see above)."""
     if settings.QUEUE_ASYNC_LEASE_COMMIT and connection.get_autocommit() and not connection.in_atomic_block:
-        return sql.replace(" FROM ps_queue_next", f" FROM (SELECT 1{_ASYNC_COMMIT}) AS commit_mode, ps_queue_next", 1)
+        return _with_async_commit(sql)
     return sql
+
+
+def _with_async_commit(sql: str) -> str:
+    return sql.replace(" FROM ps_queue_next", f" FROM (SELECT 1{_ASYNC_COMMIT}) AS commit_mode, ps_queue_next", 1)
 
 
 def _next_for_api(*, sql: str, params: list, slug: str, now: datetime, user) -> dict | None | TokenRefused:

@@ -185,6 +185,18 @@ def test_a_lease_taken_on_its_own_commits_without_the_flush_and_nothing_else_doe
     Assignment.objects.filter(status="active").update(status="skipped")
     settings.QUEUE_ASYNC_LEASE_COMMIT = False
     assert "synchronous_commit" not in next_sql()
+    # What the statement does to its transaction, seen from inside one: the commit will not wait for the flush.
+    from annotation.services.labeling import _NEXT_FOR_TOKEN_SQL, _with_async_commit
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_with_async_commit(_NEXT_FOR_TOKEN_SQL),
+                       [key, project.slug, timezone.now(), timezone.now() - timedelta(days=1)])
+        assert cursor.fetchone()[1] == "ok"
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "off"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
 
 
 def test_a_revoked_token_stops_working_at_once(loop):
