@@ -9,6 +9,7 @@ exempted response or an excluded path, not on DEBUG's 404 / 500 pages); every ot
 library unchanged. The strings are built again when the CSP settings change (tests' override_settings).
 tests/prefstudio/test_security.py compares its headers with the library's.
 """
+import functools
 import http.client
 
 from csp import middleware as csp_middleware
@@ -22,24 +23,24 @@ _DEBUG_CODES = (http.client.INTERNAL_SERVER_ERROR, http.client.NOT_FOUND)
 # (header, response attribute that exempts it, settings name, report_only)
 _KINDS = ((HEADER, "_csp_exempt", "CONTENT_SECURITY_POLICY", False),
           (HEADER_REPORT_ONLY, "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY", True))
-_built: list[tuple[str, str, str, tuple[str, ...]]] = []  # (header, exempt attribute, policy, excluded prefixes)
 
 
-def _policies() -> list[tuple[str, str, str, tuple[str, ...]]]:
-    if not _built:
-        for header, exempt, name, report_only in _KINDS:
-            policy = csp_middleware.build_policy(report_only=report_only)
-            if policy:
-                prefixes = tuple((getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
-                _built.append((header, exempt, policy, prefixes))
-        _built.append(("", "", "", ()))  # built (even when no policy is set)
-    return _built
+@functools.cache
+def _policies() -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    """(header, exempt attribute, policy, excluded path prefixes) of each policy the settings set."""
+    built = []
+    for header, exempt, name, report_only in _KINDS:
+        policy = csp_middleware.build_policy(report_only=report_only)
+        if policy:
+            prefixes = tuple((getattr(settings, name, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ())
+            built.append((header, exempt, policy, prefixes))
+    return tuple(built)
 
 
 @receiver(setting_changed)
 def _settings_changed(*, setting: str, **kwargs) -> None:
     if setting.startswith("CONTENT_SECURITY_POLICY"):
-        _built.clear()
+        _policies.cache_clear()
 
 
 class CSPMiddleware(csp_middleware.CSPMiddleware):
@@ -49,7 +50,7 @@ class CSPMiddleware(csp_middleware.CSPMiddleware):
         if response.status_code in _DEBUG_CODES and settings.DEBUG:
             return response
         for header, exempt, policy, prefixes in _policies():
-            if (policy and header not in response and getattr(response, exempt, False) is False
+            if (header not in response and getattr(response, exempt, False) is False
                     and not request.path_info.startswith(prefixes)):
                 response[header] = policy
         # As the library: a nonce asked for after the header was written is an error, not a silent gap.

@@ -31,6 +31,7 @@ re-checks `n_human_labels + n_leases < overlap`, so two annotators never get the
 On SQLite (`make run`) the ORM path below (`_queue_next_orm`, `_label_submit_orm`) is used: there is no row
 locking there; SQLite serialises writers instead. Edit labels (which create a Response) also take the ORM path.
 """
+import functools
 import json
 from contextlib import nullcontext
 from datetime import datetime, timedelta
@@ -144,8 +145,13 @@ def _lease_statement(sql: str) -> str:
     return sql
 
 
+@functools.cache
 def _with_async_commit(sql: str) -> str:
-    return sql.replace(" FROM ps_queue_next", f" FROM (SELECT 1{_ASYNC_COMMIT}) AS commit_mode, ps_queue_next", 1)
+    """`sql` with the setting in its FROM list (built once per statement: these are the hot path's)."""
+    marker = " FROM ps_queue_next"
+    if marker not in sql:
+        raise ValueError(f"not a statement of the queue's next functions: {sql!r}")
+    return sql.replace(marker, f" FROM (SELECT 1{_ASYNC_COMMIT}) AS commit_mode, ps_queue_next", 1)
 
 
 def _next_for_api(*, sql: str, params: list, slug: str, now: datetime, user) -> dict | None | TokenRefused:

@@ -91,6 +91,10 @@ def test_the_counters_follow_every_write(user):
     project = review_project(owner=user)  # imported by COPY, a flag and an excluded item set by the ORM
     assert_counters(project)
     assert any(q for _, _, q in kept_items(project).values())
+    # The item counts are spread over the shards (item id modulo 16): concurrent submits do not share one row.
+    items = Item.objects.filter(project=project)
+    assert {c.shard for c in ProjectItemCounts.objects.filter(project=project, n__gt=0)} == {
+        pk % 16 for pk in items.values_list("pk", flat=True)}
     split = Item.objects.get(project=project, external_id="split")
     carl = Annotator.objects.create(name="carl", kind="human")
     Label.objects.create(item=split, annotator=carl, kind="pairwise", winner="tie", time_spent_ms=12_345)  # ORM insert
