@@ -283,6 +283,7 @@ def make_project(ctx: dict, path: str, k: int, n_items: int, triggers: bool = Tr
 
 def run_once(*, ctx: dict, path: str, k: int, n_items: int, seconds: float, project=None, load_s: float = 0.0
              ) -> dict:
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -297,7 +298,7 @@ def run_once(*, ctx: dict, path: str, k: int, n_items: int, seconds: float, proj
         for user in users:
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]  # the one that checks passwords
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             creds.append(session.session_key)

@@ -9,8 +9,12 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.messages import get_messages
 from django.shortcuts import redirect, render
+from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -38,7 +42,8 @@ from ..services.labeling import (
 )
 from .label_form import FormValues, form_values, label_payload, page_message
 
-TASK_TEMPLATE = "annotation/labeling/task.html"
+TASK_TEMPLATE = "annotation/labeling/task.html"  # the whole page: base.html around TASK_JINJA's "page"
+TASK_JINJA = "annotation/labeling/task.jinja"  # the page's parts, in Jinja2 (annotation/jinja_env.py: why)
 # Reasons offered for a skip; "other" asks for the annotator's own words.
 SKIP_REASONS = [
     "I cannot judge this topic",
@@ -121,7 +126,7 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         return _to_queue(request, slug)
     response = _render_task(request, following.lease, values=FormValues(), key=uuid.uuid4().hex,
                             status=following.status)
-    response["HX-Push-Url"] = reverse("labeling-task", kwargs={"slug": slug, "assignment_id": following.lease.pk})
+    response["HX-Push-Url"] = lease_urls(slug, following.lease.pk)["task_url"]
     return response
 
 
@@ -163,8 +168,22 @@ def refresh(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse
         lease.refresh_from_db()
     if not request.htmx:
         return redirect("labeling-task", slug=slug, assignment_id=lease.pk)
-    context = {"lease": lease, "live": lease_is_live(lease), "project": lease.item.project}
-    return render(request, f"{TASK_TEMPLATE}#lease", context)
+    context = {"lease": lease, "live": lease_is_live(lease), **lease_urls(slug, lease.pk)}
+    return HttpResponse(task_part(request, "lease", context))
+
+
+def lease_urls(slug: str, assignment_id: int) -> dict[str, str]:
+    """The queue's URL and the task page's, and those of its three actions, which annotation/urls/labeling.py puts
+    under the page's (a test checks them against `reverse`): two reverses instead of five on every task page."""
+    task_url = reverse("labeling-task", kwargs={"slug": slug, "assignment_id": assignment_id})
+    return {"queue_url": reverse("labeling-queue", kwargs={"slug": slug}), "task_url": task_url,
+            "submit_url": f"{task_url}submit/", "skip_url": f"{task_url}skip/", "refresh_url": f"{task_url}refresh/"}
+
+
+def task_part(request: HttpRequest | None, part: str, context: dict) -> SafeString:
+    """A part of the task page ("page", "lease", or a kind's controls: templates/jinja2/.../task.jinja), as HTML
+    (safe: the engine escapes every value, and model text goes through the `markdown` filter)."""
+    return mark_safe(render_to_string(TASK_JINJA, {**context, "part": part}, request, using="jinja2"))  # noqa: S308
 
 
 def _render_task(
@@ -194,9 +213,14 @@ def _render_task(
         "error": error,
         "error_message": page_message(error) if error else "",
         "skip_reasons": SKIP_REASONS,
-        "queue_url": reverse("labeling-queue", kwargs={"slug": task_.project.slug}),
+        "messages": get_messages(request),
+        "csrf_field": csrf_input(request),  # one token for the page's two forms
+        **lease_urls(task_.project.slug, lease.pk),
     }
     fragment = bool(request.htmx) and not request.htmx.history_restore_request
     context["fragment"] = fragment
-    return render(request, f"{TASK_TEMPLATE}#page" if fragment else TASK_TEMPLATE, context,
-                  status=error.status_code if error else 200)
+    page = task_part(request, "page", context)
+    status = error.status_code if error else 200
+    if fragment:
+        return HttpResponse(page, status=status)
+    return render(request, TASK_TEMPLATE, {**context, "page": page}, status=status)

@@ -29,6 +29,7 @@ from ..services.projects import (
     project_update,
 )
 from .label_form import FormValues
+from .labeling import task_part
 from .project_forms import MemberAddForm, ProjectSettingsForm
 
 SETTINGS_TEMPLATE = "annotation/projects/settings.html"
@@ -52,13 +53,13 @@ def _previews(project: Project) -> list[dict]:
     previews = []
     for kind in project.task_kinds or []:
         task = labeling_preview(project=project, kind=kind)
-        previews.append({
+        context = {
             "task": task, "project": project, "values": FormValues(),
             "ranked_panels": [(panel, "") for panel in task.panels],
             "aspect_rows": [(i, name, "") for i, name in enumerate(project.aspects or [])],
             "original": task.panels[0].response.text if task.panels else "",
-            "partial": f"annotation/labeling/task.html#{kind}",
-        })
+        }
+        previews.append({**context, "controls": task_part(None, kind, context)})
     return previews
 
 

@@ -65,7 +65,15 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
-    }
+    },
+    {
+        # The task page only, rendered once per label (annotation/jinja_env.py: why Jinja2 there).
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "annotation.jinja_env.environment"},
+    },
 ]
 
 LANGUAGE_CODE = "en-us"

@@ -83,8 +83,11 @@ AUTH_PASSWORD_VALIDATORS.append({"NAME": "annotation.auth.RevokeApiTokensOnPassw
 # The token endpoint goes through the same check (it authenticates with the request) and a DRF throttle.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password is checked
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, the session's user read by a prepared statement (its docstring). Sessions made under
+    # django.contrib.auth.backends.ModelBackend before it log in once more.
+    "annotation.session_auth.ModelBackend",
 ]
+SESSION_ENGINE = "annotation.session_auth"  # Django's database sessions, the row read by a prepared statement
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))

@@ -5,12 +5,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.template.loader import render_to_string
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from jinja2 import UndefinedError
 
-from annotation.models import Assignment, AssignmentStatus, Label, Project
+from annotation.models import Assignment, AssignmentStatus, Label, Project, Response
 from annotation.services.imports import data_import
 from annotation.services.labeling import queue_next_for_user
 from annotation.services.projects import membership_set
+from annotation.views.labeling import lease_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +197,44 @@ def test_an_htmx_submit_on_an_ended_lease_sends_the_browser_to_the_queue(client,
     response = client.post(_url(lease, "submit"), {"winner": "A"}, headers=HX)
     assert response.status_code == 200 and response["HX-Redirect"] == "/projects/hx/label/"
     assert not Label.objects.filter(annotator__user=ada).exists()
+
+
+# -- the task page's template (Jinja2: annotation/jinja_env.py) -----------------------------------------------------
+def test_the_next_items_model_text_in_an_htmx_answer_is_escaped(client, ada):
+    _pairwise_project("hx", 2, ada)
+    lease = _lease(ada, slug="hx")
+    hostile = '<script>window.__pwned=1</script> <img src=x onerror="alert(1)"> [x](javascript:alert(1))'
+    Response.objects.filter(prompt__project__slug="hx").exclude(prompt=lease.item.prompt).update(text=hostile)
+    html = client.post(_url(lease, "submit"), {"winner": "A"}, headers=HX).content.decode()
+    assert html.count("&lt;script&gt;window.__pwned=1&lt;/script&gt;") == 2  # both responses, as text
+    assert "<script>window" not in html and "<img" not in html and 'href="javascript' not in html
+
+
+def test_the_lease_urls_are_the_ones_the_urlconf_names(ada):
+    urls = lease_urls("kinds", 42)
+    assert urls == {"queue_url": reverse("labeling-queue", args=["kinds"]),
+                    **{f"{name}_url": reverse(f"labeling-{name}", args=["kinds", 42])
+                       for name in ("task", "submit", "skip", "refresh")}}
+
+
+def test_both_forms_of_an_htmx_answer_carry_a_token_the_csrf_check_accepts(ada):
+    _pairwise_project("hx", 3, ada)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(ada)
+    lease = _lease(ada, slug="hx")
+    whole = strict.get(_url(lease)).content.decode()  # sets the CSRF cookie
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', whole).group(1)
+    answer = strict.post(_url(lease, "submit"), {"csrfmiddlewaretoken": token, "winner": "A"}, headers=HX)
+    assert answer.status_code == 200
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', answer.content.decode())
+    assert len(tokens) == 2 and tokens[0] == tokens[1]  # the label form and the skip form
+    following = Assignment.objects.get(annotator__user=ada, status=AssignmentStatus.ACTIVE)
+    form = {"reason": "other", "reason_detail": "not mine"}
+    assert strict.post(_url(following, "skip"), form).status_code == 403  # without it: refused
+    assert strict.post(_url(following, "skip"), {"csrfmiddlewaretoken": tokens[1], **form}).status_code == 302
+    assert Assignment.objects.get(pk=following.pk).status == AssignmentStatus.SKIPPED
+
+
+def test_a_name_the_task_template_does_not_get_fails_the_page_instead_of_printing_nothing():
+    with pytest.raises(UndefinedError):
+        render_to_string("annotation/labeling/task.jinja", {"part": "lease"}, using="jinja2")

@@ -97,7 +97,7 @@ def test_no_template_has_inline_script_or_style():
     """What the policy would block: <script> without src, <style> blocks, style="" attributes, on*= handlers.
     (json_script's JSON blocks are made at render time and are never run, so the policy allows them.)"""
     offenders = []
-    for path in sorted(ROOT.glob("templates/**/*.html")):
+    for path in sorted([*ROOT.glob("templates/**/*.html"), *ROOT.glob("templates/**/*.jinja")]):
         text = path.read_text()
         for pattern in (r"<script(?![^>]*\bsrc=)[^>]*>", r"<style\b", r"\sstyle=", r"\son[a-z]+=", r"hx-on"):
             offenders += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in re.finditer(pattern, text)]
