@@ -50,11 +50,27 @@ def _parser() -> MarkdownIt:
     return parser
 
 
+# Texts up to this size are rendered once per process and kept (the last CACHED_TEXTS of them): the project's
+# guidelines are on every task page, and an item's prompt and responses are shown to each of its annotators.
+CACHED_TEXT_CHARS = 16_384
+CACHED_TEXTS = 256
+
+
 def markdown_to_html(text: str | None) -> str:
     """Markdown → sanitised HTML: safe to insert into a page as is, whatever `text` holds."""
     if not text:
         return ""
-    html = _parser().render(str(text))
+    text = str(text)
+    return _render_cached(text) if len(text) <= CACHED_TEXT_CHARS else _render(text)
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _render_cached(text: str) -> str:
+    return _render(text)
+
+
+def _render(text: str) -> str:
+    html = _parser().render(text)
     return nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),

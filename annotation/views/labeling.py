@@ -124,9 +124,10 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         return _go_to(slug, lease_next)
     if following is None:
         return _to_queue(request, slug)
+    urls = lease_urls(slug, following.lease.pk)
     response = _render_task(request, following.lease, values=FormValues(), key=uuid.uuid4().hex,
-                            status=following.status)
-    response["HX-Push-Url"] = lease_urls(slug, following.lease.pk)["task_url"]
+                            status=following.status, urls=urls)
+    response["HX-Push-Url"] = urls["task_url"]
     return response
 
 
@@ -188,7 +189,7 @@ def task_part(request: HttpRequest | None, part: str, context: dict) -> SafeStri
 
 def _render_task(
     request: HttpRequest, lease: Assignment, *, values: FormValues, key: str, error: PrefStudioError | None = None,
-    status: QueueStatus | None = None, task_: LabelingTask | None = None,
+    status: QueueStatus | None = None, task_: LabelingTask | None = None, urls: dict[str, str] | None = None,
 ) -> HttpResponse:
     """The task page of `lease`; for an htmx request (the label form's submit) only its main region (`#page`)."""
     task_ = task_ or labeling_task(lease=lease)
@@ -215,7 +216,7 @@ def _render_task(
         "skip_reasons": SKIP_REASONS,
         "messages": get_messages(request),
         "csrf_field": csrf_input(request),  # one token for the page's two forms
-        **lease_urls(task_.project.slug, lease.pk),
+        **(urls or lease_urls(task_.project.slug, lease.pk)),
     }
     fragment = bool(request.htmx) and not request.htmx.history_restore_request
     context["fragment"] = fragment

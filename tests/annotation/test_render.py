@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.template import Context, Template
 
-from annotation.templatetags.render import markdown, markdown_to_html
+from annotation.templatetags.render import CACHED_TEXT_CHARS, _render_cached, markdown, markdown_to_html
 
 HOSTILE = [
     "<script>window.__pwned=1</script>",
@@ -116,3 +116,15 @@ def test_nothing_renders_as_nothing(empty):
 def test_the_filter_in_a_template_is_not_escaped_twice():
     out = Template("{% load render %}{{ text|markdown }}").render(Context({"text": "**hi** <b>x</b>"}))
     assert out.strip() == "<p><strong>hi</strong> &lt;b&gt;x&lt;/b&gt;</p>"
+
+
+def test_a_text_is_rendered_once_per_process_and_a_long_one_every_time():
+    """The guidelines are on every task page: rendered once, then read from the cache, sanitised the same."""
+    _render_cached.cache_clear()
+    text = "# Guidelines\n\nBe *fair*. <script>alert(1)</script>"
+    first, second = markdown_to_html(text), markdown_to_html(text)
+    assert first == second and "<em>fair</em>" in first and "<script>" not in first
+    assert (_render_cached.cache_info().hits, _render_cached.cache_info().misses) == (1, 1)
+    long = "*word* " * (CACHED_TEXT_CHARS // 7 + 1)
+    assert markdown_to_html(long).count("<em>word</em>") == CACHED_TEXT_CHARS // 7 + 1
+    assert _render_cached.cache_info().currsize == 1  # not kept
