@@ -9,8 +9,10 @@ from .item import Item
 class Assignment(models.Model):
     """A lease of an item to an annotator until `expires_at`; released on submit, skip or expiry."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
+    # No single-column indexes of their own: assignment_item_live_idx and assignment_annotator_idx lead with them
+    # (every lease and every submit writes each index of this table; migration 0019).
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
     expires_at = models.DateTimeField()
     skip_reason = models.TextField(blank=True)

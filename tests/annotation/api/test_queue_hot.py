@@ -70,6 +70,24 @@ def test_the_hot_statements_are_prepared_once_per_connection_and_keep_a_generic_
     assert all(generic > 0 and custom <= 5 for generic, custom in prepared.values()), prepared
 
 
+@pytest.mark.parametrize("table", ["annotation_assignment", "annotation_label", "annotation_queueslot"])
+def test_no_index_a_label_writes_is_covered_by_another(table):
+    """Every lease and submit writes each index of these tables: none may be a plain index on columns another
+    index of the table leads with (migration 0019 dropped two on the assignments)."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT i.indexrelid::regclass::text, i.indisunique, i.indpred IS NOT NULL,
+                   array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
+                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
+            FROM pg_index i WHERE i.indrelid = %s::regclass""", [table])
+        indexes = cursor.fetchall()
+    assert len(indexes) >= 3, indexes
+    covered = [(name, columns) for name, unique, partial, columns in indexes if not unique and not partial
+               if any(other != name and not other_partial and other_columns[:len(columns)] == columns
+                      for other, _, other_partial, other_columns in indexes)]
+    assert covered == []
+
+
 def test_a_submit_updates_its_item_once_and_counts_its_verdict(loop, make_user):
     """ps_label_submit sets the item's verdict count with its other counters, so the label trigger's recount
     (annotation_item_verdicts_refresh) leaves the item alone: one item update per submit, the count still exact."""
