@@ -52,6 +52,9 @@ def prepared_cursor() -> Iterator:
         with db.cursor() as cursor:
             yield cursor
         return
+    # As Django's cursor() does first: the health check (DB_CONN_HEALTH_CHECKS) and the one-thread rule.
+    db.close_if_health_check_failed()
+    db.validate_thread_sharing()
     db.ensure_connection()
     raw_connection = db.connection
     if raw_connection.prepare_threshold is None:

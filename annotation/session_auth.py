@@ -12,7 +12,7 @@ On other databases, or with DB_PREPARE_HOT=0, these are Django's own reads.
 from functools import cache
 
 from django.conf import settings
-from django.contrib.auth import backends, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, backends, get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends import db
 from django.core.exceptions import ValidationError
@@ -23,11 +23,28 @@ from .db import prepared_cursor
 
 
 def _prepared() -> bool:
-    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and settings.DB_PREPARE_HOT
+    """The prepared reads apply to the default PostgreSQL database with Django's own user model and no routers (the
+    project's setup); anything else keeps Django's reads, which know about routers and custom managers."""
+    return (connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and settings.DB_PREPARE_HOT
+            and settings.AUTH_USER_MODEL == "auth.User" and not settings.DATABASE_ROUTERS)
+
+
+# Sessions made when AUTHENTICATION_BACKENDS named Django's ModelBackend name it; read as this module's, so that
+# nobody is logged out by the change (Django's get_user only takes a backend the settings list).
+_RENAMED_BACKENDS = {"django.contrib.auth.backends.ModelBackend": "annotation.session_auth.ModelBackend"}
 
 
 class SessionStore(db.SessionStore):
     """Django's database sessions (`django.contrib.sessions.backends.db`), the row read by a prepared statement."""
+
+    def load(self) -> dict:
+        data = super().load()
+        renamed = _RENAMED_BACKENDS.get(data.get(BACKEND_SESSION_KEY))
+        if (renamed in settings.AUTHENTICATION_BACKENDS
+                and data[BACKEND_SESSION_KEY] not in settings.AUTHENTICATION_BACKENDS):
+            data[BACKEND_SESSION_KEY] = renamed
+            self.modified = True  # saved with the new name at the end of the request
+        return data
 
     def _get_session_from_db(self):
         if not _prepared():
@@ -51,7 +68,8 @@ def _user_select(model: type[AbstractBaseUser]) -> tuple[str, list, list]:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (f"SELECT {columns} FROM {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608 - the model's
            f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s")
-    converters = [f.get_db_converters(connection) + connection.ops.get_db_converters(f.get_col(model._meta.db_table))
+    # In the ORM's order (SQLCompiler.get_converters): the backend's, then the field's. None for auth.User here.
+    converters = [connection.ops.get_db_converters(f.get_col(model._meta.db_table)) + f.get_db_converters(connection)
                   for f in fields]
     return sql, [f.attname for f in fields], converters
 

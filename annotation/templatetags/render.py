@@ -51,9 +51,11 @@ def _parser() -> MarkdownIt:
 
 
 # Texts up to this size are rendered once per process and kept (the last CACHED_TEXTS of them): the project's
-# guidelines are on every task page, and an item's prompt and responses are shown to each of its annotators.
+# guidelines are on every task page, and an item's prompt and responses are shown to each of its annotators. At
+# most 128 x (16k characters + their HTML): about 6 MB of ASCII text per process (4 bytes a character beyond the
+# Basic Multilingual Plane, so at most about 25 MB).
 CACHED_TEXT_CHARS = 16_384
-CACHED_TEXTS = 256
+CACHED_TEXTS = 128
 
 
 def markdown_to_html(text: str | None) -> str:

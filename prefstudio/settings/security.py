@@ -83,8 +83,8 @@ AUTH_PASSWORD_VALIDATORS.append({"NAME": "annotation.auth.RevokeApiTokensOnPassw
 # The token endpoint goes through the same check (it authenticates with the request) and a DRF throttle.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password is checked
-    # Django's ModelBackend, the session's user read by a prepared statement (its docstring). Sessions made under
-    # django.contrib.auth.backends.ModelBackend before it log in once more.
+    # Django's ModelBackend, the session's user read by a prepared statement (its docstring). Sessions that name
+    # django.contrib.auth.backends.ModelBackend are read as naming this one (annotation.session_auth.SessionStore).
     "annotation.session_auth.ModelBackend",
 ]
 SESSION_ENGINE = "annotation.session_auth"  # Django's database sessions, the row read by a prepared statement

@@ -8,14 +8,18 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils import timezone
 from jinja2 import UndefinedError
 
-from annotation.models import Assignment, AssignmentStatus, Label, Project, Response
+from annotation.models import Assignment, AssignmentStatus, Item, Label, Project, Prompt, Response
+from annotation.selectors.labeling import LabelingTask
 from annotation.services.imports import data_import
 from annotation.services.labeling import queue_next_for_user
 from annotation.services.projects import membership_set
-from annotation.views.labeling import lease_urls
+from annotation.views.label_form import FormValues
+from tests.annotation.conftest import NATIVE_ITEMS, jsonl
+from annotation.views.labeling import lease_urls, task_part
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +242,47 @@ def test_both_forms_of_an_htmx_answer_carry_a_token_the_csrf_check_accepts(ada):
 def test_a_name_the_task_template_does_not_get_fails_the_page_instead_of_printing_nothing():
     with pytest.raises(UndefinedError):
         render_to_string("annotation/labeling/task.jinja", {"part": "lease"}, using="jinja2")
+
+
+HOSTILE = '<script>window.__pwned=1</script>'
+
+
+def test_text_the_page_prints_without_markdown_is_escaped_too(client, ada):
+    """The project's name, aspect and strength names, a prompt's role and what the annotator typed are printed as
+    they are (no markdown filter): the template's autoescape is what keeps them text."""
+    _pairwise_project("hx", 2, ada)
+    Project.objects.filter(slug="hx").update(name=f"P {HOSTILE}", aspects=[f"a {HOSTILE}"],
+                                             strength_levels=[f"s {HOSTILE}", "much"])
+    Item.objects.filter(project__slug="hx").update(kind="pairwise")
+    Prompt.objects.filter(project__slug="hx").update(messages=[{"role": HOSTILE, "content": "q"}])
+    lease = _lease(ada, slug="hx")
+    pages = [client.get(_url(lease)).content.decode(),  # the whole page
+             client.post(_url(lease, "submit"), {"rationale": HOSTILE}, headers=HX).content.decode()]  # refused
+    for html in pages:
+        assert "<script>window" not in html
+        assert html.count("&lt;script&gt;window.__pwned=1&lt;/script&gt;") >= 5, html  # name, aspect, level, role…
+    assert f"{escape(HOSTILE)}</textarea>" in pages[1]  # the rationale, given back
+
+
+@pytest.mark.parametrize("kind, marker", [("pairwise", 'name="winner"'), ("listwise", 'id="ranking"'),
+                                          ("edit", 'id="edited"'), ("thumbs", 'name="thumbs"')])
+def test_every_kinds_task_page_renders_whole_and_with_an_error(client, ada, kind, marker):
+    record = next({**r, "labels": []} for r in NATIVE_ITEMS if r["kind"] == kind)  # open to ada: no labels yet
+    data_import(project_slug=f"one-{kind}", fmt="native", stream=io.BytesIO(jsonl([record])), user=ada)
+    lease = _lease(ada, slug=f"one-{kind}")
+    page = client.get(_url(lease))
+    assert page.status_code == 200 and marker in page.content.decode() and b"<html" in page.content
+    refused = client.post(_url(lease, "skip"), {"reason": ""})  # no reason: the page again, with the error
+    assert refused.status_code == 400 and "Say why you skip" in refused.content.decode()
+    assert marker in refused.content.decode()
+    assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.ACTIVE
+
+
+def test_the_settings_preview_of_an_item_without_responses_renders():
+    """A kind's controls with no panel print nothing for the panel, as the Django template did."""
+    task = LabelingTask(lease=None, project=Project(slug="p", name="p"), kind="edit", messages=[], panels=[],
+                        shown_order=[])
+    for kind in ("edit", "thumbs"):
+        html = task_part(None, kind, {"task": task, "project": task.project, "values": FormValues(),
+                                      "ranked_panels": [], "aspect_rows": [], "original": ""})
+        assert "Original response" in html or 'name="thumbs"' in html

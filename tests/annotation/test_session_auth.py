@@ -4,7 +4,7 @@ statements prepared on the server."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.contrib.sessions.models import Session
 from django.db import connection
@@ -86,3 +86,42 @@ def test_without_prepared_statements_these_are_djangos_reads(ada, client, settin
     session_sql, user_sql = (q["sql"] for q in queries.captured_queries[:2])
     assert session_sql.startswith('SELECT "django_session"."session_key"')
     assert user_sql.startswith('SELECT "auth_user"."id"')
+
+
+def test_a_session_naming_djangos_backend_stays_logged_in_and_is_saved_with_the_new_name(ada, client):
+    """Sessions made before the switch name django.contrib.auth.backends.ModelBackend, which the settings no
+    longer list: read as naming this module's backend, so nobody is logged out by the deploy."""
+    key = client.cookies["sessionid"].value
+    store = SessionStore(key)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store.save()
+    assert client.get(PAGE).status_code == 200
+    assert SessionStore(key).load()[BACKEND_SESSION_KEY] == "annotation.session_auth.ModelBackend"
+
+
+def test_a_malformed_session_cookie_is_anonymous(ada, client):
+    for key in ("short", "x" * 41 + "!", ""):
+        client.cookies["sessionid"] = key
+        assert client.get(PAGE).status_code == 302, key
+
+
+def test_with_database_routers_these_are_djangos_reads(ada, client, settings):
+    settings.DATABASE_ROUTERS = ["tests.annotation.test_session_auth.NoRouting"]
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PAGE).status_code == 200
+    assert queries.captured_queries[0]["sql"].startswith('SELECT "django_session"."session_key"')
+
+
+class NoRouting:
+    """A router with no opinion: its presence alone must turn the prepared reads off."""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_is_replaced_before_the_session_read_when_health_checks_are_on(ada, client):
+    """annotation.db.prepared_cursor runs Django's health check first, as Django's own cursors do."""
+    connection.ensure_connection()
+    connection.health_check_enabled, connection.health_check_done = True, False
+    dead = connection.connection
+    dead.close()  # as a PostgreSQL restart leaves a persistent connection
+    assert client.get(PAGE).status_code == 200
+    assert connection.connection is not dead and not connection.connection.closed
