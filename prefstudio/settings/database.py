@@ -34,8 +34,9 @@ DB_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("DB_UNAVAILABLE_RETRY_AFTER_SECONDS
 # the other on the request's own connection. Each is opened for one export and closed at its end.
 PREFSTUDIO_EXPORT_CONNECTIONS = env_int("PREFSTUDIO_EXPORT_CONNECTIONS", 2)
 
-# The labeling loop's hot statements are prepared on the server, once per connection (annotation/db.py). 0 for a
-# transaction-pooling PgBouncer older than 1.21, which cannot keep a prepared statement between transactions.
+# The labeling loop's hot statements, and a logged-in request's session and user reads (annotation/session_auth.py),
+# are prepared on the server, once per connection (annotation/db.py). 0 for a transaction-pooling PgBouncer older
+# than 1.21, which cannot keep a prepared statement between transactions.
 DB_PREPARE_HOT = env_bool("DB_PREPARE_HOT", True)
 
 # A `next` that takes a lease in a transaction of its own commits without waiting for the WAL flush (annotation/
