@@ -7,7 +7,8 @@ the two were a quarter of the server's CPU per label (bench/RESULTS.md, "The lab
 are one fixed statement each, prepared once per connection (`annotation.db.prepared_cursor`) and read into the same
 model instances. Everything else is Django's: what is read and when, expiry, saving, cycling a key on login, the
 session hash check of `django.contrib.auth.get_user`, `user_can_authenticate`, the permissions of `ModelBackend`.
-On other databases, or with DB_PREPARE_HOT=0, these are Django's own reads.
+With another database, another user model, database routers or DB_PREPARE_HOT=0 these are Django's own reads
+(`_prepared`).
 """
 from functools import cache
 
